@@ -1,0 +1,404 @@
+//! Errors, one `#[non_exhaustive]` enum per stage.
+//!
+//! Every error has a stable snake_case [`ErrorCode::code`] that JS callers can switch
+//! on, a lowercase message (its `Display`), and the HTTP status it maps to
+//! ([`ErrorCode::status`]). [`Deny`] turns any of them into what an HTTP adapter
+//! answers, including the RFC 6750 `WWW-Authenticate` value.
+
+use std::fmt;
+
+/// What every tokengate error exposes to adapters and JS callers.
+pub trait ErrorCode: fmt::Display {
+    /// The stable snake_case code, e.g. `token_expired`.
+    fn code(&self) -> &'static str;
+    /// The HTTP status this error maps to.
+    fn status(&self) -> u16;
+    /// The RFC 6750 `error` attribute for `WWW-Authenticate`, if the error has one.
+    ///
+    /// The default derives it from the status: 400 `invalid_request`, 401
+    /// `invalid_token`, 403 `insufficient_scope`; other statuses have none.
+    fn oauth_error(&self) -> Option<&'static str> {
+        match self.status() {
+            400 => Some("invalid_request"),
+            401 => Some("invalid_token"),
+            403 => Some("insufficient_scope"),
+            _ => None,
+        }
+    }
+}
+
+/// Errors of the token verification stage: parsing, key selection, signature and claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// The token is larger than the configured cap (checked before any parsing).
+    TooLarge {
+        /// The size of the token in bytes.
+        len: usize,
+        /// The configured cap in bytes.
+        max: usize,
+    },
+    /// The token is not a well-formed compact JWS.
+    Malformed(String),
+    /// The algorithm is not allowed for this key or by the configuration.
+    AlgNotAllowed(String),
+    /// No usable key matches the token.
+    KeyNotFound(String),
+    /// The signature does not verify.
+    SignatureInvalid,
+    /// The `crit` header names an extension tokengate does not implement.
+    CritUnsupported(String),
+    /// The `typ` header does not match the required type.
+    TypMismatch(String),
+    /// `exp` is in the past (beyond the leeway).
+    Expired,
+    /// `nbf` is in the future (beyond the leeway).
+    NotYetValid,
+    /// `iat` is in the future (beyond the leeway), or the token is older than allowed.
+    IssuedInFuture,
+    /// `iss` is not a configured issuer.
+    IssuerMismatch,
+    /// `aud` contains no configured audience.
+    AudienceMismatch,
+    /// A required claim is absent.
+    ClaimMissing(String),
+    /// A claim has the wrong type or an invalid value.
+    ClaimInvalid(String),
+    /// The token is older than the configured maximum age.
+    TooOld,
+}
+
+impl ErrorCode for TokenError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::TooLarge { .. } => "token_too_large",
+            Self::Malformed(_) => "token_malformed",
+            Self::AlgNotAllowed(_) => "alg_not_allowed",
+            Self::KeyNotFound(_) => "key_not_found",
+            Self::SignatureInvalid => "signature_invalid",
+            Self::CritUnsupported(_) => "crit_unsupported",
+            Self::TypMismatch(_) => "typ_mismatch",
+            Self::Expired => "token_expired",
+            Self::NotYetValid => "token_not_yet_valid",
+            Self::IssuedInFuture => "issued_in_future",
+            Self::IssuerMismatch => "issuer_mismatch",
+            Self::AudienceMismatch => "audience_mismatch",
+            Self::ClaimMissing(_) => "claim_missing",
+            Self::ClaimInvalid(_) => "claim_invalid",
+            Self::TooOld => "token_too_old",
+        }
+    }
+
+    fn status(&self) -> u16 {
+        401
+    }
+}
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooLarge { len, max } => {
+                write!(f, "token is {len} bytes, larger than the {max}-byte limit")
+            }
+            Self::Malformed(why) => write!(f, "token is malformed: {why}"),
+            Self::AlgNotAllowed(why) => write!(f, "algorithm not allowed: {why}"),
+            Self::KeyNotFound(why) => write!(f, "no usable key: {why}"),
+            Self::SignatureInvalid => f.write_str("signature does not verify"),
+            Self::CritUnsupported(name) => {
+                write!(f, "critical header extension {name:?} is not supported")
+            }
+            Self::TypMismatch(why) => write!(f, "token type mismatch: {why}"),
+            Self::Expired => f.write_str("token has expired"),
+            Self::NotYetValid => f.write_str("token is not valid yet (nbf is in the future)"),
+            Self::IssuedInFuture => f.write_str("token was issued in the future (iat)"),
+            Self::IssuerMismatch => f.write_str("token issuer is not trusted"),
+            Self::AudienceMismatch => f.write_str("token audience is not accepted"),
+            Self::ClaimMissing(name) => write!(f, "required claim {name:?} is missing"),
+            Self::ClaimInvalid(why) => write!(f, "invalid claim: {why}"),
+            Self::TooOld => f.write_str("token is older than the maximum age"),
+        }
+    }
+}
+
+impl std::error::Error for TokenError {}
+
+/// Errors of the key-set stage: parsing a JWKS and fetching keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JwksError {
+    /// The JWKS document is invalid as a whole (not JSON, duplicate `kid`s, mixed
+    /// secret and public keys, too large).
+    Invalid(String),
+    /// The JWKS parsed but has no usable key.
+    NoUsableKey,
+    /// No usable key set can be had (fetch failed and no fresh or stale set is held).
+    Unavailable(String),
+}
+
+impl ErrorCode for JwksError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid(_) => "jwks_invalid",
+            Self::NoUsableKey => "jwks_no_usable_key",
+            Self::Unavailable(_) => "jwks_unavailable",
+        }
+    }
+
+    fn status(&self) -> u16 {
+        503
+    }
+}
+
+impl fmt::Display for JwksError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Invalid(why) => write!(f, "key set is invalid: {why}"),
+            Self::NoUsableKey => f.write_str("key set has no usable key"),
+            Self::Unavailable(why) => write!(f, "signing keys are unavailable: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for JwksError {}
+
+/// Errors of the configuration stage; the message names the bad field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The configuration is not valid JSON or does not match the schema.
+    Parse(String),
+    /// A field has an invalid value.
+    Invalid {
+        /// The path of the field, e.g. `issuers[0].jwks_uri`.
+        field: String,
+        /// What is wrong with it.
+        why: String,
+    },
+}
+
+impl ConfigError {
+    /// Shorthand for [`ConfigError::Invalid`].
+    pub fn invalid(field: impl Into<String>, why: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            why: why.into(),
+        }
+    }
+}
+
+impl ErrorCode for ConfigError {
+    fn code(&self) -> &'static str {
+        "config_invalid"
+    }
+
+    fn status(&self) -> u16 {
+        500
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Parse(why) => write!(f, "invalid configuration: {why}"),
+            Self::Invalid { field, why } => write!(f, "invalid configuration: {field}: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Errors of reading the request: where the token comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// No token was presented.
+    TokenMissing,
+    /// The `Authorization` header is present but is not a bearer token.
+    BadAuthorization(String),
+    /// Two different tokens were presented (header and cookie).
+    MultipleTokens,
+}
+
+impl ErrorCode for RequestError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::TokenMissing => "token_missing",
+            Self::BadAuthorization(_) => "invalid_request",
+            Self::MultipleTokens => "invalid_request",
+        }
+    }
+
+    fn status(&self) -> u16 {
+        match self {
+            Self::TokenMissing => 401,
+            _ => 400,
+        }
+    }
+
+    fn oauth_error(&self) -> Option<&'static str> {
+        match self {
+            // RFC 6750 §3.1: a request without authentication gets no error code.
+            Self::TokenMissing => None,
+            _ => Some("invalid_request"),
+        }
+    }
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TokenMissing => f.write_str("no access token was presented"),
+            Self::BadAuthorization(why) => write!(f, "malformed authorization header: {why}"),
+            Self::MultipleTokens => {
+                f.write_str("more than one access token was presented (header and cookie)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RequestError {}
+
+/// A denial, ready for an HTTP adapter: status, stable code, message and the RFC 6750
+/// `WWW-Authenticate` value.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Deny {
+    /// HTTP status: 400, 401, 403, 500 or 503.
+    pub status: u16,
+    /// The stable snake_case code.
+    pub code: &'static str,
+    /// The lowercase human-readable message.
+    pub message: String,
+    /// The `WWW-Authenticate` header value for 400/401/403, `None` otherwise.
+    pub www_authenticate: Option<String>,
+}
+
+impl Deny {
+    /// Builds a denial from any tokengate error. `realm` goes into `WWW-Authenticate`;
+    /// `scope` is the space-separated scope a 403 asks for (RFC 6750 §3).
+    pub fn from_error(err: &dyn ErrorCode, realm: &str, scope: Option<&str>) -> Self {
+        let status = err.status();
+        let message = err.to_string();
+        let www_authenticate = match status {
+            400 | 401 | 403 => Some(www_authenticate(
+                realm,
+                err.oauth_error(),
+                err.oauth_error().map(|_| message.as_str()),
+                scope,
+            )),
+            _ => None,
+        };
+        Deny {
+            status,
+            code: err.code(),
+            message,
+            www_authenticate,
+        }
+    }
+
+    /// The `{ "error", "error_description", "code" }` JSON body an adapter sends.
+    pub fn body_json(&self) -> String {
+        let error = match self.status {
+            400 => "invalid_request",
+            401 => "invalid_token",
+            403 => "insufficient_scope",
+            503 => "temporarily_unavailable",
+            _ => "server_error",
+        };
+        let error = if self.code == "token_missing" {
+            "unauthorized"
+        } else {
+            error
+        };
+        serde_json::json!({
+            "error": error,
+            "error_description": self.message,
+            "code": self.code,
+        })
+        .to_string()
+    }
+}
+
+/// Formats an RFC 6750 `WWW-Authenticate: Bearer ...` challenge.
+///
+/// Attribute values are quoted; `"` and `\` are escaped and characters outside the
+/// RFC 6750 `error_description` set (printable ASCII) are dropped.
+pub fn www_authenticate(
+    realm: &str,
+    error: Option<&str>,
+    description: Option<&str>,
+    scope: Option<&str>,
+) -> String {
+    let mut out = String::from("Bearer");
+    let mut sep = " ";
+    let mut attr = |name: &str, value: &str| {
+        out.push_str(sep);
+        sep = ", ";
+        out.push_str(name);
+        out.push_str("=\"");
+        for c in value.chars() {
+            match c {
+                '"' | '\\' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                ' '..='~' => out.push(c),
+                _ => {}
+            }
+        }
+        out.push('"');
+    };
+    if !realm.is_empty() {
+        attr("realm", realm);
+    }
+    if let Some(error) = error {
+        attr("error", error);
+        if let Some(d) = description {
+            attr("error_description", d);
+        }
+    }
+    if let Some(scope) = scope {
+        attr("scope", scope);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_token_has_no_error_attribute() {
+        let d = Deny::from_error(&RequestError::TokenMissing, "api", None);
+        assert_eq!(d.status, 401);
+        assert_eq!(d.code, "token_missing");
+        assert_eq!(d.www_authenticate.as_deref(), Some("Bearer realm=\"api\""));
+    }
+
+    #[test]
+    fn invalid_token_challenge() {
+        let d = Deny::from_error(&TokenError::Expired, "api", None);
+        assert_eq!(
+            d.www_authenticate.as_deref(),
+            Some(
+                "Bearer realm=\"api\", error=\"invalid_token\", error_description=\"token has expired\""
+            )
+        );
+        assert!(d.body_json().contains("\"code\":\"token_expired\""));
+    }
+
+    #[test]
+    fn quotes_are_escaped() {
+        let v = www_authenticate("a\"b", Some("invalid_token"), Some("x\\y\u{7f}é"), None);
+        assert_eq!(
+            v,
+            "Bearer realm=\"a\\\"b\", error=\"invalid_token\", error_description=\"x\\\\y\""
+        );
+    }
+
+    #[test]
+    fn jwks_errors_map_to_503_without_challenge() {
+        let d = Deny::from_error(&JwksError::Unavailable("down".into()), "api", None);
+        assert_eq!(d.status, 503);
+        assert_eq!(d.www_authenticate, None);
+    }
+}

@@ -1,0 +1,36 @@
+//! tokengate: verify OAuth2/OIDC JWT access tokens, tell machine tokens from user
+//! tokens, and enforce per-route policy.
+//!
+//! The core is sans-IO: every function takes bytes, configuration and the current time
+//! and returns a decision. The Cloudflare Worker (feature `worker`) and the JS bindings
+//! (feature `js`) are thin adapters that only do I/O and translation.
+#![warn(missing_docs)]
+
+pub mod alg;
+pub mod classify;
+pub mod config;
+pub mod error;
+pub mod gate;
+pub mod jwk;
+pub mod jwks_cache;
+pub mod jws;
+pub mod keys;
+pub mod mint;
+pub mod policy;
+pub mod token_cache;
+pub mod verify;
+
+/// The JSON object of a token's claims (its payload).
+pub type Claims = serde_json::Map<String, serde_json::Value>;
+
+pub use alg::Alg;
+pub use classify::{Kind, Principal};
+pub use config::Config;
+pub use error::{ConfigError, Deny, ErrorCode, JwksError, RequestError, TokenError};
+pub use gate::{extract_token, Decision, Gate, Verified};
+pub use jwk::KeySet;
+
+#[cfg(feature = "worker")]
+pub mod edge;
+#[cfg(feature = "js")]
+pub mod js;
