@@ -1,0 +1,478 @@
+//! The one configuration struct, as JSON with snake_case keys (unknown keys rejected),
+//! validated up front with messages that name the bad field.
+//!
+//! It is the schema the Worker reads from its `TOKENGATE_CONFIG` var:
+//!
+//! ```
+//! let cfg = tokengate::config::Config::from_json(r#"{
+//!   "issuers": [{"issuer": "https://tenant.auth0.com/",
+//!                "audiences": ["https://api.example.com"],
+//!                "jwks_uri": "https://tenant.auth0.com/.well-known/jwks.json"}],
+//!   "origin": "https://api.internal.example.com",
+//!   "routes": [
+//!     {"path": "/admin/*", "methods": ["POST", "DELETE"], "require": {"kinds": ["machine"]}},
+//!     {"path": "/builds/*", "require": {"scopes_any": ["read:builds"]}},
+//!     {"path": "/health", "public": true}
+//!   ]
+//! }"#).unwrap();
+//! assert_eq!(cfg.leeway, 60);
+//! ```
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::alg::Alg;
+use crate::classify::ClassifyConfig;
+use crate::jwk::KeySet;
+use crate::jwks_cache::JwksCacheConfig;
+use crate::jws::DEFAULT_MAX_TOKEN_BYTES;
+use crate::policy::{DefaultRule, PolicyConfig, RouteConfig};
+use crate::verify::IssuerRules;
+use crate::ConfigError;
+
+fn default_true() -> bool {
+    true
+}
+fn default_leeway() -> u64 {
+    60
+}
+fn default_max_token_bytes() -> usize {
+    DEFAULT_MAX_TOKEN_BYTES
+}
+fn default_token_cache_size() -> usize {
+    4096
+}
+fn default_realm() -> String {
+    "tokengate".into()
+}
+
+/// One trusted token issuer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerConfig {
+    /// The exact `iss` value, e.g. `https://tenant.auth0.com/`.
+    pub issuer: String,
+    /// Accepted audiences (at least one).
+    pub audiences: Vec<String>,
+    /// Where the JWKS is; when absent (and no `jwks` or shared secret is given), OIDC
+    /// discovery from `{issuer}/.well-known/openid-configuration`. Must be https except
+    /// for loopback hosts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// An inline JWKS (no fetching).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<Value>,
+    /// The name of the secret (a Worker secret, or an option in JS) holding the shared
+    /// HMAC key, base64url-encoded, for an issuer that signs with HS256/384/512. Such an
+    /// issuer has no public keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_secret: Option<String>,
+    /// Allowed algorithms; default: all asymmetric ones (HS* only with `shared_secret`,
+    /// where the default is HS256/384/512).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithms: Option<Vec<Alg>>,
+    /// Required `typ` header (e.g. `at+jwt`), compared case-insensitively.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_typ: Option<String>,
+    /// Whether `exp` is required (default true).
+    #[serde(default = "default_true")]
+    pub require_exp: bool,
+    /// Maximum token age in seconds from `iat`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<u64>,
+    /// Claims that must be present.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required_claims: Vec<String>,
+}
+
+impl IssuerConfig {
+    /// The verification rules of this issuer.
+    pub fn rules(&self) -> IssuerRules {
+        let default_algs = if self.shared_secret.is_some() {
+            vec![Alg::HS256, Alg::HS384, Alg::HS512]
+        } else {
+            Alg::ASYMMETRIC.to_vec()
+        };
+        IssuerRules {
+            issuer: self.issuer.clone(),
+            audiences: self.audiences.clone(),
+            algorithms: self.algorithms.clone().unwrap_or(default_algs),
+            required_typ: self.required_typ.clone(),
+            require_exp: self.require_exp,
+            max_age: self.max_age,
+            required_claims: self.required_claims.clone(),
+        }
+    }
+
+    /// Where to get keys from: inline, a JWKS URL, discovery, or a shared secret.
+    pub fn key_source(&self) -> KeySource {
+        if let Some(name) = &self.shared_secret {
+            KeySource::SharedSecret(name.clone())
+        } else if let Some(jwks) = &self.jwks {
+            KeySource::Inline(jwks.clone())
+        } else if let Some(uri) = &self.jwks_uri {
+            KeySource::JwksUri(uri.clone())
+        } else {
+            KeySource::Discovery(discovery_url(&self.issuer))
+        }
+    }
+}
+
+/// Where an issuer's keys come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeySource {
+    /// An inline JWKS from the configuration.
+    Inline(Value),
+    /// A JWKS URL to fetch.
+    JwksUri(String),
+    /// The OIDC discovery document URL, whose `jwks_uri` is then fetched.
+    Discovery(String),
+    /// The name of a secret holding a base64url HMAC key.
+    SharedSecret(String),
+}
+
+/// The OIDC discovery URL of an issuer (`{issuer}/.well-known/openid-configuration`).
+pub fn discovery_url(issuer: &str) -> String {
+    format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    )
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Trusted issuers (at least one).
+    pub issuers: Vec<IssuerConfig>,
+    /// Where allowed requests are forwarded (edge authorizer); must be http(s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// Route rules, first match wins.
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+    /// What an unmatched route requires: `any_valid_token` (default) or `deny`.
+    #[serde(default)]
+    pub unmatched: DefaultRule,
+    /// Whether a granted scope `read:*` satisfies a required `read:builds`.
+    #[serde(default)]
+    pub wildcard_scopes: bool,
+    /// The `realm` in `WWW-Authenticate` challenges.
+    #[serde(default = "default_realm")]
+    pub realm: String,
+    /// Clock-skew leeway in seconds for `exp`, `nbf` and `iat` (default 60).
+    #[serde(default = "default_leeway")]
+    pub leeway: u64,
+    /// Size cap for a token, in bytes, checked before parsing (default 16384).
+    #[serde(default = "default_max_token_bytes")]
+    pub max_token_bytes: usize,
+    /// Classification rules.
+    #[serde(default)]
+    pub classify: ClassifyConfig,
+    /// JWKS cache policy.
+    #[serde(default)]
+    pub jwks_cache: JwksCacheConfig,
+    /// Entries in the verified-token cache (0 disables it; default 4096).
+    #[serde(default = "default_token_cache_size")]
+    pub token_cache_size: usize,
+    /// Edge-only settings: token sources and forwarding.
+    #[serde(default)]
+    pub edge: EdgeConfig,
+}
+
+/// Settings used only by the edge authorizer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeConfig {
+    /// A cookie that may carry the token besides `Authorization: Bearer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cookie: Option<String>,
+    /// Whether the `Authorization` header is forwarded to the origin (default true).
+    #[serde(default = "default_true")]
+    pub forward_authorization: bool,
+    /// The header carrying the origin shared secret (value from the Worker secret
+    /// `TOKENGATE_ORIGIN_SECRET`), so the origin can refuse traffic that bypassed the
+    /// Worker. Default `x-tokengate-secret` when the secret is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_secret_header: Option<String>,
+    /// Let CORS preflights (`OPTIONS` with `Access-Control-Request-Method`) through
+    /// without a token (default false).
+    #[serde(default)]
+    pub cors_preflight_passthrough: bool,
+    /// Timeout for JWKS and discovery fetches in milliseconds (default 5000).
+    #[serde(default = "default_fetch_timeout")]
+    pub fetch_timeout_ms: u64,
+}
+
+fn default_fetch_timeout() -> u64 {
+    5000
+}
+
+impl Default for EdgeConfig {
+    fn default() -> Self {
+        EdgeConfig {
+            cookie: None,
+            forward_authorization: true,
+            origin_secret_header: None,
+            cors_preflight_passthrough: false,
+            fetch_timeout_ms: default_fetch_timeout(),
+        }
+    }
+}
+
+impl Config {
+    /// Parses and validates a JSON configuration.
+    pub fn from_json(json: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = serde_json::from_str(json).map_err(|e| {
+            let mut s = e.to_string();
+            s.make_ascii_lowercase();
+            ConfigError::Parse(s)
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Parses and validates a configuration given as a JSON value.
+    pub fn from_value(value: Value) -> Result<Config, ConfigError> {
+        let cfg: Config = serde_json::from_value(value).map_err(|e| {
+            let mut s = e.to_string();
+            s.make_ascii_lowercase();
+            ConfigError::Parse(s)
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// The policy part of the configuration.
+    pub fn policy_config(&self) -> PolicyConfig {
+        PolicyConfig {
+            routes: self.routes.clone(),
+            default: self.unmatched.clone(),
+            wildcard_scopes: self.wildcard_scopes,
+            realm: self.realm.clone(),
+        }
+    }
+
+    /// Checks every field; the error names the first bad one.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.issuers.is_empty() {
+            return Err(ConfigError::invalid(
+                "issuers",
+                "at least one issuer is required",
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, iss) in self.issuers.iter().enumerate() {
+            let at = |f: &str| format!("issuers[{i}].{f}");
+            if iss.issuer.is_empty() {
+                return Err(ConfigError::invalid(at("issuer"), "must not be empty"));
+            }
+            if !seen.insert(iss.issuer.as_str()) {
+                return Err(ConfigError::invalid(at("issuer"), "is listed twice"));
+            }
+            if iss.audiences.is_empty() || iss.audiences.iter().any(String::is_empty) {
+                return Err(ConfigError::invalid(
+                    at("audiences"),
+                    "at least one non-empty audience is required",
+                ));
+            }
+            let sources = [
+                iss.jwks_uri.is_some(),
+                iss.jwks.is_some(),
+                iss.shared_secret.is_some(),
+            ];
+            if sources.iter().filter(|s| **s).count() > 1 {
+                return Err(ConfigError::invalid(
+                    at("jwks_uri"),
+                    "give only one of jwks_uri, jwks and shared_secret",
+                ));
+            }
+            if let Some(uri) = &iss.jwks_uri {
+                check_fetch_url(uri).map_err(|why| ConfigError::invalid(at("jwks_uri"), why))?;
+            }
+            if iss.jwks_uri.is_none() && iss.jwks.is_none() && iss.shared_secret.is_none() {
+                check_fetch_url(&discovery_url(&iss.issuer)).map_err(|why| {
+                    ConfigError::invalid(
+                        at("issuer"),
+                        format!("discovery from this issuer is not possible: {why}"),
+                    )
+                })?;
+            }
+            if let Some(jwks) = &iss.jwks {
+                KeySet::from_value(jwks)
+                    .map_err(|e| ConfigError::invalid(at("jwks"), e.to_string()))?;
+            }
+            let rules = iss.rules();
+            if rules.algorithms.is_empty() {
+                return Err(ConfigError::invalid(at("algorithms"), "must not be empty"));
+            }
+            let hmac = rules.algorithms.iter().any(|a| a.is_hmac());
+            if iss.shared_secret.is_some() && rules.algorithms.iter().any(|a| !a.is_hmac()) {
+                return Err(ConfigError::invalid(
+                    at("algorithms"),
+                    "an issuer with a shared secret may only use HS256, HS384 or HS512",
+                ));
+            }
+            if iss.shared_secret.is_none() && hmac {
+                return Err(ConfigError::invalid(
+                    at("algorithms"),
+                    "HS* algorithms need a shared_secret and are never mixed with public keys",
+                ));
+            }
+            if let Some(name) = &iss.shared_secret {
+                if name.is_empty() {
+                    return Err(ConfigError::invalid(
+                        at("shared_secret"),
+                        "must name a secret",
+                    ));
+                }
+            }
+        }
+        if let Some(origin) = &self.origin {
+            match origin.split_once("://") {
+                Some(("http" | "https", rest)) if !rest.is_empty() => {}
+                _ => {
+                    return Err(ConfigError::invalid(
+                        "origin",
+                        "must be an http:// or https:// url",
+                    ))
+                }
+            }
+        }
+        if self.max_token_bytes < 64 || self.max_token_bytes > 1024 * 1024 {
+            return Err(ConfigError::invalid(
+                "max_token_bytes",
+                "must be between 64 and 1048576",
+            ));
+        }
+        if self.leeway > 3600 {
+            return Err(ConfigError::invalid(
+                "leeway",
+                "must be at most 3600 seconds",
+            ));
+        }
+        if self.token_cache_size > 1_000_000 {
+            return Err(ConfigError::invalid(
+                "token_cache_size",
+                "must be at most 1000000",
+            ));
+        }
+        if self.edge.fetch_timeout_ms == 0 || self.edge.fetch_timeout_ms > 60_000 {
+            return Err(ConfigError::invalid(
+                "edge.fetch_timeout_ms",
+                "must be between 1 and 60000",
+            ));
+        }
+        if let Some(c) = &self.edge.cookie {
+            if c.is_empty()
+                || !c
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && !b"=;,\"".contains(&b))
+            {
+                return Err(ConfigError::invalid(
+                    "edge.cookie",
+                    "is not a valid cookie name",
+                ));
+            }
+        }
+        if let Some(h) = &self.edge.origin_secret_header {
+            if h.is_empty() || !h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                return Err(ConfigError::invalid(
+                    "edge.origin_secret_header",
+                    "is not a valid header name",
+                ));
+            }
+        }
+        self.jwks_cache.validate()?;
+        crate::policy::Policy::new(&self.policy_config())?;
+        Ok(())
+    }
+}
+
+/// Checks that a URL we would fetch keys from is https, or http on a loopback host.
+pub fn check_fetch_url(url: &str) -> Result<(), String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| format!("{url:?} is not an absolute url"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    if authority.contains('@') {
+        return Err("must not contain credentials".into());
+    }
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    if host.is_empty() {
+        return Err(format!("{url:?} has no host"));
+    }
+    match scheme {
+        "https" => Ok(()),
+        "http" if is_loopback(host) => Ok(()),
+        "http" => Err("must be https (http is allowed only for loopback hosts)".into()),
+        _ => Err(format!("scheme {scheme:?} is not allowed")),
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host == "::1"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: &str = r#"{"issuers":[{"issuer":"https://t.auth0.com/","audiences":["api"]}]}"#;
+
+    #[test]
+    fn minimal_config_has_defaults() {
+        let c = Config::from_json(MIN).unwrap();
+        assert_eq!(c.max_token_bytes, 16384);
+        assert_eq!(c.leeway, 60);
+        assert!(c.edge.forward_authorization);
+        assert_eq!(
+            c.issuers[0].key_source(),
+            KeySource::Discovery("https://t.auth0.com/.well-known/openid-configuration".into())
+        );
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = |j: &str| Config::from_json(j).unwrap_err().to_string();
+        assert!(e(r#"{"issuers":[]}"#).contains("issuers"));
+        assert!(
+            e(r#"{"issuers":[{"issuer":"https://a/","audiences":["x"]}],"bogus":1}"#)
+                .contains("bogus")
+        );
+        assert!(e(r#"{"issuers":[{"issuer":"https://a/","audiences":["x"],"jwks_uri":"http://evil.example/jwks"}]}"#)
+            .contains("issuers[0].jwks_uri"));
+        assert!(e(
+            r#"{"issuers":[{"issuer":"https://a/","audiences":["x"],"algorithms":["HS256"]}]}"#
+        )
+        .contains("issuers[0].algorithms"));
+        assert!(e(r#"{"issuers":[{"issuer":"https://a/","audiences":[]}]}"#)
+            .contains("issuers[0].audiences"));
+        assert!(
+            e(r#"{"issuers":[{"issuer":"https://a/","audiences":["x"]}],"origin":"ftp://x"}"#)
+                .contains("origin")
+        );
+    }
+
+    #[test]
+    fn loopback_http_is_allowed() {
+        assert!(check_fetch_url("http://127.0.0.1:8787/jwks").is_ok());
+        assert!(check_fetch_url("http://localhost/jwks").is_ok());
+        assert!(check_fetch_url("http://[::1]:80/jwks").is_ok());
+        assert!(check_fetch_url("http://example.com/jwks").is_err());
+        assert!(check_fetch_url("http://127.0.0.1@example.com/jwks").is_err());
+        assert!(check_fetch_url("https://example.com/jwks").is_ok());
+        assert!(check_fetch_url("file:///etc/passwd").is_err());
+    }
+}
