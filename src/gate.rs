@@ -159,6 +159,9 @@ impl Gate {
         F: FnMut(usize) -> Result<(KeySet, u64), crate::JwksError>,
     {
         let route = self.route(method, path);
+        if route.rejected {
+            return Decision::Deny(self.deny_policy(&PolicyError::PathRejected));
+        }
         if route.public {
             return Decision::Public;
         }

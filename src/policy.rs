@@ -16,7 +16,7 @@
 //! # Path patterns
 //!
 //! A route's `path` is matched against the request path segment by segment,
-//! case-sensitively:
+//! case-sensitively and without percent-decoding:
 //!
 //! * a literal segment matches itself: `/health` matches `/health` only;
 //! * `*` in the middle matches exactly one segment: `/builds/*/logs` matches

@@ -1,0 +1,206 @@
+//! The composed Gate on the configuration from the README: decisions, statuses and
+//! RFC 6750 challenges for machine and user tokens, the token cache, and the real Auth0
+//! client-credentials token.
+
+use serde_json::{json, Value};
+use tokengate::alg::Alg;
+use tokengate::classify::DecidedBy;
+use tokengate::mint::{public_jwks, SigningKey};
+use tokengate::token_cache::TokenCache;
+use tokengate::{Config, Decision, Gate, JwksError, KeySet, Kind};
+
+const ISS: &str = "https://tenant.auth0.com/";
+const AUD: &str = "https://api.example.com";
+const NOW: i64 = 1_700_000_000;
+
+fn gate() -> Gate {
+    let cfg = json!({
+        "issuers": [{"issuer": ISS, "audiences": [AUD],
+                     "jwks_uri": "https://tenant.auth0.com/.well-known/jwks.json"}],
+        "origin": "https://api.internal.example.com",
+        "routes": [
+            {"path": "/admin/*", "methods": ["POST", "DELETE"], "require": {"kinds": ["machine"]}},
+            {"path": "/builds/*", "methods": ["PUT", "POST"],
+             "require": {"scopes_any": ["update:builds"], "machines_bypass_scopes": true}},
+            {"path": "/builds/*", "require": {"scopes_any": ["read:builds"]}},
+            {"path": "/health", "public": true}
+        ]
+    });
+    Gate::new(Config::from_value(cfg).unwrap()).unwrap()
+}
+
+fn machine(key: &SigningKey, scope: &str) -> String {
+    let c = json!({"iss": ISS, "aud": AUD, "sub": "svc123@clients", "azp": "svc123",
+                   "gty": "client-credentials", "scope": scope, "iat": NOW - 5, "exp": NOW + 3600});
+    key.sign(c.as_object().unwrap(), None)
+}
+
+fn user(key: &SigningKey, scope: &str, permissions: &[&str]) -> String {
+    let c = json!({"iss": ISS, "aud": [AUD, "https://tenant.auth0.com/userinfo"],
+                   "sub": "auth0|42", "azp": "spa", "scope": scope,
+                   "permissions": permissions, "iat": NOW - 5, "exp": NOW + 3600});
+    key.sign(c.as_object().unwrap(), None)
+}
+
+struct Run {
+    gate: Gate,
+    keys: KeySet,
+    cache: TokenCache<tokengate::Verified>,
+}
+
+impl Run {
+    fn new(key: &SigningKey) -> Run {
+        Run {
+            gate: gate(),
+            keys: KeySet::from_value(&public_jwks(std::slice::from_ref(key))).unwrap(),
+            cache: TokenCache::new(100),
+        }
+    }
+
+    fn decide(&mut self, method: &str, path: &str, token: Option<&str>) -> Decision {
+        let keys = self.keys.clone();
+        self.gate.decide(
+            method,
+            path,
+            token,
+            |_| Ok((keys.clone(), 7)),
+            &mut self.cache,
+            NOW,
+        )
+    }
+}
+
+fn deny(d: Decision) -> (u16, &'static str, Option<String>) {
+    match d {
+        Decision::Deny(d) => (d.status, d.code, d.www_authenticate),
+        other => panic!("expected a denial, got {other:?}"),
+    }
+}
+
+fn allow(d: Decision) -> tokengate::Verified {
+    match d {
+        Decision::Allow(v) => *v,
+        other => panic!("expected allow, got {other:?}"),
+    }
+}
+
+#[test]
+fn machines_do_everything_users_need_the_permission() {
+    let key = SigningKey::generate(Alg::ES256).unwrap();
+    let mut run = Run::new(&key);
+    let m = machine(&key, "read:builds");
+    let v = allow(run.decide("PUT", "/builds/1", Some(&m)));
+    assert_eq!(v.principal.kind, Kind::Machine);
+    assert_eq!(v.principal.decided_by, DecidedBy::Gty);
+    assert_eq!(v.principal.client_id.as_deref(), Some("svc123"));
+    allow(run.decide("DELETE", "/admin/users/9", Some(&m)));
+
+    let u = user(&key, "openid read:builds", &[]);
+    let (status, code, www) = deny(run.decide("PUT", "/builds/1", Some(&u)));
+    assert_eq!((status, code), (403, "insufficient_scope"));
+    let www = www.unwrap();
+    assert!(
+        www.starts_with("Bearer realm=\"tokengate\", error=\"insufficient_scope\""),
+        "{www}"
+    );
+    assert!(www.ends_with("scope=\"update:builds\""), "{www}");
+    let v = allow(run.decide("GET", "/builds/1", Some(&u)));
+    assert_eq!(v.principal.kind, Kind::User);
+    assert_eq!(v.principal.user_id.as_deref(), Some("auth0|42"));
+
+    // Auth0 RBAC permissions are merged with scope.
+    let u2 = user(&key, "openid", &["update:builds"]);
+    let v = allow(run.decide("PUT", "/builds/1", Some(&u2)));
+    assert_eq!(v.principal.scopes, ["openid", "update:builds"]);
+    let (status, code, _) = deny(run.decide("POST", "/admin/x", Some(&u2)));
+    assert_eq!((status, code), (403, "kind_not_allowed"));
+}
+
+#[test]
+fn missing_invalid_and_public() {
+    let key = SigningKey::generate(Alg::ES256).unwrap();
+    let mut run = Run::new(&key);
+    assert!(matches!(
+        run.decide("GET", "/health", None),
+        Decision::Public
+    ));
+    let (status, code, www) = deny(run.decide("GET", "/builds/1", None));
+    assert_eq!((status, code), (401, "token_missing"));
+    assert_eq!(www.as_deref(), Some("Bearer realm=\"tokengate\""));
+    let (status, code, www) = deny(run.decide("GET", "/anything", Some("not.a.token")));
+    assert_eq!((status, code), (401, "token_malformed"));
+    assert!(www.unwrap().contains("error=\"invalid_token\""));
+    let other = SigningKey::generate(Alg::ES256)
+        .unwrap()
+        .with_kid(key.kid.clone());
+    let forged = machine(&other, "read:builds");
+    let (status, code, _) = deny(run.decide("GET", "/builds/1", Some(&forged)));
+    assert_eq!((status, code), (401, "signature_invalid"));
+    let (status, code, _) = deny(run.decide("GET", "/public/../admin/x", Some(&forged)));
+    assert_eq!((status, code), (400, "path_rejected"));
+    // Keys unavailable: 503, no challenge.
+    let t = machine(&key, "read:builds");
+    let d = run.gate.decide(
+        "GET",
+        "/builds/1",
+        Some(&t),
+        |_| Err(JwksError::Unavailable("down".into())),
+        &mut run.cache,
+        NOW,
+    );
+    let (status, code, www) = deny(d);
+    assert_eq!((status, code, www), (503, "jwks_unavailable", None));
+}
+
+#[test]
+fn token_cache_skips_signature_but_not_expiry() {
+    let key = SigningKey::generate(Alg::ES256).unwrap();
+    let mut run = Run::new(&key);
+    let m = machine(&key, "read:builds");
+    allow(run.decide("GET", "/builds/1", Some(&m)));
+    assert_eq!(run.cache.len(), 1);
+    allow(run.decide("GET", "/builds/2", Some(&m)));
+    // Past exp + leeway the cached entry no longer helps.
+    let keys = run.keys.clone();
+    let d = run.gate.decide(
+        "GET",
+        "/builds/1",
+        Some(&m),
+        |_| Ok((keys.clone(), 7)),
+        &mut run.cache,
+        NOW + 3600 + 61,
+    );
+    assert_eq!(deny(d).1, "token_expired");
+}
+
+#[test]
+fn real_auth0_token_classifies_as_machine() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/vectors/real-world/auth0-client-credentials.json"
+    );
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let cfg = json!({"issuers": [{"issuer": doc["issuer"], "audiences": [doc["audience"]],
+                                  "jwks": doc["jwks"]}]});
+    let gate = Gate::new(Config::from_value(cfg).unwrap()).unwrap();
+    let keys = KeySet::from_value(&doc["jwks"]).unwrap();
+    let mut cache = TokenCache::new(10);
+    let at = doc["verify_at"].as_i64().unwrap();
+    let d = gate.decide(
+        "GET",
+        "/",
+        doc["token"].as_str(),
+        |_| Ok((keys.clone(), 1)),
+        &mut cache,
+        at,
+    );
+    let v = allow(d);
+    let expected = &doc["expected"];
+    assert_eq!(v.principal.kind.as_str(), expected["kind"]);
+    assert_eq!(
+        v.principal.client_id.as_deref(),
+        expected["client_id"].as_str()
+    );
+    assert_eq!(json!(v.principal.scopes), expected["scopes"]);
+    assert_eq!(v.principal.decided_by, DecidedBy::Gty);
+}
