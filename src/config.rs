@@ -23,6 +23,7 @@ use serde_json::Value;
 
 use crate::alg::Alg;
 use crate::classify::ClassifyConfig;
+use crate::exchange::ExchangeConfig;
 use crate::jwk::KeySet;
 use crate::jwks_cache::JwksCacheConfig;
 use crate::jws::DEFAULT_MAX_TOKEN_BYTES;
@@ -178,6 +179,9 @@ pub struct Config {
     /// Edge-only settings: token sources and forwarding.
     #[serde(default)]
     pub edge: EdgeConfig,
+    /// RFC 8693 token exchange at the edge; disabled when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<ExchangeConfig>,
 }
 
 /// Settings used only by the edge authorizer.
@@ -384,6 +388,27 @@ impl Config {
             }
         }
         self.jwks_cache.validate()?;
+        self.classify.validate("classify.")?;
+        if let Some(ex) = &self.exchange {
+            ex.validate("exchange.")?;
+            if !self.issuers.iter().any(|i| i.issuer == ex.issuer) {
+                return Err(ConfigError::invalid(
+                    "exchange.issuer",
+                    "must also be listed in issuers (with the signing key's public jwks) \
+                     so that exchanged tokens verify",
+                ));
+            }
+            for (i, actor) in ex.actors.iter().enumerate() {
+                if let Some(iss) = &actor.issuer {
+                    if !self.issuers.iter().any(|c| c.issuer == *iss) {
+                        return Err(ConfigError::invalid(
+                            format!("exchange.actors[{i}].issuer"),
+                            "is not a configured issuer",
+                        ));
+                    }
+                }
+            }
+        }
         crate::policy::Policy::new(&self.policy_config())?;
         Ok(())
     }

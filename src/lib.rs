@@ -10,6 +10,7 @@ pub mod alg;
 pub mod classify;
 pub mod config;
 pub mod error;
+pub mod exchange;
 pub mod gate;
 pub mod jwk;
 pub mod jwks_cache;
