@@ -1,0 +1,156 @@
+//! The local demo: a built-in issuer that mints machine and user tokens, and a built-in
+//! echo origin. Only active when the `TOKENGATE_DEMO` var is `"1"` (the `demo`
+//! environment of wrangler.toml); never in a default deployment.
+
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use worker::{Env, Headers, Response, Url};
+
+use crate::alg::Alg;
+use crate::mint::SigningKey;
+
+use super::io::JWKS_KV;
+
+/// The demo issuer's `iss`.
+pub const DEMO_ISSUER: &str = "https://demo.tokengate.invalid/";
+/// The KV key of the demo issuer's private key.
+const KEY_KV: &str = "demo:signing-key:v1";
+
+/// The demo issuer: one ES256 key, generated with getrandom on first use and kept in KV
+/// so every isolate of the local Worker signs with the same key.
+pub struct Demo {
+    key: SigningKey,
+}
+
+impl Demo {
+    /// Loads the demo key from KV, or generates and stores it.
+    pub async fn load(env: &Env) -> Result<Demo, String> {
+        let kv = env.kv(JWKS_KV).map_err(|e| format!("kv binding {JWKS_KV}: {e}"))?;
+        if let Ok(Some(text)) = kv.get(KEY_KV).text().await {
+            if let Ok(key) = serde_json::from_str::<Value>(&text)
+                .map_err(|e| e.to_string())
+                .and_then(|v| SigningKey::from_private_jwk(&v).map_err(|e| e.to_string()))
+            {
+                return Ok(Demo { key });
+            }
+        }
+        let key = SigningKey::generate(Alg::ES256).map_err(|e| e.to_string())?;
+        let text = key.private_jwk().to_string();
+        if let Ok(put) = kv.put(KEY_KV, text) {
+            let _ = put.execute().await;
+        }
+        Ok(Demo { key })
+    }
+
+    /// The demo issuer's public JWKS.
+    pub fn jwks(&self) -> Value {
+        crate::mint::public_jwks(std::slice::from_ref(&self.key))
+    }
+
+    /// Rewrites a configuration so that issuers named [`DEMO_ISSUER`] use the demo key
+    /// inline (no network fetch).
+    pub fn inject(&self, config: &mut Value) {
+        if let Some(issuers) = config.get_mut("issuers").and_then(Value::as_array_mut) {
+            for iss in issuers {
+                if iss.get("issuer").and_then(Value::as_str) == Some(DEMO_ISSUER) {
+                    if let Some(o) = iss.as_object_mut() {
+                        o.remove("jwks_uri");
+                        o.insert("jwks".into(), self.jwks());
+                    }
+                }
+            }
+        }
+    }
+
+    /// `GET /__demo/token?kind=machine|user&scope=...&permissions=...&client_id=...&sub=...&aud=...&ttl=...`
+    pub fn mint(&self, url: &Url, default_audience: &str, now: i64) -> Response {
+        let q: Map<String, Value> = url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect();
+        let get = |k: &str| q.get(k).and_then(Value::as_str);
+        let kind = get("kind").unwrap_or("machine");
+        let ttl = match get("ttl").map(str::parse::<i64>) {
+            None => 3600,
+            Some(Ok(t)) if (1..=86_400).contains(&t) => t,
+            Some(_) => return demo_error("ttl must be between 1 and 86400 seconds"),
+        };
+        let aud = get("aud").unwrap_or(default_audience);
+        let scope = get("scope").unwrap_or("read:builds");
+        let mut claims = json!({
+            "iss": DEMO_ISSUER, "aud": aud, "iat": now, "exp": now + ttl, "scope": scope,
+        });
+        match kind {
+            "machine" => {
+                let client = get("client_id").unwrap_or("demo-build-service");
+                claims["sub"] = format!("{client}@clients").into();
+                claims["azp"] = client.into();
+                claims["gty"] = "client-credentials".into();
+            }
+            "user" => {
+                let client = get("client_id").unwrap_or("demo-spa");
+                claims["sub"] = get("sub").unwrap_or("auth0|demo-user").into();
+                claims["azp"] = client.into();
+                let perms: Vec<&str> = get("permissions")
+                    .unwrap_or("")
+                    .split([' ', ','])
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                claims["permissions"] = json!(perms);
+            }
+            _ => return demo_error("kind must be machine or user"),
+        }
+        let Some(obj) = claims.as_object() else {
+            return demo_error("internal error");
+        };
+        let token = self.key.sign(obj, Some("at+jwt"));
+        json_response(
+            200,
+            &json!({
+                "access_token": token, "token_type": "Bearer", "expires_in": ttl,
+                "claims": claims,
+                "note": "demo issuer: for local use only",
+            }),
+        )
+    }
+}
+
+fn demo_error(msg: &str) -> Response {
+    json_response(
+        400,
+        &json!({"error": "invalid_request", "error_description": msg}),
+    )
+}
+
+/// A JSON response with a status.
+pub fn json_response(status: u16, body: &Value) -> Response {
+    let headers = Headers::new();
+    let _ = headers.set("content-type", "application/json");
+    let _ = headers.set("cache-control", "no-store");
+    Response::builder()
+        .with_status(status)
+        .with_headers(headers)
+        .fixed(body.to_string().into_bytes())
+}
+
+/// The built-in echo origin: answers with what it received (method, path, query,
+/// headers, body size and SHA-256).
+pub fn echo(method: &str, path_and_query: &str, headers: &Headers, body: &[u8]) -> Response {
+    let mut h = Map::new();
+    for (k, v) in headers.entries() {
+        h.insert(k, Value::String(v));
+    }
+    let digest = Sha256::digest(body);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    json_response(
+        200,
+        &json!({
+            "echo": true,
+            "method": method,
+            "url": path_and_query,
+            "headers": h,
+            "body_bytes": body.len(),
+            "body_sha256": hex,
+        }),
+    )
+}

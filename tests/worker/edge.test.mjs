@@ -1,0 +1,330 @@
+// The built edge authorizer in workerd (Miniflare), with the identity provider and the
+// origin mocked at the fetch layer and every outbound call counted.
+
+import { test, describe, after } from "node:test";
+import assert from "node:assert/strict";
+import crypto from "node:crypto";
+import { startWorker, json } from "./harness.mjs";
+import { Issuer } from "./tokens.mjs";
+
+const JWKS_URL = "https://idp.test/.well-known/jwks.json";
+const ORIGIN = "https://origin.test";
+
+function config(overrides = {}) {
+  return {
+    issuers: [{ issuer: "https://idp.test/", audiences: ["https://api.example.com"], jwks_uri: JWKS_URL }],
+    origin: ORIGIN,
+    routes: [
+      { path: "/admin/*", methods: ["POST", "DELETE"], require: { kinds: ["machine"] } },
+      {
+        path: "/builds/*",
+        methods: ["PUT", "POST"],
+        require: { scopes_any: ["update:builds"], machines_bypass_scopes: true },
+      },
+      { path: "/builds/*", require: { scopes_any: ["read:builds"] } },
+      { path: "/partners/*", require: { clients: ["partner-app"] } },
+      { path: "/health", public: true },
+    ],
+    ...overrides,
+  };
+}
+
+/** An origin that echoes what it received. */
+async function echo(req) {
+  const body = new Uint8Array(await req.arrayBuffer());
+  return json({
+    method: req.method,
+    url: req.url,
+    headers: Object.fromEntries(req.headers),
+    bytes: body.length,
+    sha256: crypto.createHash("sha256").update(body).digest("hex"),
+  });
+}
+
+/** Starts the Worker with a mocked IdP (counted) and an echo origin. */
+async function boot(issuer, { cfg = config(), kv = {}, idp, vars = {} } = {}) {
+  const state = { jwksFetches: 0, idp: idp ?? (() => json(issuer.jwks(), { headers: { "cache-control": "max-age=600" } })) };
+  const w = await startWorker({
+    vars: { TOKENGATE_CONFIG: JSON.stringify(cfg), ...vars },
+    kv,
+    outbound: async (req) => {
+      const url = new URL(req.url);
+      if (req.url === JWKS_URL) {
+        state.jwksFetches += 1;
+        return state.idp(req);
+      }
+      if (url.origin === ORIGIN) return echo(req);
+      return new Response("unexpected", { status: 599 });
+    },
+  });
+  w.state = state;
+  w.originCalls = () => w.callsTo("origin.test").length;
+  return w;
+}
+
+const bearer = (t) => ({ headers: { authorization: `Bearer ${t}` } });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+describe("allow/deny matrix", async () => {
+  const issuer = new Issuer();
+  const w = await boot(issuer, { kv: { CLIENTS: { "svc-builder": { name: "Build service", metadata: { team: "ci" } } } } });
+  after(() => w.dispose());
+  const machine = issuer.machine("read:builds");
+  const userRead = issuer.user([], "openid read:builds");
+  const userWrite = issuer.user(["update:builds"], "openid read:builds");
+
+  const cases = [
+    ["machine GET build", "GET", "/builds/1", machine, 200],
+    ["machine PUT build without the scope", "PUT", "/builds/1", machine, 200],
+    ["machine DELETE admin", "DELETE", "/admin/users/1", machine, 200],
+    ["user GET build", "GET", "/builds/1", userRead, 200],
+    ["user PUT build without permission", "PUT", "/builds/1", userRead, 403, "insufficient_scope"],
+    ["user PUT build with permission", "PUT", "/builds/1", userWrite, 200],
+    ["user DELETE admin", "DELETE", "/admin/users/1", userWrite, 403, "kind_not_allowed"],
+    ["machine, wrong client for partners", "GET", "/partners/x", machine, 403, "client_not_allowed"],
+    ["no token", "GET", "/builds/1", null, 401, "token_missing"],
+    ["garbage token", "GET", "/builds/1", "abc.def.ghi", 401, "token_malformed"],
+    ["public without token", "GET", "/health", null, 200],
+    ["unmatched route, any valid token", "GET", "/other", userRead, 200],
+  ];
+  for (const [name, method, path, token, status, code] of cases) {
+    test(name, async () => {
+      const before = w.originCalls();
+      const res = await w.fetch(path, { method, ...(token ? bearer(token) : {}) });
+      assert.equal(res.status, status, await res.clone().text());
+      assert.match(res.headers.get("server-timing") ?? "", /tokengate;dur=/);
+      if (status === 200) {
+        assert.equal(w.originCalls(), before + 1);
+        return;
+      }
+      assert.equal(w.originCalls(), before, "a denied request never reaches the origin");
+      const body = await res.json();
+      assert.equal(body.code, code);
+      assert.equal(typeof body.error_description, "string");
+      const www = res.headers.get("www-authenticate");
+      if (code === "token_missing") {
+        assert.equal(body.error, "unauthorized");
+        assert.equal(www, 'Bearer realm="tokengate"');
+      } else if (status === 401) {
+        assert.equal(body.error, "invalid_token");
+        assert.match(www, /^Bearer realm="tokengate", error="invalid_token", error_description="[^"]+"$/);
+      } else {
+        assert.equal(body.error, "insufficient_scope");
+        assert.match(www, /^Bearer realm="tokengate", error="insufficient_scope"/);
+      }
+    });
+  }
+
+  test("insufficient_scope names the scope it needs", async () => {
+    const res = await w.fetch("/builds/1", { method: "PUT", ...bearer(userRead) });
+    assert.equal(
+      res.headers.get("www-authenticate"),
+      'Bearer realm="tokengate", error="insufficient_scope", error_description="the token lacks a scope this route requires", scope="update:builds"',
+    );
+  });
+
+  test("identity headers reach the origin; spoofed ones are stripped", async () => {
+    const res = await w.fetch("/builds/7?x=1&y=2", {
+      headers: {
+        authorization: `Bearer ${machine}`,
+        "x-tokengate-kind": "machine",
+        "x-tokengate-subject": "spoofed",
+        "X-TokenGate-User-Id": "spoofed",
+        "x-custom": "kept",
+      },
+    });
+    assert.equal(res.status, 200);
+    const seen = await res.json();
+    assert.equal(seen.url, `${ORIGIN}/builds/7?x=1&y=2`);
+    assert.equal(seen.headers["x-tokengate-kind"], "machine");
+    assert.equal(seen.headers["x-tokengate-subject"], "svc-builder@clients");
+    assert.equal(seen.headers["x-tokengate-client-id"], "svc-builder");
+    assert.equal(seen.headers["x-tokengate-client-name"], "Build service");
+    assert.equal(seen.headers["x-tokengate-scopes"], "read:builds");
+    assert.equal(seen.headers["x-tokengate-issuer"], "https://idp.test/");
+    assert.equal(seen.headers["x-tokengate-user-id"], undefined);
+    assert.equal(seen.headers["x-custom"], "kept");
+    assert.equal(seen.headers.authorization, `Bearer ${machine}`);
+
+    const u = await (await w.fetch("/builds/7", { headers: { authorization: `Bearer ${userRead}`, "x-tokengate-kind": "machine" } })).json();
+    assert.equal(u.headers["x-tokengate-kind"], "user");
+    assert.equal(u.headers["x-tokengate-user-id"], "auth0|user-1");
+  });
+
+  test("a public route strips spoofed identity headers too", async () => {
+    const res = await w.fetch("/health", { headers: { "x-tokengate-kind": "machine" } });
+    const seen = await res.json();
+    assert.equal(seen.headers["x-tokengate-kind"], undefined);
+  });
+
+  test("two different tokens (header and cookie) are a 400", async () => {
+    const w2 = await boot(issuer, { cfg: config({ edge: { cookie: "at" } }) });
+    try {
+      const res = await w2.fetch("/builds/1", { headers: { authorization: `Bearer ${machine}`, cookie: `at=${userRead}` } });
+      assert.equal(res.status, 400);
+      assert.equal((await res.json()).error, "invalid_request");
+      const ok = await w2.fetch("/builds/1", { headers: { cookie: `theme=dark; at=${machine}` } });
+      assert.equal(ok.status, 200);
+    } finally {
+      await w2.dispose();
+    }
+  });
+
+  test("methods, query strings and a 1 MiB body reach the origin intact", async () => {
+    const body = crypto.randomBytes(1024 * 1024);
+    const res = await w.fetch("/builds/9?a=1&a=2&b=%20", { method: "POST", body, ...bearer(machine) });
+    assert.equal(res.status, 200);
+    const seen = await res.json();
+    assert.equal(seen.method, "POST");
+    assert.equal(seen.url, `${ORIGIN}/builds/9?a=1&a=2&b=%20`);
+    assert.equal(seen.bytes, body.length);
+    assert.equal(seen.sha256, crypto.createHash("sha256").update(body).digest("hex"));
+    for (const method of ["PATCH", "DELETE", "HEAD", "OPTIONS"]) {
+      const r = await w.fetch("/other", { method, ...bearer(machine) });
+      assert.equal(r.status, 200, method);
+    }
+  });
+});
+
+describe("JWKS caching", async () => {
+  test("100 requests -> 1 JWKS fetch; KV holds the set; a fresh isolate with warm KV fetches nothing", async () => {
+    const issuer = new Issuer();
+    const w = await boot(issuer);
+    let kvState;
+    try {
+      for (let i = 0; i < 100; i++) {
+        const t = i % 2 ? issuer.machine() : issuer.user([], "read:builds", { jti: String(i) });
+        const res = await w.fetch("/builds/1", bearer(t));
+        assert.equal(res.status, 200);
+      }
+      assert.equal(w.state.jwksFetches, 1);
+      kvState = await w.kvGet("JWKS_CACHE", "jwks:v1:https://idp.test/");
+      assert.ok(kvState, "the JWKS cache state is in KV");
+      assert.ok(JSON.parse(kvState).jwks.includes(issuer.current.kid));
+    } finally {
+      await w.dispose();
+    }
+    const fresh = await boot(issuer, { kv: { JWKS_CACHE: { "jwks:v1:https://idp.test/": kvState } } });
+    try {
+      const res = await fresh.fetch("/builds/1", bearer(issuer.machine()));
+      assert.equal(res.status, 200);
+      assert.equal(fresh.state.jwksFetches, 0);
+      assert.match(res.headers.get("server-timing"), /jwks;desc="store"/);
+    } finally {
+      await fresh.dispose();
+    }
+  });
+
+  test("key rotation: a new kid -> one refetch, then allowed", async () => {
+    const issuer = new Issuer();
+    const w = await boot(issuer, { cfg: config({ jwks_cache: { cooldown: 1 } }) });
+    try {
+      assert.equal((await w.fetch("/builds/1", bearer(issuer.machine()))).status, 200);
+      assert.equal(w.state.jwksFetches, 1);
+      issuer.rotate();
+      await sleep(1100); // past the 1 s cooldown
+      const res = await w.fetch("/builds/1", bearer(issuer.machine()));
+      assert.equal(res.status, 200);
+      assert.equal(w.state.jwksFetches, 2);
+      assert.match(res.headers.get("server-timing"), /jwks;desc="kid_refetch"/);
+      assert.equal((await w.fetch("/builds/1", bearer(issuer.machine()))).status, 200);
+      assert.equal(w.state.jwksFetches, 2);
+    } finally {
+      await w.dispose();
+    }
+  });
+
+  test("200 random unknown kids -> at most one JWKS fetch per cooldown", async () => {
+    const issuer = new Issuer();
+    const w = await boot(issuer);
+    try {
+      assert.equal((await w.fetch("/builds/1", bearer(issuer.machine()))).status, 200);
+      const started = Date.now();
+      for (let i = 0; i < 200; i++) {
+        const t = issuer.machine("read:builds", "svc", {});
+        const forged = issuer.sign({ sub: "x@clients", gty: "client-credentials" }, { kid: crypto.randomUUID() });
+        const res = await w.fetch("/builds/1", bearer(i % 2 ? forged : t));
+        assert.equal(res.status, i % 2 ? 401 : 200);
+      }
+      const cooldowns = Math.floor((Date.now() - started) / 30_000) + 1;
+      assert.ok(w.state.jwksFetches - 1 <= cooldowns, `${w.state.jwksFetches - 1} refetches in ${cooldowns} cooldown(s)`);
+    } finally {
+      await w.dispose();
+    }
+  });
+});
+
+describe("identity provider outages", async () => {
+  const fastCache = { default_max_age: 1, min_max_age: 1, max_max_age: 1, cooldown: 1, stale_window: 4, refresh_ahead: 0 };
+
+  test("down after warm-up: served from the stale set until the window ends, then 503", async () => {
+    const issuer = new Issuer();
+    const w = await boot(issuer, { cfg: config({ jwks_cache: fastCache }) });
+    try {
+      assert.equal((await w.fetch("/builds/1", bearer(issuer.machine()))).status, 200);
+      w.state.idp = () => new Response("down", { status: 502 });
+      await sleep(2200); // past freshness (1 s), inside the stale window (4 s)
+      const stale = await w.fetch("/builds/1", bearer(issuer.machine()));
+      assert.equal(stale.status, 200);
+      assert.match(stale.headers.get("server-timing"), /jwks;desc="stale"/);
+      await sleep(3500); // past fresh_until + stale_window
+      const gone = await w.fetch("/builds/1", bearer(issuer.machine()));
+      assert.equal(gone.status, 503, await gone.clone().text());
+      assert.ok(Number(gone.headers.get("retry-after")) > 0);
+      assert.equal((await gone.json()).code, "jwks_unavailable");
+    } finally {
+      await w.dispose();
+    }
+  });
+
+  const downs = {
+    "502 from the start": () => new Response("bad gateway", { status: 502 }),
+    "not JSON": () => new Response("<html>oops</html>", { status: 200 }),
+    "an empty key set": () => json({ keys: [] }),
+    "a timeout": () => sleep(3000).then(() => json({ keys: [] })),
+  };
+  for (const [name, idp] of Object.entries(downs)) {
+    test(`IdP ${name} -> 503 and the origin sees nothing`, async () => {
+      const issuer = new Issuer();
+      const w = await boot(issuer, { cfg: config({ edge: { fetch_timeout_ms: 500 } }), idp });
+      try {
+        const res = await w.fetch("/builds/1", bearer(issuer.machine()));
+        assert.equal(res.status, 503);
+        assert.equal((await res.json()).code, "jwks_unavailable");
+        assert.ok(res.headers.get("retry-after"));
+        assert.equal(w.originCalls(), 0);
+      } finally {
+        await w.dispose();
+      }
+    });
+  }
+});
+
+describe("configuration errors", async () => {
+  const bad = {
+    "an empty object": "{}",
+    "not JSON": "{nope",
+    "unknown key": JSON.stringify({ ...config(), colour: "blue" }),
+    "http jwks_uri": JSON.stringify(config({ issuers: [{ issuer: "https://idp.test/", audiences: ["a"], jwks_uri: "http://idp.test/jwks" }] })),
+  };
+  for (const [name, value] of Object.entries(bad)) {
+    test(`${name} -> 500 for every request, origin untouched`, async () => {
+      const issuer = new Issuer();
+      const w = await startWorker({
+        vars: { TOKENGATE_CONFIG: value },
+        outbound: () => new Response("should not be called"),
+      });
+      try {
+        for (const path of ["/health", "/builds/1"]) {
+          const res = await w.fetch(path, bearer(issuer.machine()));
+          assert.equal(res.status, 500);
+          const body = await res.json();
+          assert.equal(body.code, "config_invalid");
+        }
+        assert.equal(w.outboundCalls.length, 0);
+      } finally {
+        await w.dispose();
+      }
+    });
+  }
+});
