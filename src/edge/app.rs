@@ -19,6 +19,7 @@ use crate::token_cache::TokenCache;
 use crate::{ConfigError, Deny, ErrorCode};
 
 use super::demo::{self, Demo};
+use super::exchange::{self, SigningKeys};
 use super::io::EdgeIo;
 
 /// The KV binding of the client registry.
@@ -41,11 +42,12 @@ struct ClientInfo {
 /// The per-isolate state built from the configuration.
 pub struct App {
     source: String,
-    gate: Gate,
+    pub(super) gate: Gate,
     keys: KeyProvider,
     tokens: RefCell<TokenCache<Verified>>,
     clients: RefCell<HashMap<String, (Option<ClientInfo>, f64)>>,
     demo: Option<Demo>,
+    pub(super) signing: Option<SigningKeys>,
 }
 
 thread_local! {
@@ -62,7 +64,9 @@ fn config_source(env: &Env) -> Result<String, ConfigError> {
     let v = js_sys::Reflect::get(env, &JsValue::from_str("TOKENGATE_CONFIG"))
         .map_err(|_| ConfigError::Parse("TOKENGATE_CONFIG is not readable".into()))?;
     if v.is_undefined() || v.is_null() {
-        return Err(ConfigError::Parse("the TOKENGATE_CONFIG var is not set".into()));
+        return Err(ConfigError::Parse(
+            "the TOKENGATE_CONFIG var is not set".into(),
+        ));
     }
     if let Some(s) = v.as_string() {
         return Ok(s);
@@ -70,7 +74,9 @@ fn config_source(env: &Env) -> Result<String, ConfigError> {
     js_sys::JSON::stringify(&v)
         .ok()
         .and_then(|s| s.as_string())
-        .ok_or_else(|| ConfigError::Parse("TOKENGATE_CONFIG is neither a string nor an object".into()))
+        .ok_or_else(|| {
+            ConfigError::Parse("TOKENGATE_CONFIG is neither a string nor an object".into())
+        })
 }
 
 fn demo_enabled(env: &Env) -> bool {
@@ -102,6 +108,21 @@ async fn load_app(env: &Env) -> Result<Rc<App>, ConfigError> {
     } else {
         None
     };
+    let own_issuer = value
+        .get("exchange")
+        .and_then(|e| e.get("issuer"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let signing = match own_issuer {
+        Some(iss) => {
+            let keys = SigningKeys::load(env, demo_on)
+                .await
+                .map_err(|e| ConfigError::invalid("exchange", e))?;
+            keys.inject(&mut value, &iss);
+            Some(keys)
+        }
+        None => None,
+    };
     let config = Config::from_value(value)?;
     let app = Rc::new(App {
         source: key,
@@ -110,6 +131,7 @@ async fn load_app(env: &Env) -> Result<Rc<App>, ConfigError> {
         clients: RefCell::new(HashMap::new()),
         gate: Gate::new(config)?,
         demo,
+        signing,
     });
     APP.with(|a| *a.borrow_mut() = Some(app.clone()));
     Ok(app)
@@ -117,19 +139,19 @@ async fn load_app(env: &Env) -> Result<Rc<App>, ConfigError> {
 
 /// One structured log line per request; never contains a token.
 #[derive(Default)]
-struct LogLine {
+pub(super) struct LogLine {
     method: String,
     path: String,
     route: Option<usize>,
-    decision: &'static str,
+    pub(super) decision: &'static str,
     status: u16,
-    code: Option<&'static str>,
-    kind: Option<&'static str>,
-    subject: Option<String>,
-    client: Option<String>,
+    pub(super) code: Option<&'static str>,
+    pub(super) kind: Option<&'static str>,
+    pub(super) subject: Option<String>,
+    pub(super) client: Option<String>,
     jwks: Option<&'static str>,
     verify_ms: Option<f64>,
-    message: Option<String>,
+    pub(super) message: Option<String>,
 }
 
 impl LogLine {
@@ -218,13 +240,26 @@ async fn handle_inner(
             log.decision = "config_error";
             log.code = Some(e.code());
             log.message = Some(e.to_string());
-            return Ok(error_response(500, "server_error", e.code(), &e.to_string()));
+            return Ok(error_response(
+                500,
+                "server_error",
+                e.code(),
+                &e.to_string(),
+            ));
         }
     };
     let url = req.url()?;
     let path = url.path().to_string();
     let method = req.method();
     let cfg = app.gate.config();
+
+    if let Some(resp) = exchange::metadata(&app, &path) {
+        log.decision = "metadata";
+        return Ok(resp);
+    }
+    if cfg.exchange.as_ref().is_some_and(|ex| ex.path == path) {
+        return exchange::token_endpoint(&app, env, ctx, req, log, started).await;
+    }
 
     if let Some(d) = &app.demo {
         match path.as_str() {
@@ -288,9 +323,11 @@ async fn authenticate(
 ) -> Result<Verified, (Deny, Option<u64>)> {
     let gate = &app.gate;
     let cfg = gate.config();
-    let deny = |e: &dyn ErrorCode| (gate.deny(e, None), None);
     if route.rejected {
-        return Err(deny(&crate::policy::PolicyError::PathRejected));
+        return Err((
+            gate.deny(&crate::policy::PolicyError::PathRejected, None),
+            None,
+        ));
     }
     let authorization = req.headers().get("authorization").ok().flatten();
     let cookie = req.headers().get("cookie").ok().flatten();
@@ -299,8 +336,27 @@ async fn authenticate(
         cookie.as_deref(),
         cfg.edge.cookie.as_deref(),
     )
-    .map_err(|e| deny(&e))?
-    .ok_or_else(|| deny(&crate::RequestError::TokenMissing))?;
+    .map_err(|e| (gate.deny(&e, None), None))?
+    .ok_or_else(|| (gate.deny(&crate::RequestError::TokenMissing, None), None))?;
+    let verified = verify_token(app, env, ctx, token, log, started).await?;
+    gate.authorize(route, &verified.principal)
+        .map_err(|e| (gate.deny_policy(&e), None))?;
+    Ok(verified)
+}
+
+/// Verifies and classifies one token against the configured issuers (keys from the
+/// key provider); the error is the denial to send and an optional `Retry-After`.
+pub(super) async fn verify_token(
+    app: &Rc<App>,
+    env: &Env,
+    ctx: &Context,
+    token: &str,
+    log: &mut LogLine,
+    started: f64,
+) -> Result<Verified, (Deny, Option<u64>)> {
+    let gate = &app.gate;
+    let cfg = gate.config();
+    let deny = |e: &dyn ErrorCode| (gate.deny(e, None), None);
     let unverified = gate.peek(token).map_err(|e| deny(&e))?;
     let now = (started / 1000.0) as i64;
     let now_u = u64::try_from(now).unwrap_or(0);
@@ -314,6 +370,9 @@ async fn authenticate(
         .await
         .map_err(|e| (gate.deny(&e, None), Some(cfg.jwks_cache.cooldown)))?;
     log.jwks = Some(keys.outcome.as_str());
+    if keys.outcome == KeyOutcome::Stale {
+        log.message = Some("served with a stale key set (identity provider unreachable)".into());
+    }
     if keys.refresh {
         let app2 = app.clone();
         let issuer = unverified.issuer_index;
@@ -339,11 +398,6 @@ async fn authenticate(
     log.kind = Some(p.kind.as_str());
     log.subject = Some(p.subject.clone());
     log.client = p.client_id.clone();
-    gate.authorize(route, p)
-        .map_err(|e| (gate.deny_policy(&e), None))?;
-    if keys.outcome == KeyOutcome::Stale {
-        log.message = Some("served with a stale key set (identity provider unreachable)".into());
-    }
     Ok(verified)
 }
 
@@ -437,8 +491,14 @@ async fn forward(
     if origin_binding.is_none() && cfg.origin.is_none() {
         if app.demo.is_some() {
             let bytes = req.bytes().await.unwrap_or_default();
-            log.message.get_or_insert_with(|| "forwarded to the demo echo origin".into());
-            return Ok(demo::echo(method.as_ref(), &path_and_query, &headers, &bytes));
+            log.message
+                .get_or_insert_with(|| "forwarded to the demo echo origin".into());
+            return Ok(demo::echo(
+                method.as_ref(),
+                &path_and_query,
+                &headers,
+                &bytes,
+            ));
         }
         log.decision = "config_error";
         return Ok(error_response(
@@ -449,7 +509,9 @@ async fn forward(
         ));
     }
     let mut init = RequestInit::new();
-    init.with_method(method).with_headers(headers).with_body(body);
+    init.with_method(method)
+        .with_headers(headers)
+        .with_body(body);
     init.with_redirect(worker::RequestRedirect::Manual);
     let resp = match origin_binding {
         Some(fetcher) => {
@@ -457,7 +519,11 @@ async fn forward(
             fetcher.fetch(target, Some(init)).await?
         }
         None => {
-            let base = cfg.origin.as_deref().unwrap_or_default().trim_end_matches('/');
+            let base = cfg
+                .origin
+                .as_deref()
+                .unwrap_or_default()
+                .trim_end_matches('/');
             let target = format!("{base}{path_and_query}");
             let out = Request::new_with_init(&target, &init)?;
             worker::Fetch::Request(out).send().await?

@@ -25,7 +25,9 @@ pub struct Demo {
 impl Demo {
     /// Loads the demo key from KV, or generates and stores it.
     pub async fn load(env: &Env) -> Result<Demo, String> {
-        let kv = env.kv(JWKS_KV).map_err(|e| format!("kv binding {JWKS_KV}: {e}"))?;
+        let kv = env
+            .kv(JWKS_KV)
+            .map_err(|e| format!("kv binding {JWKS_KV}: {e}"))?;
         if let Ok(Some(text)) = kv.get(KEY_KV).text().await {
             if let Ok(key) = serde_json::from_str::<Value>(&text)
                 .map_err(|e| e.to_string())

@@ -7,6 +7,7 @@
 
 mod app;
 mod demo;
+mod exchange;
 mod io;
 
 use worker::{event, Context, Env, Request, Response, Result};
