@@ -1,0 +1,145 @@
+// Lints: what a reviewer of an access token would point out, each tied to what
+// tokengate does with it (the error code a verifier answers, where there is one).
+
+import { numClaim, fmtDuration, timeState } from "./time.js";
+
+const SUPPORTED = new Set([
+  "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+  "HS256", "HS384", "HS512",
+]);
+
+/**
+ * Returns { findings, passed }: lists of { id, level: "error"|"warn"|"info", title,
+ * detail } and { id, title } for the checks that passed.
+ */
+export function lint(header, claims, { now, leeway = 60, requiredTyp = "" } = {}) {
+  const findings = [];
+  const passed = [];
+  const add = (id, level, title, detail) => findings.push({ id, level, title, detail });
+  const ok = (id, title) => passed.push({ id, title });
+  header = header ?? {};
+  claims = claims ?? {};
+
+  // alg
+  const alg = header.alg;
+  if (typeof alg !== "string") {
+    add("alg-missing", "error", "No alg in the header", "A JWS must name its algorithm: token_malformed.");
+  } else if (alg.toLowerCase() === "none") {
+    add("alg-none", "error", "alg is none: the token is unsigned",
+      "Anyone can write such a token. tokengate never accepts it (alg_not_allowed), whatever the configuration.");
+  } else if (/^HS(256|384|512)$/.test(alg)) {
+    add("alg-hs", "warn", `alg is ${alg}: a shared secret (symmetric)`,
+      "Whoever can verify the token can also mint one. tokengate accepts HS* only from an issuer configured with a secret; against a JWKS it answers alg_not_allowed.");
+  } else if (!SUPPORTED.has(alg)) {
+    add("alg-unsupported", "error", `alg ${alg} is not supported`,
+      "tokengate verifies RS*, PS*, ES256, ES384, EdDSA (and HS* with a secret): alg_not_allowed.");
+  } else {
+    ok("alg", `alg ${alg} is asymmetric and supported`);
+  }
+
+  // crit / b64
+  if (header.crit !== undefined) {
+    const names = Array.isArray(header.crit) ? header.crit : [header.crit];
+    add("crit", "error", `crit lists ${names.map((n) => JSON.stringify(n)).join(", ")}`,
+      "tokengate implements no critical header extension, so it refuses the token (crit_unsupported).");
+  } else if (header.b64 !== undefined) {
+    add("crit", "error", "b64 header (RFC 7797 unencoded payload)", "tokengate refuses it (crit_unsupported).");
+  } else {
+    ok("crit", "No unknown critical header extension (crit)");
+  }
+
+  // typ (RFC 9068)
+  const typ = typeof header.typ === "string" ? header.typ.toLowerCase().replace(/^application\//, "") : null;
+  if (typ === "at+jwt") {
+    ok("typ", `typ is ${header.typ} (RFC 9068 access token)`);
+  } else {
+    const what = header.typ === undefined ? "No typ header" : `typ is ${JSON.stringify(header.typ)}`;
+    const req = requiredTyp.trim();
+    add("typ", req ? "error" : "info", `${what}, not at+jwt (RFC 9068)`,
+      req
+        ? `This verifier requires typ ${JSON.stringify(req)}: typ_mismatch.`
+        : "RFC 9068 access tokens carry typ at+jwt, which keeps ID tokens from being replayed as access tokens. Accepted unless requiredTyp is set (then typ_mismatch).");
+  }
+
+  // kid
+  if (typeof header.kid === "string" && header.kid) ok("kid", "kid names the signing key");
+  else add("kid", "info", "No kid header",
+    "tokengate then uses the only key of the set that fits the algorithm; with two or more it answers key_not_found.");
+
+  // exp
+  const exp = numClaim(claims, "exp");
+  const iat = numClaim(claims, "iat");
+  const nbf = numClaim(claims, "nbf");
+  if (claims.exp === undefined) {
+    add("exp-missing", "error", "No exp: the token never expires",
+      "A leaked token works forever. tokengate requires exp by default (claim_missing).");
+  } else if (exp === null) {
+    add("exp-invalid", "error", "exp is not a number", "Time claims are unix seconds: claim_invalid.");
+  } else {
+    ok("exp", "exp is present");
+  }
+
+  // lifetime
+  const start = iat ?? nbf;
+  if (exp !== null && start !== null) {
+    const life = exp - start;
+    if (life > 86400) {
+      add("lifetime", "warn", `Lifetime is ${fmtDuration(life)}, over 24 h`,
+        `From ${iat !== null ? "iat" : "nbf"} to exp. A leaked token stays usable that long; access tokens usually live minutes to hours.`);
+    } else if (life <= 0) {
+      add("lifetime", "error", "exp is not after iat/nbf", "The token was never valid.");
+    } else {
+      ok("lifetime", `Lifetime ${fmtDuration(life)} (24 h or less)`);
+    }
+  }
+
+  // time state
+  if (now !== undefined) {
+    const st = timeState(claims, now, leeway);
+    if (st === "expired") add("expired", "error", `Expired ${fmtDuration(now - exp)} ago`, "A verifier answers token_expired.");
+    else if (st === "not-yet-valid") add("nbf-future", "error", "Not valid yet (nbf in the future)", "A verifier answers token_not_yet_valid.");
+    else if (st === "issued-in-future") add("iat-future", "warn", "Issued in the future (iat)", "A clock is off. A verifier answers issued_in_future.");
+    else if (st === "grace") add("expired", "warn", "Past exp, inside the clock tolerance", `Accepted for ${fmtDuration(exp + leeway - now)} more, then token_expired.`);
+    else if (st === "expiring") add("expiring", "warn", `Expires in ${fmtDuration(exp - now)}`, "Refresh it before sending more requests.");
+    else if (st === "valid") ok("time", "Valid now");
+  }
+
+  // aud
+  if (claims.aud === undefined || claims.aud === null) {
+    add("aud-missing", "error", "No aud: the token names no audience",
+      "Any API of the issuer would accept it. tokengate requires an audience (claim_missing).");
+  } else if (typeof claims.aud === "string" || (Array.isArray(claims.aud) && claims.aud.every((a) => typeof a === "string"))) {
+    ok("aud", "aud names the API(s)");
+  } else {
+    add("aud-invalid", "error", "aud is not a string or an array of strings", "claim_invalid.");
+  }
+
+  // iss / sub
+  if (typeof claims.iss !== "string") {
+    add("iss", "error", claims.iss === undefined ? "No iss claim" : "iss is not a string",
+      claims.iss === undefined ? "tokengate cannot pick an issuer: claim_missing." : "claim_invalid.");
+  }
+  if (claims.sub === undefined) add("sub", "error", "No sub claim", "tokengate cannot classify the token: claim_missing.");
+
+  // @clients without gty
+  const sub = typeof claims.sub === "string" ? claims.sub : "";
+  if (/.@clients$/.test(sub)) {
+    if (claims.gty === undefined) {
+      add("clients-no-gty", "warn", `sub ends in @clients but there is no gty`,
+        "Auth0 client-credentials tokens carry gty client-credentials. This one is classified as a machine only by the sub@clients rule: check where it came from.");
+    } else if (claims.gty !== "client-credentials") {
+      add("clients-no-gty", "warn", `sub ends in @clients but gty is ${JSON.stringify(claims.gty)}`,
+        "A machine subject with another grant type is unusual.");
+    } else {
+      ok("clients-gty", "sub@clients comes with gty client-credentials");
+    }
+  }
+
+  // ID token look-alike
+  if (claims.nonce !== undefined || claims.at_hash !== undefined) {
+    add("id-token", "warn", "Looks like an ID token (nonce / at_hash)",
+      "ID tokens are for the client, not for APIs. Send the access token instead.");
+  }
+
+  return { findings, passed };
+}
