@@ -64,7 +64,8 @@ impl Demo {
         }
     }
 
-    /// `GET /__demo/token?kind=machine|user&scope=...&permissions=...&client_id=...&sub=...&aud=...&ttl=...`
+    /// `GET /__demo/token?kind=machine|user&scope=...&permissions=...&client_id=...&sub=...&aud=...&ttl=...`;
+    /// `format=raw` answers with the bare token (text/plain) instead of JSON.
     pub fn mint(&self, url: &Url, default_audience: &str, now: i64) -> Response {
         let q: Map<String, Value> = url
             .query_pairs()
@@ -106,6 +107,14 @@ impl Demo {
             return demo_error("internal error");
         };
         let token = self.key.sign(obj, Some("at+jwt"));
+        if get("format") == Some("raw") {
+            return Response::builder()
+                .with_status(200)
+                .with_header("content-type", "text/plain")
+                .and_then(|b| b.with_header("cache-control", "no-store"))
+                .map(|b| b.fixed(token.into_bytes()))
+                .unwrap_or_else(|_| demo_error("internal error"));
+        }
         json_response(
             200,
             &json!({
@@ -140,6 +149,16 @@ pub fn json_response(status: u16, body: &Value) -> Response {
 pub fn echo(method: &str, path_and_query: &str, headers: &Headers, body: &[u8]) -> Response {
     let mut h = Map::new();
     for (k, v) in headers.entries() {
+        // Never echo a whole token back: keep the scheme and a short prefix.
+        let v = if k.eq_ignore_ascii_case("authorization") && v.len() > 24 {
+            format!(
+                "{}... ({} bytes, redacted by the demo echo)",
+                &v[..v.floor_char_boundary(19)],
+                v.len()
+            )
+        } else {
+            v
+        };
         h.insert(k, Value::String(v));
     }
     let digest = Sha256::digest(body);

@@ -1,0 +1,170 @@
+// Test harness: runs the BUILT Worker (build/index.js + build/index_bg.wasm, made by
+// scripts/build-worker.sh) in workerd through Miniflare's JS API, with given vars and
+// KV contents, and with every outbound fetch() answered by a mock in this process.
+//
+//   import { startWorker, json } from "./harness.mjs";
+//   const w = await startWorker({
+//     vars: { TOKENGATE_CONFIG: JSON.stringify(cfg) },
+//     kv: { CLIENTS: { "client-a": { scopes: ["read"] } } },   // objects are JSON-encoded
+//     outbound: (req) => {                                     // IdP, origin, ...
+//       const url = new URL(req.url);
+//       if (url.pathname === "/.well-known/jwks.json") return json(jwks);
+//       return new Response("origin says hi");
+//     },
+//   });
+//   const res = await w.fetch("/api/x", { headers: { authorization: `Bearer ${t}` } });
+//   w.outboundCalls        // [{ method, url, headers, body }] in order
+//   w.callsTo("idp.test")  // those whose host is idp.test
+//   await w.kvGet("JWKS_CACHE", key); await w.kvPut("CLIENTS", key, value);
+//   await w.dispose();
+//
+// Nothing leaves the machine: outbound requests without a mock get a 599 response
+// (and are still recorded), and Miniflare listens on 127.0.0.1 only.
+//
+// Written against the Miniflare 4 option shape; the Miniflare 5 pinned with wrangler
+// takes it through its convertV4MiniflareOptions adapter.
+
+import { readFileSync, existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+import * as miniflare from "miniflare";
+
+const { Miniflare } = miniflare;
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const BUILD_DIR = path.join(ROOT, "build");
+
+/** KV namespaces the Worker binds (wrangler.toml), all bound in every test. */
+export const KV_BINDINGS = ["JWKS_CACHE", "CLIENTS"];
+
+/** Base URL requests are dispatched to (the host the Worker sees). */
+export const BASE_URL = "https://tokengate.test";
+
+/** compatibility_date from wrangler.toml, so tests run what `wrangler dev` runs. */
+export function compatibilityDate() {
+  const toml = readFileSync(path.join(ROOT, "wrangler.toml"), "utf8");
+  const m = toml.match(/^compatibility_date\s*=\s*"([0-9-]+)"/m);
+  if (!m) throw new Error("no compatibility_date in wrangler.toml");
+  return m[1];
+}
+
+/** A JSON Response, for mocks. */
+export function json(value, init = {}) {
+  const headers = new Headers(init.headers);
+  if (!headers.has("content-type")) headers.set("content-type", "application/json");
+  return new Response(JSON.stringify(value), { ...init, headers });
+}
+
+/** Throws a helpful error if the Worker has not been built. */
+export function assertBuilt() {
+  for (const f of ["index.js", "index_bg.wasm"]) {
+    if (!existsSync(path.join(BUILD_DIR, f))) {
+      throw new Error(
+        `build/${f} is missing: build the Worker first (make worker, or bash scripts/build-worker.sh)`,
+      );
+    }
+  }
+}
+
+function encodeKvValue(v) {
+  if (typeof v === "string" || v instanceof ArrayBuffer || ArrayBuffer.isView(v)) return v;
+  return JSON.stringify(v);
+}
+
+/**
+ * Boots the built Worker in workerd.
+ *
+ * @param {object} [opts]
+ * @param {Record<string, string|object>} [opts.vars] plain-text (string) or JSON vars;
+ *   TOKENGATE_CONFIG defaults to "{}".
+ * @param {Record<string, Record<string, string|object|Uint8Array>>} [opts.kv] initial
+ *   KV contents per binding; non-string values are JSON-encoded.
+ * @param {(req: Request) => Response|Promise<Response>} [opts.outbound] answers every
+ *   fetch() the Worker makes. Default: 599 "no outbound mock".
+ * @param {boolean} [opts.verbose] show Miniflare's own log lines.
+ */
+export async function startWorker(opts = {}) {
+  assertBuilt();
+  const { vars = {}, kv = {}, outbound, verbose = false } = opts;
+
+  const outboundCalls = [];
+  const outboundService = async (req) => {
+    const body = ["GET", "HEAD"].includes(req.method) ? "" : await req.clone().text();
+    outboundCalls.push({
+      method: req.method,
+      url: req.url,
+      headers: Object.fromEntries(req.headers),
+      body,
+    });
+    if (!outbound) {
+      return new Response(`no outbound mock for ${req.method} ${req.url}`, { status: 599 });
+    }
+    try {
+      return await outbound(req);
+    } catch (err) {
+      return new Response(`outbound mock threw: ${err?.stack ?? err}`, { status: 598 });
+    }
+  };
+
+  const v4Options = {
+    host: "127.0.0.1",
+    port: 0,
+    cf: false, // don't try to fetch cf.json from the internet
+    verbose,
+    modules: [
+      { type: "ESModule", path: path.join(BUILD_DIR, "index.js") },
+      { type: "CompiledWasm", path: path.join(BUILD_DIR, "index_bg.wasm") },
+    ],
+    modulesRoot: BUILD_DIR,
+    compatibilityDate: compatibilityDate(),
+    kvNamespaces: KV_BINDINGS,
+    bindings: { TOKENGATE_CONFIG: "{}", ...vars },
+    outboundService,
+  };
+  const options =
+    typeof miniflare.convertV4MiniflareOptions === "function"
+      ? miniflare.convertV4MiniflareOptions(v4Options)
+      : v4Options;
+
+  const mf = new Miniflare(options);
+  try {
+    await mf.ready;
+    for (const [binding, entries] of Object.entries(kv)) {
+      const ns = await mf.getKVNamespace(binding);
+      for (const [key, value] of Object.entries(entries)) {
+        await ns.put(key, encodeKvValue(value));
+      }
+    }
+  } catch (err) {
+    await mf.dispose().catch(() => {});
+    throw err;
+  }
+
+  return {
+    mf,
+    outboundCalls,
+    /** Outbound calls whose host (or full URL prefix) matches. */
+    callsTo(hostOrPrefix) {
+      return outboundCalls.filter((c) => {
+        const u = new URL(c.url);
+        return u.host === hostOrPrefix || c.url.startsWith(hostOrPrefix);
+      });
+    },
+    resetCalls() {
+      outboundCalls.length = 0;
+    },
+    /** dispatchFetch relative to BASE_URL; returns the Worker's Response. */
+    fetch(pathOrUrl, init) {
+      return mf.dispatchFetch(new URL(pathOrUrl, BASE_URL).href, init);
+    },
+    async kvGet(binding, key, type = "text") {
+      return (await mf.getKVNamespace(binding)).get(key, type);
+    },
+    async kvPut(binding, key, value, putOpts) {
+      return (await mf.getKVNamespace(binding)).put(key, encodeKvValue(value), putOpts);
+    },
+    async dispose() {
+      await mf.dispose();
+    },
+  };
+}
