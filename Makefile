@@ -6,10 +6,13 @@
 #   make test      everything CI runs, stops at the first failure
 #   make worker    build the Worker into build/ (release, wasm-opt)
 #   make dev       wrangler dev --env demo on http://127.0.0.1:8787 (local KV)
+#   make pkg       the npm package into pkg/ (scripts/build-pkg.sh)
+#   make www       the decoder page into www/dist/ (scripts/build-www.sh)
+#   make bench     benchmarks (scripts/bench.sh; BENCH_SMOKE=1 for a quick pass)
 #   make clean     remove build outputs (keeps node_modules and .tools)
 #
 # Pieces of `make test` can be run alone: fmt-check clippy test-rust wasm-core
-# test-worker dry-run.
+# test-worker dry-run test-npm test-www bench-smoke.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -25,14 +28,15 @@ DEV_PORT ?= 8787
 step = @printf '\n==> %s\n' "$(1)"
 
 .PHONY: setup test fmt-check clippy test-rust wasm-core worker test-worker dry-run \
-        dev pkg www bench clean distclean
+        test-npm test-www bench-smoke dev pkg www bench clean distclean
 
 setup:
 	@bash scripts/setup.sh
 
 test: setup
 	@t0=$$SECONDS; \
-	$(MAKE) --no-print-directory fmt-check clippy test-rust wasm-core test-worker dry-run; \
+	$(MAKE) --no-print-directory fmt-check clippy test-rust wasm-core test-worker dry-run \
+	  test-npm test-www; \
 	printf '\n==> make test: all steps passed in %s s\n' "$$((SECONDS - t0))"
 
 fmt-check:
@@ -78,8 +82,28 @@ dry-run: worker
 dev: setup
 	$(ENV) wrangler dev --env demo --ip 127.0.0.1 --port $(DEV_PORT)
 
-pkg www bench:
-	@echo "make $@: not yet implemented" >&2; exit 1
+pkg: setup
+	$(call step,npm package into pkg/ (scripts/build-pkg.sh))
+	@bash scripts/build-pkg.sh
+
+www: setup
+	$(call step,decoder page into www/dist/ (scripts/build-www.sh))
+	@bash scripts/build-www.sh
+
+test-npm: setup
+	$(call step,npm package: Node ESM/CJS$(,) types$(,) Next.js (tests/npm/run.sh))
+	@bash tests/npm/run.sh
+
+test-www: setup
+	$(call step,decoder page in Chromium (tests/www/run.sh))
+	@bash tests/www/run.sh
+
+bench: setup
+	@bash scripts/bench.sh
+
+bench-smoke: setup
+	$(call step,benchmarks$(,) smoke mode (scripts/bench.sh --smoke))
+	@BENCH_SMOKE=1 bash scripts/bench.sh --smoke
 
 clean:
 	rm -rf build .wrangler $(DRY_RUN_DIR) $(DRY_RUN_DIR)-demo

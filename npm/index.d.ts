@@ -1,0 +1,350 @@
+// Type declarations of the tokengate npm package (the same for every entry point).
+
+/** Whether a token was issued to a machine (client credentials, M2M) or to a user. */
+export type Kind = "machine" | "user";
+
+/** Which classification rule decided the kind. */
+export type DecidedBy = "m2m_claim" | "gty" | "sub_is_client_id" | "sub_at_clients" | "default";
+
+/** A classification rule (tried in order; the first that fires decides). */
+export type ClassifyRule = "m2m_claim" | "gty" | "sub_is_client_id" | "sub_at_clients";
+
+/** A claim scopes are read from: `scope` (string), `scp` (string or array), `permissions` (array). */
+export type ScopeClaim = "scope" | "scp" | "permissions";
+
+/** A JWS algorithm tokengate verifies. HS* only with a `secret`. `none` never. */
+export type Algorithm =
+  | "RS256"
+  | "RS384"
+  | "RS512"
+  | "PS256"
+  | "PS384"
+  | "PS512"
+  | "ES256"
+  | "ES384"
+  | "EdDSA"
+  | "HS256"
+  | "HS384"
+  | "HS512";
+
+/** A JSON Web Key (public). */
+export interface JWK {
+  kty: string;
+  kid?: string;
+  alg?: string;
+  use?: string;
+  key_ops?: string[];
+  [member: string]: unknown;
+}
+
+/** A JSON Web Key Set. */
+export interface JWKS {
+  keys: JWK[];
+}
+
+/**
+ * A shared key-value store for the JWKS cache state (for example Redis, Vercel KV,
+ * Workers KV, or a Map in tests), so that many processes or isolates fetch the key set
+ * once. Keys look like `jwks:v1:<issuer>`; values are JSON text. Errors are ignored
+ * (the store is an optimisation, never a dependency).
+ */
+export interface KeyValueCache {
+  get(key: string): Promise<string | null | undefined> | string | null | undefined;
+  set(key: string, value: string, ttlSeconds: number): Promise<unknown> | unknown;
+}
+
+/** Options that belong to one issuer. */
+export interface IssuerOptions {
+  /** The exact `iss` value, e.g. `https://tenant.auth0.com/`. */
+  issuer: string;
+  /** The accepted audience(s): the token's `aud` must contain one of them. */
+  audience?: string | string[];
+  /**
+   * Where the JWKS is. Must be https, except for loopback hosts (127.0.0.1, ::1,
+   * localhost). Default: OIDC discovery from `{issuer}/.well-known/openid-configuration`.
+   */
+  jwksUri?: string;
+  /** An inline JWKS (nothing is fetched). */
+  jwks?: JWKS;
+  /** A shared HMAC secret, base64url without padding (at least 32 bytes), for HS* issuers. */
+  secret?: string;
+  /** Allowed algorithms (default: every asymmetric one, or HS256/384/512 with `secret`). */
+  algorithms?: Algorithm[];
+  /** Required `typ` header, e.g. `at+jwt` (compared case-insensitively). */
+  requiredTyp?: string;
+  /** Claims that must be present. */
+  requiredClaims?: string[];
+  /** Maximum token age in seconds, from `iat`. */
+  maxTokenAge?: number;
+  /** Whether `exp` is required (default true). */
+  requireExp?: boolean;
+}
+
+/** How tokens are classified as machine or user, and where roles are read from. */
+export interface ClassifyOptions {
+  /** Default: `["m2m_claim", "gty", "sub_is_client_id", "sub_at_clients"]`. */
+  rules?: ClassifyRule[];
+  /** A boolean claim asserting machine (`true`) or user (`false`). */
+  m2mClaim?: string;
+  /** For machine tokens: the claim naming the user the machine acts for. */
+  userIdClaim?: string;
+  /** The claim carrying roles (array or space-separated string). */
+  rolesClaim?: string;
+}
+
+/** The JWKS cache policy; durations in seconds. */
+export interface JwksCacheOptions {
+  /** Freshness of a key set whose response has no usable Cache-Control (default 600). */
+  defaultMaxAge?: number;
+  /** Lower bound of the freshness taken from Cache-Control (default 60). */
+  minMaxAge?: number;
+  /** Upper bound of the freshness taken from Cache-Control (default 86400). */
+  maxMaxAge?: number;
+  /** At most one refetch (unknown `kid`, refresh, retry) per this many seconds (default 30). */
+  cooldown?: number;
+  /** How long the last good set is still served while refreshes fail (default 43200). */
+  staleWindow?: number;
+  /** Refresh in the background this long before the set goes stale (default 60). */
+  refreshAhead?: number;
+}
+
+interface CommonOptions {
+  /** Clock skew tolerance in seconds for `exp`, `nbf` and `iat` (default 60, at most 3600). */
+  clockTolerance?: number;
+  classify?: ClassifyOptions;
+  /** The claims scopes are merged from, in order (default `["scope", "scp", "permissions"]`). */
+  scopeClaims?: ScopeClaim[];
+  /** Size cap of a token in bytes, checked before parsing (default 16384). */
+  maxTokenBytes?: number;
+  /** The realm of `WWW-Authenticate` challenges (default `tokengate`). */
+  realm?: string;
+  /** Whether a granted `read:*` satisfies a required `read:builds` (default false). */
+  wildcardScopes?: boolean;
+  /** Entries of the in-process verified-token cache (default 4096; 0 disables it). */
+  tokenCacheSize?: number;
+  jwksCache?: JwksCacheOptions;
+  /** Timeout of JWKS and discovery fetches in milliseconds (default 5000). */
+  fetchTimeout?: number;
+  /** The clock, for tests and replays (default: the system clock). */
+  currentDate?: () => Date;
+  /** A shared store for the JWKS cache state (see {@link KeyValueCache}). */
+  cache?: KeyValueCache;
+}
+
+/** Options with one issuer. */
+export interface SingleIssuerOptions extends CommonOptions, IssuerOptions {
+  issuers?: undefined;
+  audience: string | string[];
+}
+
+/**
+ * Options with several issuers. `audience`, `algorithms`, `requiredTyp`,
+ * `requiredClaims`, `maxTokenAge` and `requireExp` given at the top level are defaults
+ * for every entry.
+ */
+export interface MultiIssuerOptions extends CommonOptions {
+  issuers: IssuerOptions[];
+  issuer?: undefined;
+  audience?: string | string[];
+  algorithms?: Algorithm[];
+  requiredTyp?: string;
+  requiredClaims?: string[];
+  maxTokenAge?: number;
+  requireExp?: boolean;
+}
+
+export type VerifierOptions = SingleIssuerOptions | MultiIssuerOptions;
+
+/** One link of an RFC 8693 delegation (`act`) chain. */
+export interface Actor {
+  sub: string;
+  act?: Actor;
+}
+
+/** Who a verified token speaks for. */
+export interface Principal {
+  kind: Kind;
+  /** The `sub` claim. */
+  subject: string;
+  /** `azp`, else `client_id`; null when neither is present. */
+  clientId: string | null;
+  /** Users: `sub`. Machines: the `classify.userIdClaim` claim, when present. */
+  userId?: string;
+  /** Granted scopes, merged from `scopeClaims` in order, without duplicates. */
+  scopes: string[];
+  /** Roles from `classify.rolesClaim` (empty without it). */
+  roles: string[];
+  issuer: string;
+  /** The `aud` claim as a list. */
+  audiences: string[];
+  /** The `exp` claim, unix seconds. */
+  expiresAt: number | null;
+  decidedBy: DecidedBy;
+  /** The delegation chain of a token with an `act` claim. */
+  actor?: Actor;
+}
+
+/** The stable error codes (more may be added; switch with a default branch). */
+export type ErrorCode =
+  | "token_missing"
+  | "invalid_request"
+  | "token_too_large"
+  | "token_malformed"
+  | "alg_not_allowed"
+  | "key_not_found"
+  | "signature_invalid"
+  | "crit_unsupported"
+  | "typ_mismatch"
+  | "token_expired"
+  | "token_not_yet_valid"
+  | "issued_in_future"
+  | "issuer_mismatch"
+  | "audience_mismatch"
+  | "claim_missing"
+  | "claim_invalid"
+  | "token_too_old"
+  | "jwks_invalid"
+  | "jwks_no_usable_key"
+  | "jwks_unavailable"
+  | "insufficient_scope"
+  | "role_not_allowed"
+  | "kind_not_allowed"
+  | "client_not_allowed"
+  | "delegation_required"
+  | "delegation_forbidden"
+  | "denied_by_default"
+  | (string & {});
+
+/** Why a token was refused, ready for an HTTP answer. */
+export interface TokengateError {
+  code: ErrorCode;
+  /** A lowercase human-readable message. */
+  message: string;
+  /** 400 (bad request), 401 (bad or missing token), 403 (policy), 503 (keys unavailable). */
+  status: number;
+  /** The RFC 6750 `WWW-Authenticate` value for 400/401/403, null otherwise. */
+  wwwAuthenticate: string | null;
+}
+
+/** A JWT header. */
+export interface JWTHeader {
+  alg: string;
+  typ?: string;
+  kid?: string;
+  [member: string]: unknown;
+}
+
+/** JWT claims. */
+export interface JWTClaims {
+  iss?: string;
+  sub?: string;
+  aud?: string | string[];
+  exp?: number;
+  nbf?: number;
+  iat?: number;
+  jti?: string;
+  azp?: string;
+  client_id?: string;
+  scope?: string;
+  [claim: string]: unknown;
+}
+
+export interface VerifySuccess {
+  ok: true;
+  principal: Principal;
+  claims: JWTClaims;
+  header: JWTHeader;
+}
+
+export interface VerifyFailure {
+  ok: false;
+  error: TokengateError;
+}
+
+export type VerifyResult = VerifySuccess | VerifyFailure;
+
+/** What a token must satisfy in `authorize`; every given constraint must hold. */
+export interface Requirement {
+  /** Allowed kinds (default both). */
+  kinds?: Kind | Kind[];
+  /** Scopes that must all be granted. */
+  scopesAll?: string | string[];
+  /** Scopes of which at least one must be granted. */
+  scopesAny?: string | string[];
+  /** Roles of which at least one must be granted. */
+  rolesAny?: string | string[];
+  /** Allowed client ids (`azp` / `client_id`). */
+  clients?: string | string[];
+  /** Machines skip the scope and role checks (kinds, clients and delegation still apply). */
+  machinesBypassScopes?: boolean;
+  /** Whether a delegated token (with `act`) is required or forbidden. */
+  delegation?: "required" | "forbidden";
+}
+
+export interface Verifier {
+  /**
+   * Verifies a token (signature, issuer, audience, times) and classifies it. Never
+   * throws for a bad token: the result says why. A missing token (`null`,
+   * `undefined`, `""`) is `token_missing`.
+   */
+  verify(token: string | null | undefined): Promise<VerifyResult>;
+  /**
+   * Verifies, then checks the requirement. Policy denials are 403s with codes such as
+   * `insufficient_scope` (whose `wwwAuthenticate` names the missing scope). Rejects
+   * with a TypeError only when the requirement itself is invalid.
+   */
+  authorize(token: string | null | undefined, requirement?: Requirement): Promise<VerifyResult>;
+}
+
+/**
+ * Builds a verifier. Throws a TypeError naming the option when an option is invalid
+ * (`tokengate: invalid option "audience": ...`). Performs no I/O: keys are fetched on
+ * first use, with the global `fetch`.
+ */
+export function createVerifier(options: VerifierOptions): Verifier;
+
+export interface DecodeOptions {
+  classify?: ClassifyOptions;
+  scopeClaims?: ScopeClaim[];
+  maxTokenBytes?: number;
+}
+
+export interface DecodeSuccess {
+  ok: true;
+  /** Always false: decode checks no signature, issuer, audience or time. */
+  verified: false;
+  header: JWTHeader;
+  claims: JWTClaims;
+  /** How the token would be classified if it were valid; null if its claims cannot be. */
+  hint: Principal | null;
+  /** Why the claims cannot be classified, when `hint` is null. */
+  hintError?: TokengateError;
+}
+
+export interface DecodeFailure {
+  ok: false;
+  verified: false;
+  error: TokengateError;
+}
+
+export type DecodeResult = DecodeSuccess | DecodeFailure;
+
+/**
+ * Decodes a token WITHOUT verifying it, for display and debugging. Never throws for
+ * a bad token. Throws a TypeError only for invalid options.
+ */
+export function decode(token: string, options?: DecodeOptions): DecodeResult;
+
+export type BearerTokenResult =
+  | { ok: true; token: string | null }
+  | { ok: false; error: TokengateError };
+
+/**
+ * Reads the token of an `Authorization` header value (`Bearer <token>`, scheme
+ * case-insensitive). `token` is null when the header is absent; another scheme or a
+ * malformed value is a 400 `invalid_request`.
+ */
+export function bearerToken(authorization: string | null | undefined): BearerTokenResult;
+
+/** Resolves once the WebAssembly module is ready (it always is once the import completes). */
+export const ready: Promise<void>;

@@ -1,0 +1,12 @@
+// Entry for Cloudflare Workers (`workerd` condition): wrangler's bundler turns a
+// `.wasm` import into a precompiled WebAssembly.Module (Workers, like other edge
+// runtimes, forbid compiling WebAssembly from bytes at run time).
+
+import wasmModule from "./tokengate_bg.wasm";
+import { instantiate } from "./init.js";
+
+instantiate(wasmModule);
+
+export { createVerifier, decode, bearerToken } from "./api.js";
+/** Resolves once the WebAssembly module is ready; here it already is. */
+export const ready = Promise.resolve();

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Builds the `tokengate` npm package into pkg/ (override with PKG_OUT=dir):
+#
+#   1. cargo build --release --target wasm32-unknown-unknown --features js (the JS
+#      bindings of src/js.rs, without the Worker feature);
+#   2. wasm-bindgen --target bundler (the version pinned to Cargo.lock, from
+#      .tools/bin; run scripts/setup.sh first) for the JS side of the bindings
+#      (tokengate_bg.js), which each entry point connects to the module itself
+#      (npm/init.js);
+#   3. wasm-opt -Oz from node_modules/binaryen when it is installed (else skipped);
+#   4. the hand-written entry points and types of npm/, one per runtime (see
+#      npm/README.md): node.mjs (+ node.cjs, bundled with esbuild) with the wasm inlined
+#      as base64, edge.mjs / workerd.mjs importing the .wasm as a module, browser.mjs
+#      fetching it next to itself;
+#   5. prints the raw and gzip sizes.
+#
+# Idempotent: pkg/ is rebuilt from scratch in a temporary directory and swapped in.
+# Pack it with `npm pack ./pkg`.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=scripts/env.sh
+. "$ROOT/scripts/env.sh"
+
+log() { printf '[build-pkg] %s\n' "$*" >&2; }
+die() { printf '[build-pkg] ERROR: %s\n' "$*" >&2; exit 1; }
+
+OUT="${PKG_OUT:-$ROOT/pkg}"
+NPM_SRC="$ROOT/npm"
+
+WASM_BINDGEN="$TG_TOOLS_BIN/wasm-bindgen"
+[ -x "$WASM_BINDGEN" ] || die "$WASM_BINDGEN not found: run scripts/setup.sh"
+want_wb="$(awk '$0 == "name = \"wasm-bindgen\"" { f = 1; next } f && /^version = / { gsub(/"/, "", $3); print $3; exit }' Cargo.lock)"
+have_wb="$("$WASM_BINDGEN" --version | awk '{ print $NF }')"
+[ "$want_wb" = "$have_wb" ] \
+  || die "wasm-bindgen is $have_wb but Cargo.lock has $want_wb: run scripts/setup.sh"
+
+NODE="$(command -v node)" || die "node not found"
+ESBUILD="$TG_NODE_BIN/esbuild"
+[ -x "$ESBUILD" ] || die "$ESBUILD not found: run scripts/setup.sh (npm part)"
+WASM_OPT="$TG_NODE_BIN/wasm-opt"
+
+version="$(awk -F'"' '/^version = / { print $2; exit }' Cargo.toml)"
+[ -n "$version" ] || die "no version in Cargo.toml"
+
+target_dir="$(cargo metadata --format-version 1 --no-deps \
+  | "$NODE" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
+[ -n "$target_dir" ] || die "cannot find cargo's target directory"
+
+log "cargo build --release --target wasm32-unknown-unknown --features js"
+cargo build --release --lib --target wasm32-unknown-unknown --no-default-features --features js
+raw_wasm="$target_dir/wasm32-unknown-unknown/release/tokengate.wasm"
+[ -f "$raw_wasm" ] || die "$raw_wasm was not built"
+
+mkdir -p "$target_dir"
+stage="$(mktemp -d "$target_dir/pkg-stage.XXXXXX")"
+trap '[ -n "${KEEP_STAGE:-}" ] || rm -rf "$stage"' EXIT
+# The target directory may be shared with other builds of the same crate (the Worker's
+# worker-build writes the same path with other features): copy the artifact at once,
+# and check below that it is the js build.
+cp "$raw_wasm" "$stage/tokengate.wasm"
+raw_wasm="$stage/tokengate.wasm"
+
+log "wasm-bindgen $have_wb --target bundler"
+"$WASM_BINDGEN" --target bundler --no-typescript --out-name tokengate \
+  --out-dir "$stage/bindgen" "$raw_wasm"
+glue="$stage/bindgen/tokengate_bg.js"
+wasm="$stage/bindgen/tokengate_bg.wasm"
+[ -f "$glue" ] && [ -f "$wasm" ] || die "wasm-bindgen did not produce tokengate_bg.js and tokengate_bg.wasm"
+[ ! -d "$stage/bindgen/snippets" ] || die "wasm-bindgen produced JS snippets, which npm/init.js does not load"
+grep -q '^export function __wbg_set_wasm(' "$glue" || die "wasm-bindgen glue has no __wbg_set_wasm export"
+for sym in createVerifier decode bearerToken; do
+  grep -q "^export function $sym(" "$glue" \
+    || die "the wasm has no $sym export: was $raw_wasm overwritten by a build without --features js? Run again."
+done
+
+if [ -x "$WASM_OPT" ]; then
+  log "wasm-opt -Oz ($("$WASM_OPT" --version))"
+  # The features are the ones rustc enables by default for wasm32-unknown-unknown,
+  # which every runtime we target supports.
+  "$WASM_OPT" -Oz --strip-debug --strip-producers \
+    --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    --enable-mutable-globals --enable-reference-types --enable-multivalue \
+    -o "$stage/opt.wasm" "$wasm"
+  mv "$stage/opt.wasm" "$wasm"
+else
+  log "wasm-opt not found in node_modules/.bin: skipping size optimisation"
+fi
+
+pkg="$stage/pkg"
+mkdir -p "$pkg"
+cp "$glue" "$wasm" "$pkg/"
+for f in init.js api.js node.mjs edge.mjs workerd.mjs browser.mjs index.d.ts README.md; do
+  [ -f "$NPM_SRC/$f" ] || die "npm/$f is missing"
+  cp "$NPM_SRC/$f" "$pkg/$f"
+done
+# The same declarations for CommonJS consumers (TypeScript reads .d.cts as CJS).
+cp "$NPM_SRC/index.d.ts" "$pkg/index.d.cts"
+
+# The wasm bytes as a base64 string in a CommonJS module, shared by node.mjs (ESM can
+# import CommonJS) and node.cjs, so that the package ships them once more, not twice.
+"$NODE" -e '
+  const fs = require("fs");
+  const [wasmPath, outPath] = process.argv.slice(1);
+  const b64 = fs.readFileSync(wasmPath).toString("base64");
+  fs.writeFileSync(outPath,
+    "// Generated by scripts/build-pkg.sh: tokengate_bg.wasm, base64-encoded.\n" +
+    "module.exports = \"" + b64 + "\";\n");
+' "$wasm" "$pkg/tokengate_wasm.cjs"
+
+# The module must import from tokengate_bg.js only (npm/init.js provides exactly that).
+"$NODE" -e '
+  const fs = require("fs");
+  const mods = new Set(WebAssembly.Module.imports(new WebAssembly.Module(fs.readFileSync(process.argv[1]))).map((i) => i.module));
+  if (mods.size !== 1 || !mods.has("./tokengate_bg.js")) { console.error([...mods]); process.exit(1); }
+' "$wasm" || die "the wasm imports from modules other than ./tokengate_bg.js"
+
+# node.cjs: node.mjs and everything it imports but the base64 module, as one CommonJS
+# file.
+"$ESBUILD" "$pkg/node.mjs" --bundle --format=cjs --platform=node --target=node20 \
+  --external:./tokengate_wasm.cjs --log-level=warning \
+  --banner:js="// Generated by scripts/build-pkg.sh from node.mjs (CommonJS build)." \
+  --outfile="$pkg/node.cjs"
+
+# package.json with the crate's version.
+"$NODE" -e '
+  const fs = require("fs");
+  const [src, out, version] = process.argv.slice(1);
+  const p = JSON.parse(fs.readFileSync(src, "utf8"));
+  p.version = version;
+  fs.writeFileSync(out, JSON.stringify(p, null, 2) + "\n");
+' "$NPM_SRC/package.json" "$pkg/package.json" "$version"
+
+# Every file listed in package.json "files" must exist, and nothing else is shipped.
+"$NODE" -e '
+  const fs = require("fs"), path = require("path");
+  const dir = process.argv[1];
+  const p = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
+  const missing = p.files.filter((f) => !fs.existsSync(path.join(dir, f)));
+  if (missing.length) { console.error("missing files: " + missing.join(", ")); process.exit(1); }
+' "$pkg" || die "package.json lists files that were not built"
+
+# Smoke test: both Node entry points load and decode.
+"$NODE" --input-type=module -e '
+  const m = await import(process.argv[1] + "/node.mjs");
+  const r = m.decode("x");
+  if (r.ok !== false || r.error.code !== "token_malformed") throw new Error("ESM smoke test failed");
+' "$pkg" || die "node.mjs smoke test failed"
+"$NODE" -e '
+  const m = require(process.argv[1] + "/node.cjs");
+  const r = m.decode("x");
+  if (r.ok !== false || r.error.code !== "token_malformed") throw new Error("CJS smoke test failed");
+' "$pkg" || die "node.cjs smoke test failed"
+
+rm -rf "$OUT"
+mv "$pkg" "$OUT"
+
+size() { wc -c < "$1" | tr -d ' '; }
+gz() { gzip -9 -c "$1" | wc -c | tr -d ' '; }
+raw_size=$(size "$raw_wasm")
+log "built $OUT (tokengate $version)"
+printf '[build-pkg] %-28s %9s bytes raw %9s bytes gzip\n' \
+  "cargo output (pre-bindgen)" "$raw_size" "$(gz "$raw_wasm")" \
+  "tokengate_bg.wasm" "$(size "$OUT/tokengate_bg.wasm")" "$(gz "$OUT/tokengate_bg.wasm")" \
+  "tokengate_wasm.cjs (base64)" "$(size "$OUT/tokengate_wasm.cjs")" "$(gz "$OUT/tokengate_wasm.cjs")" \
+  "node.cjs (bundled, no wasm)" "$(size "$OUT/node.cjs")" "$(gz "$OUT/node.cjs")" \
+  "tokengate_bg.js (bindings)" "$(size "$OUT/tokengate_bg.js")" "$(gz "$OUT/tokengate_bg.js")" >&2
