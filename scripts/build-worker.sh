@@ -71,6 +71,15 @@ echo "[build-worker]   (cold release build about 2-4 min on 2 cores; warm about 
 t0=$SECONDS
 rm -f "$stamp_file"
 worker-build "${args[@]}"
+# worker-build keeps the wasm "name" section (about 150 KB) for symbolicated panics;
+# drop it and the producers section: the Worker never panics by design, and the
+# bundle-size budget is checked on what ships.
+if [ "${WASM_OPT:-1}" != 0 ]; then
+  "$WASM_OPT_BIN" build/index_bg.wasm --strip-debug --strip-producers \
+    --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
+    --enable-bulk-memory --enable-multivalue --enable-reference-types \
+    --enable-exception-handling -o build/index_bg.wasm
+fi
 echo "$stamp" > "$stamp_file"
 echo "[build-worker] done in $((SECONDS - t0)) s"
 report
