@@ -10,9 +10,10 @@
 //! 4. [`Gate::verify`] with that issuer's [`KeySet`], through the [`TokenCache`];
 //! 5. [`Gate::authorize`] the [`Principal`] for the route.
 
+use crate::alg::{verify_signature, Alg};
 use crate::classify::{classify, Principal};
 use crate::config::Config;
-use crate::jwk::KeySet;
+use crate::jwk::{Key, KeySet};
 use crate::policy::{Policy, PolicyError, RouteMatch};
 use crate::token_cache::TokenCache;
 use crate::verify::{self, IssuerRules, Unverified, VerifiedToken};
@@ -25,6 +26,25 @@ pub struct Verified {
     pub token: VerifiedToken,
     /// Its classification.
     pub principal: Principal,
+}
+
+/// A signature check owed by [`Gate::begin`]: verify the token's signing input and
+/// signature with this key under this algorithm.
+#[derive(Debug, Clone, Copy)]
+pub struct SignatureCheck<'k> {
+    /// The selected key (its `jwk` has the public members for WebCrypto).
+    pub key: &'k Key,
+    /// The algorithm, chosen from the key.
+    pub alg: Alg,
+}
+
+/// The outcome of [`Gate::begin`].
+#[derive(Debug, Clone)]
+pub enum Begin<'k> {
+    /// The token was verified before with the same keys (the claims were rechecked).
+    Cached(Box<Verified>),
+    /// The signature must be checked, then [`Gate::complete`] called.
+    Check(SignatureCheck<'k>),
 }
 
 /// What to do with a request.
@@ -96,17 +116,68 @@ impl Gate {
         cache: &mut TokenCache<Verified>,
         now: i64,
     ) -> Result<Verified, TokenError> {
-        let rules = self
-            .rules
-            .get(unverified.issuer_index)
-            .ok_or(TokenError::IssuerMismatch)?;
-        let now_u = u64::try_from(now).unwrap_or(0);
-        let key = TokenCache::<Verified>::key(token);
-        if let Some(hit) = cache.get(&key, generation, now_u) {
-            verify::validate_claims(&hit.token.claims, rules, self.config.leeway, now)?;
-            return Ok(hit);
+        match self.begin(token, unverified, keys, generation, cache, now)? {
+            Begin::Cached(v) => Ok(*v),
+            Begin::Check(check) => {
+                let ok = verify_signature(
+                    check.alg,
+                    &check.key.material,
+                    unverified.jws.signing_input.as_bytes(),
+                    &unverified.jws.signature,
+                );
+                self.complete(token, unverified, &check, ok, generation, cache, now)
+            }
         }
-        let token_v = verify::verify(unverified, keys, rules, self.config.leeway, now)?;
+    }
+
+    /// The first half of [`Gate::verify`] for hosts that check signatures themselves
+    /// (WebCrypto): a cache hit, or the key and algorithm whose signature check is
+    /// owed. The bytes to check are `unverified.jws.signing_input` and
+    /// `unverified.jws.signature`.
+    pub fn begin<'k>(
+        &self,
+        token: &str,
+        unverified: &Unverified<'_>,
+        keys: &'k KeySet,
+        generation: u64,
+        cache: &mut TokenCache<Verified>,
+        now: i64,
+    ) -> Result<Begin<'k>, TokenError> {
+        let rules = self.rules_for(unverified)?;
+        let now_u = u64::try_from(now).unwrap_or(0);
+        if let Some(hit) = cache.get(&TokenCache::<Verified>::key(token), generation, now_u) {
+            verify::validate_claims(&hit.token.claims, rules, self.config.leeway, now)?;
+            return Ok(Begin::Cached(Box::new(hit)));
+        }
+        let (key, alg) = verify::select_key(unverified, keys, rules)?;
+        Ok(Begin::Check(SignatureCheck { key, alg }))
+    }
+
+    /// The second half of [`Gate::verify`]: given whether the owed signature check
+    /// passed, validates the claims, classifies and fills the cache.
+    #[allow(clippy::too_many_arguments)]
+    pub fn complete(
+        &self,
+        token: &str,
+        unverified: &Unverified<'_>,
+        check: &SignatureCheck<'_>,
+        signature_ok: bool,
+        generation: u64,
+        cache: &mut TokenCache<Verified>,
+        now: i64,
+    ) -> Result<Verified, TokenError> {
+        if !signature_ok {
+            return Err(TokenError::SignatureInvalid);
+        }
+        let rules = self.rules_for(unverified)?;
+        let token_v = verify::finish(
+            unverified,
+            check.key,
+            check.alg,
+            rules,
+            self.config.leeway,
+            now,
+        )?;
         let principal = classify(&token_v.claims, &self.config.classify)?;
         let verified = Verified {
             token: token_v,
@@ -116,9 +187,22 @@ impl Gate {
             let until = u64::try_from(exp)
                 .unwrap_or(0)
                 .saturating_add(self.config.leeway);
-            cache.insert(key, verified.clone(), until, generation, now_u);
+            let now_u = u64::try_from(now).unwrap_or(0);
+            cache.insert(
+                TokenCache::<Verified>::key(token),
+                verified.clone(),
+                until,
+                generation,
+                now_u,
+            );
         }
         Ok(verified)
+    }
+
+    fn rules_for(&self, unverified: &Unverified<'_>) -> Result<&IssuerRules, TokenError> {
+        self.rules
+            .get(unverified.issuer_index)
+            .ok_or(TokenError::IssuerMismatch)
     }
 
     /// Applies the route's requirement to a principal.

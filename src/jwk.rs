@@ -68,6 +68,9 @@ pub struct Key {
     pub algs: Vec<Alg>,
     /// The key material.
     pub material: KeyMaterial,
+    /// The public members of the JWK (`kty`, `crv`, `x`, `y`, `n`, `e`), for hosts
+    /// that verify through WebCrypto; `None` for shared secrets.
+    pub jwk: Option<Value>,
 }
 
 /// A key that was present in the JWKS but is not usable, and why.
@@ -142,11 +145,24 @@ impl KeySet {
             let Some(obj) = e.as_object() else { continue };
             let kid = obj.get("kid").and_then(Value::as_str).map(str::to_owned);
             match parse_key(obj) {
-                Ok(key) => set.keys.push(Key {
-                    kid,
-                    algs: key.0,
-                    material: key.1,
-                }),
+                Ok(key) => {
+                    let jwk = match key.1 {
+                        KeyMaterial::Hmac(_) => None,
+                        _ => {
+                            let public: Map<String, Value> = ["kty", "crv", "x", "y", "n", "e"]
+                                .iter()
+                                .filter_map(|m| obj.get(*m).map(|v| ((*m).to_string(), v.clone())))
+                                .collect();
+                            Some(Value::Object(public))
+                        }
+                    };
+                    set.keys.push(Key {
+                        kid,
+                        algs: key.0,
+                        material: key.1,
+                        jwk,
+                    })
+                }
                 Err(reason) => set.ignored.push(IgnoredKey { kid, reason }),
             }
         }
@@ -173,6 +189,7 @@ impl KeySet {
                 kid: None,
                 algs,
                 material,
+                jwk: None,
             }],
             ignored: Vec::new(),
         })

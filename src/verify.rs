@@ -116,14 +116,46 @@ pub fn verify(
     leeway: u64,
     now: i64,
 ) -> Result<VerifiedToken, TokenError> {
+    let (key, alg) = select_key(token, keys, rules)?;
+    if !verify_signature(
+        alg,
+        &key.material,
+        token.jws.signing_input.as_bytes(),
+        &token.jws.signature,
+    ) {
+        return Err(TokenError::SignatureInvalid);
+    }
+    finish(token, key, alg, rules, leeway, now)
+}
+
+/// The first half of [`verify`] for hosts that check signatures themselves (e.g.
+/// through WebCrypto): the `typ` rule, then the key and the algorithm (chosen from the
+/// key, intersected with the allowlist, agreeing with the header).
+pub fn select_key<'k>(
+    token: &Unverified<'_>,
+    keys: &'k KeySet,
+    rules: &IssuerRules,
+) -> Result<(&'k crate::jwk::Key, Alg), TokenError> {
     let jws = &token.jws;
     if let Some(required) = &rules.required_typ {
         check_typ(jws, required)?;
     }
-    let (key, alg) = check_signature(jws, keys, &rules.algorithms)?;
+    keys.select(jws.kid()?, jws.alg()?, &rules.algorithms)
+}
+
+/// The second half of [`verify`], after the signature verified with `key` and `alg`:
+/// the claims at `now`.
+pub fn finish(
+    token: &Unverified<'_>,
+    key: &crate::jwk::Key,
+    alg: Alg,
+    rules: &IssuerRules,
+    leeway: u64,
+    now: i64,
+) -> Result<VerifiedToken, TokenError> {
     validate_claims(&token.claims, rules, leeway, now)?;
     Ok(VerifiedToken {
-        header: jws.header.clone(),
+        header: token.jws.header.clone(),
         claims: token.claims.clone(),
         alg,
         kid: key.kid.clone(),
