@@ -57,6 +57,8 @@ clippy:
 test-rust:
 	$(call step,cargo test (native))
 	cargo test
+	$(call step,Wycheproof counts per file)
+	cargo test -q --test wycheproof -- --show-output | grep -E '^(wycheproof |test result)'
 
 wasm-core:
 	$(call step,cargo build --target $(WASM) --lib (core$(,) no features))
