@@ -1,0 +1,370 @@
+// Edge section: three Workers in workerd (Miniflare's JS API, 127.0.0.1 only), each under
+// the same load from autocannon, with the same local origin and identity provider:
+//
+//   passthrough  no authentication, forwards to the origin (the floor);
+//   tokengate    the real build/ (index.js + index_bg.wasm from scripts/build-worker.sh)
+//                with a TOKENGATE_CONFIG whose jwks_uri and origin are the local server;
+//   jose+KV      a plain-JS authorizer with jose and a KV-cached JWKS (baseline).
+//
+// Every Worker is entered through workers/counting-entry.mjs, which counts KV calls
+// and requests. The three run side by side (one workerd each) and are loaded in turn,
+// in rounds whose order rotates, so that drifting background load on the machine hits
+// them alike; req/s is the median over the rounds, latencies are pooled. KV reads per
+// request are counted over all measured rounds, after a warm-up run. Scenarios:
+//
+//   public  GET /health without a token, a public route for both authorizers (their
+//           cost before any authentication);
+//   pool    each request carries one of 100 RS256 tokens (steady state: many clients,
+//           tokens reused, as in production);
+//   unique  each request carries an ES256 token the Worker has not seen for at least
+//           20000 requests (6000 in smoke mode), more than tokengate's 4096-entry token
+//           cache holds, so every request pays a signature check (the worst case).
+
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import { makeKey, jwksOf, signTokens, ISSUER, AUDIENCE } from "../lib/keys.mjs";
+import { summarize } from "../lib/stats.mjs";
+import { run, log } from "../lib/proc.mjs";
+
+const require = createRequire(import.meta.url);
+
+function compatibilityDate(root) {
+  const toml = readFileSync(path.join(root, "wrangler.toml"), "utf8");
+  const m = toml.match(/^compatibility_date\s*=\s*"([0-9-]+)"/m);
+  if (!m) throw new Error("no compatibility_date in wrangler.toml");
+  return m[1];
+}
+
+function startOrigin(jwksFile) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(import.meta.dirname, "origin.mjs"), jwksFile], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    let buf = "";
+    child.stdout.on("data", (d) => {
+      buf += d;
+      const line = buf.split("\n")[0];
+      if (buf.includes("\n")) {
+        try {
+          resolve({ child, port: JSON.parse(line).port, stop: () => child.kill("SIGTERM") });
+        } catch (e) {
+          reject(e);
+        }
+      }
+    });
+    child.on("error", reject);
+    child.on("exit", (code) => reject(new Error(`origin exited with ${code}`)));
+  });
+}
+
+async function getJson(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: ${r.status}`);
+  return r.json();
+}
+
+/** Module list for Miniflare: the counting entry first, then the Worker's own modules. */
+function entryModules(dir, innerName, extra) {
+  const src = readFileSync(path.join(import.meta.dirname, "workers/counting-entry.mjs"), "utf8").replace(
+    /^import inner from "__INNER__";$/m,
+    `import inner from ${JSON.stringify(`./${innerName}`)};`,
+  );
+  return [
+    { type: "ESModule", path: path.join(dir, "__bench_entry.mjs"), contents: src },
+    { type: "ESModule", path: path.join(dir, innerName) },
+    ...extra,
+  ];
+}
+
+async function bootWorker({ name, dir, modules, bindings, compatDate }) {
+  const miniflare = await import("miniflare");
+  const v4 = {
+    name,
+    host: "127.0.0.1",
+    port: 0,
+    cf: false,
+    verbose: false,
+    logRequests: false,
+    // The authorizer logs one JSON line per request; drop them here rather than
+    // print thousands of lines (workerd still produces them).
+    handleStructuredLogs: () => {},
+    modules,
+    modulesRoot: dir,
+    compatibilityDate: compatDate,
+    kvNamespaces: ["JWKS_CACHE", "CLIENTS"],
+    bindings,
+  };
+  const opts = typeof miniflare.convertV4MiniflareOptions === "function" ? miniflare.convertV4MiniflareOptions(v4) : v4;
+  const mf = new miniflare.Miniflare(opts);
+  const url = await mf.ready;
+  return { mf, url: String(url).replace(/\/$/, "") };
+}
+
+/** One autocannon run; latencies (ms, 2xx only) recorded at full precision. */
+function load(url, { connections, duration, requests }) {
+  const autocannon = require("autocannon");
+  return new Promise((resolve, reject) => {
+    const lat = [];
+    const inst = autocannon(
+      { url, connections, duration, pipelining: 1, requests, timeout: 10 },
+      (err, res) => (err ? reject(err) : resolve({ res, lat })),
+    );
+    inst.on("response", (_client, status, _bytes, ms) => {
+      if (status >= 200 && status < 300) lat.push(ms);
+    });
+  });
+}
+
+function kvReads(stats) {
+  let reads = 0;
+  let writes = 0;
+  for (const c of Object.values(stats.kv)) {
+    reads += c.get + c.getWithMetadata;
+    writes += c.put + c.delete;
+  }
+  return { reads, writes };
+}
+
+export async function edgeSection({ smoke, root, workDir, buildDir }) {
+  const duration = smoke ? 1 : Number(process.env.BENCH_EDGE_SECONDS ?? 5);
+  const rounds = smoke ? 1 : Number(process.env.BENCH_EDGE_ROUNDS ?? 3);
+  const warmup = smoke ? 1 : Number(process.env.BENCH_EDGE_WARMUP_SECONDS ?? 3);
+  const connections = smoke ? 4 : Number(process.env.BENCH_EDGE_CONNECTIONS ?? 16);
+  const compatDate = compatibilityDate(root);
+  const dir = path.join(workDir, "edge");
+  mkdirSync(dir, { recursive: true });
+
+  // Keys, JWKS and tokens.
+  const now = Math.floor(Date.now() / 1000);
+  const rsKey = makeKey("RS256");
+  const esKey = makeKey("ES256");
+  const jwksFile = path.join(dir, "jwks.json");
+  writeFileSync(jwksFile, JSON.stringify(jwksOf([rsKey, esKey])));
+  const poolTokens = signTokens(rsKey, 100, now);
+  // Tokens are sent round-robin per Worker; a token comes back only after uniqueN
+  // others, long after tokengate's token cache (4096 entries) has dropped it.
+  const uniqueN = smoke ? 6000 : 20000;
+  const t0 = performance.now();
+  const uniqueTokens = signTokens(esKey, uniqueN, now, 1_000_000);
+  log(`edge: signed ${uniqueN} ES256 tokens for the unique scenario in ${(performance.now() - t0).toFixed(0)} ms`);
+
+  const origin = await startOrigin(jwksFile);
+  const originUrl = `http://127.0.0.1:${origin.port}`;
+  log(`edge: origin and JWKS mock on ${originUrl}`);
+
+  // Worker directories: a snapshot of build/ (so a concurrent rebuild cannot change
+  // the Worker mid-run), the bundled baseline, the passthrough.
+  const tgDir = path.join(dir, "tokengate");
+  mkdirSync(tgDir, { recursive: true });
+  copyFileSync(path.join(buildDir, "index.js"), path.join(tgDir, "index.js"));
+  copyFileSync(path.join(buildDir, "index_bg.wasm"), path.join(tgDir, "index_bg.wasm"));
+  const joseDir = path.join(dir, "jose");
+  mkdirSync(joseDir, { recursive: true });
+  const esbuild = path.join(root, "node_modules/.bin/esbuild");
+  const b = await run(esbuild, [
+    path.join(import.meta.dirname, "workers/jose-baseline.mjs"),
+    "--bundle",
+    "--format=esm",
+    "--platform=neutral",
+    "--conditions=workerd,worker,browser",
+    "--main-fields=module,main",
+    "--minify",
+    "--log-level=warning",
+    `--outfile=${path.join(joseDir, "worker.mjs")}`,
+  ]);
+  if (b.code !== 0) throw new Error(`esbuild of the jose baseline failed: ${b.stderr}`);
+  const ptDir = path.join(dir, "passthrough");
+  mkdirSync(ptDir, { recursive: true });
+  copyFileSync(path.join(import.meta.dirname, "workers/passthrough.mjs"), path.join(ptDir, "worker.mjs"));
+
+  const tgConfig = {
+    issuers: [{ issuer: ISSUER, audiences: [AUDIENCE], jwks_uri: `${originUrl}/.well-known/jwks.json?w=tokengate` }],
+    origin: originUrl,
+    routes: [
+      { path: "/health", public: true },
+      { path: "/api/*", require: { scopes_any: ["read:data"] } },
+    ],
+  };
+  const workers = [
+    {
+      id: "passthrough",
+      label: "passthrough",
+      dir: ptDir,
+      modules: entryModules(ptDir, "worker.mjs", []),
+      bindings: { ORIGIN_URL: originUrl },
+    },
+    {
+      id: "tokengate",
+      label: "tokengate",
+      dir: tgDir,
+      modules: entryModules(tgDir, "index.js", [{ type: "CompiledWasm", path: path.join(tgDir, "index_bg.wasm") }]),
+      bindings: { TOKENGATE_CONFIG: JSON.stringify(tgConfig) },
+    },
+    {
+      id: "jose-kv",
+      label: "jose+KV",
+      dir: joseDir,
+      modules: entryModules(joseDir, "worker.mjs", []),
+      bindings: {
+        ORIGIN_URL: originUrl,
+        JWKS_URI: `${originUrl}/.well-known/jwks.json?w=jose-kv`,
+        ISSUER,
+        AUDIENCE,
+      },
+    },
+  ];
+
+  const scenarios = [
+    {
+      // No token, a public route (tokengate: "public": true; jose+KV: /health): what
+      // each Worker costs before any authentication, for comparison.
+      id: "public",
+      label: "public route, no token",
+      requests: () => [{ method: "GET", path: "/health" }],
+    },
+    {
+      id: "pool",
+      label: "100 RS256 tokens",
+      requests: () =>
+        poolTokens.map((t) => ({ method: "GET", path: "/api/data", headers: { authorization: `Bearer ${t}` } })),
+    },
+    {
+      id: "unique",
+      label: "unique ES256 tokens",
+      // One request list per Worker, kept across its warm-up and rounds, with its own
+      // position in the token pool.
+      requests: () => {
+        let next = 0;
+        return [
+          {
+            method: "GET",
+            path: "/api/data",
+            setupRequest: (req) => {
+              req.headers = { authorization: `Bearer ${uniqueTokens[next++ % uniqueN]}` };
+              return req;
+            },
+          },
+        ];
+      },
+    },
+  ];
+
+  const results = [];
+  const running = [];
+  try {
+    // Boot all three and check that they do their job.
+    for (const w of workers) {
+      const t1 = performance.now();
+      const { mf, url } = await bootWorker({ name: w.id, dir: w.dir, modules: w.modules, bindings: w.bindings, compatDate });
+      running.push({ ...w, mf, url });
+      log(`edge: ${w.label} up on ${url} in ${(performance.now() - t1).toFixed(0)} ms`);
+      const ok = await fetch(`${url}/api/data`, { headers: { authorization: `Bearer ${poolTokens[0]}` } });
+      await ok.arrayBuffer();
+      if (ok.status !== 200) throw new Error(`${w.label}: valid token answered ${ok.status}`);
+      if (w.id !== "passthrough" && !ok.headers.get("x-origin-saw-subject")) {
+        throw new Error(`${w.label}: the origin saw no identity header`);
+      }
+      const forged = poolTokens[1].slice(0, -4) + (poolTokens[1].endsWith("AAAA") ? "BBBB" : "AAAA");
+      const bad = await fetch(`${url}/api/data`, { headers: { authorization: `Bearer ${forged}` } });
+      await bad.arrayBuffer();
+      if (w.id !== "passthrough" && bad.status !== 401) throw new Error(`${w.label}: forged token answered ${bad.status}`);
+    }
+
+    for (const sc of scenarios) {
+      const reqs = new Map(running.map((w) => [w.id, sc.requests()]));
+      // Warm-up (JIT tiers, caches, keys), one Worker after the other.
+      for (const w of running) await load(w.url, { connections, duration: warmup, requests: reqs.get(w.id) });
+      const before = new Map();
+      for (const w of running) before.set(w.id, await getJson(`${w.url}/__bench/stats`));
+      const o0 = await getJson(`${originUrl}/__stats`);
+      const perWorker = new Map(running.map((w) => [w.id, { rps: [], lat: [], n2xx: 0, non2xx: 0, errors: 0, timeouts: 0, seconds: 0 }]));
+      for (let round = 0; round < rounds; round++) {
+        // Rotate the order: round 0 = a b c, round 1 = b c a, ...
+        const order = running.map((_, k) => running[(k + round) % running.length]);
+        for (const w of order) {
+          const { res, lat } = await load(w.url, { connections, duration, requests: reqs.get(w.id) });
+          const acc = perWorker.get(w.id);
+          acc.rps.push(res["2xx"] / res.duration);
+          for (const x of lat) acc.lat.push(x);
+          acc.n2xx += res["2xx"];
+          acc.non2xx += res.non2xx;
+          acc.errors += res.errors;
+          acc.timeouts += res.timeouts;
+          acc.seconds += res.duration;
+          log(`edge: ${sc.id} round ${round + 1}/${rounds} ${w.label.padEnd(11)} ${(res["2xx"] / res.duration).toFixed(0).padStart(6)} req/s`);
+        }
+      }
+      const o1 = await getJson(`${originUrl}/__stats`);
+      for (const w of running) {
+        const s0 = before.get(w.id);
+        const s1 = await getJson(`${w.url}/__bench/stats`);
+        const acc = perWorker.get(w.id);
+        const kv0 = kvReads(s0);
+        const kv1 = kvReads(s1);
+        const served = s1.requests - s0.requests;
+        const l = summarize(acc.lat);
+        const rpsS = summarize(acc.rps);
+        const r = {
+          worker: w.id,
+          label: w.label,
+          scenario: sc.id,
+          connections,
+          rounds,
+          seconds: acc.seconds,
+          requests: acc.n2xx,
+          non2xx: acc.non2xx,
+          errors: acc.errors,
+          timeouts: acc.timeouts,
+          rps: rpsS.median,
+          rpsRounds: acc.rps,
+          latencyMs: { p50: l.median, p99: l.p99, mean: l.mean, max: l.max },
+          workerRequests: served,
+          kvReads: kv1.reads - kv0.reads,
+          kvWrites: kv1.writes - kv0.writes,
+          kvReadsPerRequest: served ? (kv1.reads - kv0.reads) / served : null,
+          kvReadsTotal: kv1.reads,
+          kvSinceBoot: s1.kv,
+          jwksFetches: (o1.jwksFetchesBy[w.id] ?? 0) - (o0.jwksFetchesBy[w.id] ?? 0),
+          jwksFetchesTotal: o1.jwksFetchesBy[w.id] ?? 0,
+        };
+        if (sc.id === "unique") r.uniqueTokenPool = uniqueN;
+        // tokengate says where its keys came from in Server-Timing.
+        if (w.id === "tokengate") {
+          const p = await fetch(`${w.url}/api/data`, { headers: { authorization: `Bearer ${poolTokens[2]}` } });
+          await p.arrayBuffer();
+          r.serverTiming = p.headers.get("server-timing");
+        }
+        results.push(r);
+        log(
+          `edge: ${w.label.padEnd(11)} ${sc.id.padEnd(6)} median ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.latencyMs.p50.toFixed(2)} ms  ` +
+            `p99 ${r.latencyMs.p99.toFixed(2)} ms  non2xx ${r.non2xx}  KV reads/req ${r.kvReadsPerRequest?.toFixed(4)} ` +
+            `(${r.kvReads} in window, ${r.kvReadsTotal} since boot)`,
+        );
+      }
+    }
+  } finally {
+    for (const w of running) await w.mf.dispose().catch(() => {});
+    origin.stop();
+  }
+
+  // Ratios.
+  for (const r of results) {
+    const pt = results.find((x) => x.worker === "passthrough" && x.scenario === r.scenario);
+    const jk = results.find((x) => x.worker === "jose-kv" && x.scenario === r.scenario);
+    r.rpsVsPassthrough = pt ? r.rps / pt.rps : null;
+    r.rpsVsJose = jk ? r.rps / jk.rps : null;
+  }
+  return {
+    loadGenerator: `autocannon ${require("autocannon/package.json").version} (in-process), ${connections} connections, pipelining 1`,
+    warmupSeconds: warmup,
+    secondsPerRound: duration,
+    rounds,
+    notes:
+      "workerd via Miniflare on 127.0.0.1; load generator, origin (separate Node process) and workerd share the 2 cores; " +
+      "the Workers are loaded in turn in rotating rounds, req/s = median of the rounds, latencies pooled (2xx only); " +
+      "KV reads counted by a wrapper around the KV bindings over all measured rounds",
+    results,
+  };
+}

@@ -1,0 +1,263 @@
+// The benchmark suite of tokengate: runs the sections, prints one table, writes the
+// figures as JSON. Started by scripts/bench.sh (which installs and builds first).
+//
+//   node bench/run.mjs [--smoke] [--only rust,node,edge,wasm] [--out FILE]
+//
+// FILE defaults to bench/results.json (bench/results-smoke.json with --smoke).
+//
+//   rust  criterion benches of the native core (benches/core/bench.rs)
+//   node  tokengate (pkg/) vs jose, jsonwebtoken, fast-jwt: cold and warm verify
+//   edge  the built Worker (build/) in workerd under load, vs passthrough and jose+KV
+//   wasm  wasm sizes, and the npm wasm's compile/instantiate/import/first-verify time
+//
+// --smoke (or BENCH_SMOKE=1) runs everything with tiny iteration counts, to keep the
+// suite working in CI; its figures are not meaningful. The exit status is non-zero
+// when a section fails (targets missed are reported, not failures).
+
+import { cpSync, mkdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { execFileSync } from "node:child_process";
+import { rustSection } from "./rust/section.mjs";
+import { nodeSection } from "./node/section.mjs";
+import { edgeSection } from "./edge/section.mjs";
+import { wasmSection } from "./wasm/section.mjs";
+import { fmtUs, fmtNs, fmtMs, fmtRatio, fmtBytes, table } from "./lib/stats.mjs";
+import { log } from "./lib/proc.mjs";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+const SECTIONS = ["rust", "node", "wasm", "edge"];
+
+function parseArgs(argv) {
+  const a = { smoke: process.env.BENCH_SMOKE === "1", only: SECTIONS, out: null };
+  for (let i = 0; i < argv.length; i++) {
+    const x = argv[i];
+    if (x === "--smoke") a.smoke = true;
+    else if (x === "--only") a.only = argv[++i].split(",");
+    else if (x.startsWith("--only=")) a.only = x.slice(7).split(",");
+    else if (x === "--out") a.out = path.resolve(argv[++i]);
+    else if (x.startsWith("--out=")) a.out = path.resolve(x.slice(6));
+    else if (x === "-h" || x === "--help") {
+      console.log("usage: node bench/run.mjs [--smoke] [--only rust,node,wasm,edge] [--out FILE]");
+      process.exit(0);
+    } else throw new Error(`unknown argument ${x}`);
+  }
+  for (const s of a.only) if (!SECTIONS.includes(s)) throw new Error(`unknown section ${s}`);
+  // A smoke run does not overwrite the figures of the last full run.
+  a.out ??= path.join(ROOT, a.smoke ? "bench/results-smoke.json" : "bench/results.json");
+  return a;
+}
+
+function sh(cmd, args) {
+  try {
+    return execFileSync(cmd, args, { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch {
+    return null;
+  }
+}
+
+function meta(smoke) {
+  const cpus = os.cpus();
+  const dirty = sh("git", ["status", "--porcelain", "--untracked-files=no"]);
+  return {
+    date: new Date().toISOString(),
+    smoke,
+    commit: sh("git", ["rev-parse", "HEAD"]),
+    dirty: dirty == null ? null : dirty.length > 0,
+    node: process.version,
+    rustc: sh("rustc", ["--version"]),
+    cpu: cpus[0]?.model ?? null,
+    cores: cpus.length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    platform: `${os.platform()} ${os.release()}`,
+    // Other work on the machine skews every figure: the 1-minute load average when the
+    // run started (and, in durationsSeconds' neighbour loadAverageEnd, when it ended).
+    loadAverageStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
+  };
+}
+
+// --- targets (from the issue): reported, never enforced -----------------------------
+
+function targets(res) {
+  const t = [];
+  const node = res.node?.results ?? [];
+  const tg = (alg) => node.find((r) => r.lib === "tokengate" && r.alg === alg && !r.error);
+  for (const alg of ["RS256", "ES256"]) {
+    const r = tg(alg);
+    t.push({ id: `node.cold.${alg}`, what: `Node cold ${alg} median vs jose`, target: "<= 0.6x", value: r?.ratioToJose?.cold.median ?? null, met: r?.ratioToJose ? r.ratioToJose.cold.median <= 0.6 : null });
+  }
+  for (const alg of ["RS256", "ES256", "EdDSA"]) {
+    const r = tg(alg);
+    t.push({ id: `node.warm.${alg}`, what: `Node warm ${alg} median vs jose`, target: "<= 0.05x", value: r?.ratioToJose?.warm.median ?? null, met: r?.ratioToJose ? r.ratioToJose.warm.median <= 0.05 : null });
+  }
+  for (const r of (res.edge?.results ?? []).filter((x) => x.worker === "tokengate" && x.scenario !== "public")) {
+    t.push({ id: `edge.${r.scenario}.vs_passthrough`, what: `Worker req/s vs passthrough (${r.scenario})`, target: ">= 0.8x", value: r.rpsVsPassthrough, met: r.rpsVsPassthrough == null ? null : r.rpsVsPassthrough >= 0.8 });
+    t.push({ id: `edge.${r.scenario}.vs_jose`, what: `Worker req/s vs jose+KV (${r.scenario})`, target: ">= 1.0x", value: r.rpsVsJose, met: r.rpsVsJose == null ? null : r.rpsVsJose >= 1.0 });
+    t.push({ id: `edge.${r.scenario}.kv_reads`, what: `KV reads per request after warm-up (${r.scenario})`, target: "< 0.01", value: r.kvReadsPerRequest, met: r.kvReadsPerRequest == null ? null : r.kvReadsPerRequest < 0.01 });
+  }
+  return t;
+}
+
+const mark = (met) => (met == null ? "" : met ? "  ok" : "  MISS");
+
+// --- the one table --------------------------------------------------------------------
+
+function render(res, tgts) {
+  const rows = [];
+  const tgt = (id) => {
+    const x = tgts.find((t) => t.id === id);
+    return x ? `${x.target}${mark(x.met)}` : "";
+  };
+  if (res.rust) {
+    if (res.rust.error) rows.push(["native", "(section failed)", res.rust.error.split("\n")[0], "", ""]);
+    for (const r of res.rust.results ?? []) {
+      rows.push([
+        "native (criterion)",
+        r.id,
+        r.error ? r.error : `median ${fmtNs(r.medianNs)}`,
+        "",
+        "",
+      ]);
+    }
+  }
+  if (res.node) {
+    if (res.node.error) rows.push(["node", "(section failed)", res.node.error.split("\n")[0], "", ""]);
+    for (const mode of ["cold", "warm"]) {
+      for (const alg of ["RS256", "ES256", "EdDSA"]) {
+        for (const r of (res.node.results ?? []).filter((x) => x.alg === alg)) {
+          const area = `node ${alg} ${mode}`;
+          if (r.error) {
+            if (mode === "cold") rows.push([area, r.lib, `n/a: ${r.error.split("\n")[0].slice(0, 60)}`, "", ""]);
+            continue;
+          }
+          const s = r[mode];
+          rows.push([
+            area,
+            r.lib,
+            `median ${fmtUs(s.median)}  p99 ${fmtUs(s.p99)}`,
+            r.ratioToJose ? `${fmtRatio(r.ratioToJose[mode].median)} jose (p99 ${fmtRatio(r.ratioToJose[mode].p99)})` : "",
+            r.lib === "tokengate" ? tgt(`node.${mode}.${alg}`) : "",
+          ]);
+        }
+      }
+    }
+  }
+  if (res.wasm) {
+    if (res.wasm.error) rows.push(["wasm", "(section failed)", res.wasm.error.split("\n")[0], "", ""]);
+    const f = res.wasm.files ?? {};
+    const size = (name, x) =>
+      x && rows.push(["wasm size", name, x.missing ? "missing" : `${fmtBytes(x.raw)} raw (${x.raw} B), ${fmtBytes(x.gzip)} gzip -9 (${x.gzip} B)`, "", ""]);
+    size("Worker build/index_bg.wasm", f.worker);
+    size("Worker build/index.js", f.workerJs);
+    size("npm pkg/tokengate_bg.wasm", f.npm);
+    size("npm pkg/tokengate_wasm.cjs (b64)", f.npmBase64);
+    const s = res.wasm.startup;
+    if (s?.error) rows.push(["wasm startup", "(failed)", s.error, "", ""]);
+    else if (s) {
+      const st = (name, x) => rows.push([`wasm startup (n=${s.n})`, name, `median ${fmtMs(x.median)}  p99 ${fmtMs(x.p99)}`, "", ""]);
+      st("WebAssembly.compile", s.compile);
+      st("WebAssembly.instantiate", s.instantiate);
+      st("compile + instantiate", s.compileAndInstantiate);
+      st("import pkg/node.mjs", s.packageImport);
+      st("createVerifier + 1st verify", s.firstVerify);
+    }
+  }
+  if (res.edge) {
+    if (res.edge.error) rows.push(["edge", "(section failed)", res.edge.error.split("\n")[0], "", ""]);
+    const areas = { public: "edge: public, no token", pool: "edge: 100 RS256 tokens", unique: "edge: unique ES256 tokens" };
+    for (const sc of ["public", "pool", "unique"]) {
+      for (const r of (res.edge.results ?? []).filter((x) => x.scenario === sc)) {
+        const area = areas[sc];
+        const rounds = r.rounds > 1 ? ` (median of ${r.rounds})` : "";
+        const errs = r.non2xx || r.errors || r.timeouts ? `  (non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts})` : "";
+        rows.push([
+          area,
+          r.label,
+          `${r.rps.toFixed(0)} req/s${rounds}  p50 ${fmtMs(r.latencyMs.p50)}  p99 ${fmtMs(r.latencyMs.p99)}${errs}`,
+          r.worker === "passthrough" ? "" : `${fmtRatio(r.rpsVsPassthrough)} passthrough, ${fmtRatio(r.rpsVsJose)} jose+KV`,
+          r.worker === "tokengate" && sc !== "public" ? `${tgt(`edge.${sc}.vs_passthrough`)} / ${tgt(`edge.${sc}.vs_jose`)}` : "",
+        ]);
+        if (r.worker !== "passthrough" && sc !== "public") {
+          rows.push([
+            area,
+            `${r.label} KV reads/request`,
+            `${r.kvReadsPerRequest?.toFixed(4)} (${r.kvReads} reads / ${r.workerRequests} requests; ${r.kvReadsTotal} since boot; JWKS fetches ${r.jwksFetches} in window, ${r.jwksFetchesTotal} since boot)`,
+            "",
+            r.worker === "tokengate" ? tgt(`edge.${sc}.kv_reads`) : "",
+          ]);
+        }
+      }
+    }
+  }
+  return table(["area", "subject", "result", "ratio", "target"], rows);
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const startedAt = Date.now();
+  const workDir = path.join(ROOT, "bench/.work");
+  rmSync(workDir, { recursive: true, force: true });
+  mkdirSync(workDir, { recursive: true });
+
+  // A snapshot of the npm package, so that a concurrent rebuild of pkg/ cannot change
+  // it in the middle of a run.
+  const pkgSrc = process.env.TOKENGATE_PKG_DIR || path.join(ROOT, "pkg");
+  const pkgDir = path.join(workDir, "pkg");
+  if (existsSync(path.join(pkgSrc, "node.mjs"))) cpSync(pkgSrc, pkgDir, { recursive: true });
+  process.env.TOKENGATE_PKG_DIR = pkgDir;
+  // Same for the Worker build (build/ of scripts/build-worker.sh).
+  const buildDir = path.join(workDir, "build");
+  mkdirSync(buildDir, { recursive: true });
+  for (const f of ["index.js", "index_bg.wasm"]) {
+    if (existsSync(path.join(ROOT, "build", f))) cpSync(path.join(ROOT, "build", f), path.join(buildDir, f), { preserveTimestamps: true });
+  }
+
+  const res = { meta: meta(args.smoke), durationsSeconds: {} };
+  let failed = false;
+  const ctx = { smoke: args.smoke, root: ROOT, workDir, pkgDir, buildDir, startedAt };
+  const fns = { rust: rustSection, node: nodeSection, wasm: wasmSection, edge: edgeSection };
+  for (const name of SECTIONS) {
+    if (!args.only.includes(name)) continue;
+    log(`=== ${name}${args.smoke ? " (smoke)" : ""}`);
+    const t0 = performance.now();
+    try {
+      if ((name === "node" || name === "wasm") && !existsSync(path.join(pkgDir, "node.mjs"))) {
+        throw new Error(`${pkgSrc}/node.mjs is missing: build the npm package (bash scripts/build-pkg.sh)`);
+      }
+      if (name === "edge" && !existsSync(path.join(buildDir, "index_bg.wasm"))) {
+        throw new Error("build/index_bg.wasm is missing: build the Worker (bash scripts/build-worker.sh)");
+      }
+      res[name] = await fns[name](ctx);
+    } catch (e) {
+      failed = true;
+      res[name] = { error: e.stack || String(e) };
+      log(`${name}: FAILED: ${e.message}`);
+    }
+    res.durationsSeconds[name] = Math.round((performance.now() - t0) / 100) / 10;
+    log(`=== ${name} done in ${res.durationsSeconds[name]} s`);
+  }
+  res.durationsSeconds.total = Math.round((Date.now() - startedAt) / 100) / 10;
+  res.meta.loadAverageEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  res.targets = targets(res);
+
+  writeFileSync(args.out, JSON.stringify(res, null, 2) + "\n");
+  const m = res.meta;
+  console.log("");
+  console.log(
+    `tokengate benchmarks${args.smoke ? " (SMOKE: tiny iteration counts, figures not meaningful)" : ""} - ` +
+      `${m.commit?.slice(0, 10) ?? "?"}${m.dirty ? "+dirty" : ""}, node ${m.node}, ${m.cores} x ${m.cpu}, ` +
+      `load average ${m.loadAverageStart[0]} at start, ${m.loadAverageEnd[0]} at end`,
+  );
+  console.log("");
+  console.log(render(res, res.targets));
+  console.log("");
+  console.log(
+    `sections: ${Object.entries(res.durationsSeconds).map(([k, v]) => `${k} ${v} s`).join(", ")}; figures in ${path.relative(process.cwd(), args.out) || args.out}`,
+  );
+  if (failed) process.exitCode = 1;
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
