@@ -42,3 +42,19 @@ export function decode(token, options) {
 export function bearerToken(authorization) {
   return bindings.bearerToken(authorization);
 }
+
+/**
+ * INTERNAL, not part of the API (no semver guarantee): checks one signature with a
+ * public JWK (JSON text) through one signature backend, for the tests and benchmarks
+ * that compare them. Resolves to a boolean, or null when backend "webcrypto" cannot
+ * do the check (there is no fallback here).
+ * @param {import("./index.js").Algorithm} alg
+ * @param {string} jwk
+ * @param {Uint8Array} message
+ * @param {Uint8Array} signature
+ * @param {import("./index.js").SignatureBackend} backend
+ * @returns {Promise<boolean | null>}
+ */
+export function __verifySignature(alg, jwk, message, signature, backend) {
+  return bindings.__verifySignature(alg, jwk, message, signature, backend);
+}

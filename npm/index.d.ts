@@ -108,6 +108,15 @@ export interface JwksCacheOptions {
   refreshAhead?: number;
 }
 
+/**
+ * Which code checks signatures: `"webcrypto"` (the default) uses the runtime's
+ * `crypto.subtle` (Node.js, Workers, browsers) and falls back to the WebAssembly
+ * backend for HMAC secrets, runtimes without `crypto.subtle` and keys the runtime
+ * will not import (e.g. Ed25519 where unsupported); `"wasm"` always uses the
+ * WebAssembly (Rust) backend. Both give the same answers.
+ */
+export type SignatureBackend = "webcrypto" | "wasm";
+
 interface CommonOptions {
   /** Clock skew tolerance in seconds for `exp`, `nbf` and `iat` (default 60, at most 3600). */
   clockTolerance?: number;
@@ -129,6 +138,8 @@ interface CommonOptions {
   currentDate?: () => Date;
   /** A shared store for the JWKS cache state (see {@link KeyValueCache}). */
   cache?: KeyValueCache;
+  /** Which code checks signatures (default `"webcrypto"`; see {@link SignatureBackend}). */
+  signatureBackend?: SignatureBackend;
 }
 
 /** Options with one issuer. */
@@ -345,6 +356,19 @@ export type BearerTokenResult =
  * malformed value is a 400 `invalid_request`.
  */
 export function bearerToken(authorization: string | null | undefined): BearerTokenResult;
+
+/**
+ * @internal INTERNAL, not part of the API (no semver guarantee): checks one signature
+ * with a public JWK (JSON text) through one backend, for tests and benchmarks. Resolves
+ * to a boolean, or null when `"webcrypto"` cannot do the check (no fallback here).
+ */
+export function __verifySignature(
+  alg: Algorithm,
+  jwk: string,
+  message: Uint8Array,
+  signature: Uint8Array,
+  backend: SignatureBackend,
+): Promise<boolean | null>;
 
 /** Resolves once the WebAssembly module is ready (it always is once the import completes). */
 export const ready: Promise<void>;

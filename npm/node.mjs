@@ -22,6 +22,6 @@ function fromBase64(text) {
 
 instantiate(new WebAssembly.Module(fromBase64(wasmBase64)));
 
-export { createVerifier, decode, bearerToken } from "./api.js";
+export { createVerifier, decode, bearerToken, __verifySignature } from "./api.js";
 /** Resolves once the WebAssembly module is ready; here it already is. */
 export const ready = Promise.resolve();

@@ -8,10 +8,14 @@
 //!   `tokengate: invalid option "audience": ...`.
 //! * [`Verifier::verify`] runs [`Gate::peek`], [`KeyProvider::keys`] (through [`JsIo`]:
 //!   the global `fetch`, read at call time, with an `AbortController` timeout, and the
-//!   optional user `cache`) and [`Gate::verify`] with a [`TokenCache`];
+//!   optional user `cache`), then [`Gate::begin`], the signature check through
+//!   [`webcrypto::check`] (the host's WebCrypto, or the Rust backend as the fallback or
+//!   with `signatureBackend: "wasm"`) and [`Gate::complete`], with a [`TokenCache`];
 //!   [`Verifier::authorize`] adds a [`Requirement`] checked by a compiled [`Policy`].
 //! * [`decode`] parses a token without verifying it and classifies its claims as a hint.
 //! * [`bearer_token`] reads the token out of an `Authorization` header value.
+//! * `__verifySignature` ([`verify_signature_internal`]) is an internal hook for the
+//!   tests and benchmarks that compare the two signature backends.
 //!
 //! Results cross to JS as plain objects (built here as JSON and parsed with
 //! `JSON.parse`): `{ ok: true, principal, claims, header }` or
@@ -35,12 +39,13 @@ use crate::classify::{
     classify, Actor, ClassifyConfig, ClassifyRule, Kind, Principal, ScopeSource,
 };
 use crate::config::{check_fetch_url, Config};
-use crate::gate::{Gate, Verified};
+use crate::gate::{Begin, Gate, SignatureCheck, Verified};
 use crate::jwk::KeySet;
 use crate::jws::{b64_decode, parse as parse_jws, DEFAULT_MAX_TOKEN_BYTES};
 use crate::keys::{HttpResponse, KeyIo, KeyProvider};
 use crate::policy::{Delegation, Policy, PolicyConfig, Requirement, RouteConfig};
 use crate::token_cache::TokenCache;
+use crate::webcrypto::{self, Backend};
 use crate::{ConfigError, Deny, ErrorCode, RequestError, TokenError};
 
 /// The realm used where no verifier configuration is at hand (`decode`, `bearerToken`).
@@ -124,6 +129,8 @@ const GLOBAL_KEYS: &[&str] = &[
     "jwksCache",
     "fetchTimeout",
 ];
+/// Options read by the bindings themselves, not translated into the configuration.
+const JS_ONLY_KEYS: &[&str] = &["cache", "currentDate", "signatureBackend"];
 const CLASSIFY_KEYS: &[(&str, &str)] = &[
     ("rules", "rules"),
     ("m2mClaim", "m2m_claim"),
@@ -418,7 +425,7 @@ fn config_error(e: &ConfigError, single: bool) -> OptionError {
     }
 }
 
-/// Translates `createVerifier` options (without `cache` and `currentDate`) into a core
+/// Translates `createVerifier` options (without [`JS_ONLY_KEYS`]) into a core
 /// configuration.
 fn translate(opts: &Value) -> OptResult<Translated> {
     let opts = match opts {
@@ -440,7 +447,7 @@ fn translate(opts: &Value) -> OptResult<Translated> {
                 ISSUER_KEYS
                     .iter()
                     .chain(GLOBAL_KEYS)
-                    .chain(["cache", "currentDate"].iter())
+                    .chain(JS_ONLY_KEYS)
                     .copied(),
             ));
         }
@@ -924,6 +931,7 @@ struct Inner {
     policies: RefCell<HashMap<String, Rc<Policy>>>,
     io: JsIo,
     current_date: Option<Function>,
+    backend: Backend,
 }
 
 /// A token verifier made by `createVerifier(options)`: `verify(token)` and
@@ -961,11 +969,24 @@ pub fn create_verifier(options: JsValue) -> Result<Verifier, JsValue> {
             OptionError::new("currentDate", "must be a function returning a Date").to_js()
         })?)
     };
-    // Everything else is plain data: copy it without the two callbacks and read it as
-    // JSON.
+    let backend = Reflect::get(&options, &"signatureBackend".into()).unwrap_or(JsValue::UNDEFINED);
+    let backend = if backend.is_undefined() || backend.is_null() {
+        Backend::default()
+    } else {
+        backend
+            .as_string()
+            .as_deref()
+            .and_then(Backend::parse)
+            .ok_or_else(|| {
+                OptionError::new("signatureBackend", "must be \"webcrypto\" or \"wasm\"").to_js()
+            })?
+    };
+    // Everything else is plain data: copy it without the two callbacks and the backend
+    // and read it as JSON.
     let data = Object::assign(&Object::new(), &Object::from(options));
-    let _ = Reflect::delete_property(&data, &"cache".into());
-    let _ = Reflect::delete_property(&data, &"currentDate".into());
+    for key in JS_ONLY_KEYS {
+        let _ = Reflect::delete_property(&data, &(*key).into());
+    }
     let value = from_js(&data, "options").map_err(|e| e.to_js())?;
     let Translated { config, secrets } = translate(&value).map_err(|e| e.to_js())?;
     let io = JsIo {
@@ -985,6 +1006,7 @@ pub fn create_verifier(options: JsValue) -> Result<Verifier, JsValue> {
             policies: RefCell::new(HashMap::new()),
             io,
             current_date,
+            backend,
         }),
     })
 }
@@ -1041,12 +1063,39 @@ impl Inner {
                 me.keys.refresh(&me.io, issuer, now_u).await;
             });
         }
-        let mut cache = self.tokens.borrow_mut();
-        self.gate
-            .verify(
+        // Gate::begin, the signature check (WebCrypto or Rust, see `signatureBackend`),
+        // then Gate::complete. The token cache is borrowed on either side of the await,
+        // never across it; `keys.set` (which `check` borrows) lives until the end.
+        let begun = {
+            let mut cache = self.tokens.borrow_mut();
+            self.gate.begin(
                 &token,
                 &unverified,
                 &keys.set,
+                keys.generation,
+                &mut cache,
+                now,
+            )
+        };
+        let check = match begun {
+            Ok(Begin::Cached(v)) => return Ok(*v),
+            Ok(Begin::Check(check)) => check,
+            Err(e) => return Err(self.deny(&e)),
+        };
+        let ok = webcrypto::check(
+            &check,
+            unverified.jws.signing_input.as_bytes(),
+            &unverified.jws.signature,
+            self.backend,
+        )
+        .await;
+        let mut cache = self.tokens.borrow_mut();
+        self.gate
+            .complete(
+                &token,
+                &unverified,
+                &check,
+                ok,
                 keys.generation,
                 &mut cache,
                 now,
@@ -1230,6 +1279,50 @@ pub fn bearer_token(authorization: JsValue) -> JsValue {
         Err(e) => failure(&Deny::from_error(&e, DEFAULT_REALM, None)),
     }
     .to_js()
+}
+
+/// `__verifySignature(alg, jwk, message, signature, backend)`: **internal, not part of
+/// the API** (tests and benchmarks compare the signature backends with it). Checks
+/// `signature` over `message` (`Uint8Array`s) with the public members of `jwk` (a JSON
+/// string; `kty`, `crv`, `x`, `y`, `n`, `e`, or `k` for HMAC) under `alg`, loaded
+/// with the same rules as a JWKS. Resolves to a boolean with `backend` `"wasm"`; with
+/// `"webcrypto"`, to a boolean or `null` when WebCrypto cannot do the check (no Rust
+/// fallback here). Throws a `TypeError` for an unknown algorithm or backend, or a key
+/// that does not load.
+#[wasm_bindgen(js_name = __verifySignature)]
+pub fn verify_signature_internal(
+    alg: String,
+    jwk: String,
+    message: Vec<u8>,
+    signature: Vec<u8>,
+    backend: String,
+) -> Result<Promise, JsValue> {
+    let type_error = |m: String| -> JsValue { js_sys::TypeError::new(&m).into() };
+    let alg: Alg = alg.parse().map_err(type_error)?;
+    let backend = Backend::parse(&backend)
+        .ok_or_else(|| type_error(format!("unknown backend {backend:?}")))?;
+    let jwk: Value = serde_json::from_str(&jwk).map_err(|e| type_error(e.to_string()))?;
+    let public: Map<String, Value> = ["kty", "crv", "x", "y", "n", "e", "k"]
+        .iter()
+        .filter_map(|m| jwk.get(*m).map(|v| ((*m).to_string(), v.clone())))
+        .collect();
+    let set = KeySet::from_value(&json!({ "keys": [public] }))
+        .map_err(|e| type_error(format!("the key does not load: {e}")))?;
+    Ok(future_to_promise(async move {
+        let Some(key) = set.keys().first() else {
+            return Ok(JsValue::NULL);
+        };
+        let check = SignatureCheck { key, alg };
+        Ok(match backend {
+            Backend::Wasm => {
+                crate::alg::verify_signature(alg, &key.material, &message, &signature).into()
+            }
+            Backend::WebCrypto => match webcrypto::verify(&check, &message, &signature).await {
+                Some(ok) => ok.into(),
+                None => JsValue::NULL,
+            },
+        })
+    }))
 }
 
 #[cfg(test)]

@@ -35,3 +35,5 @@ pub use jwk::KeySet;
 pub mod edge;
 #[cfg(feature = "js")]
 pub mod js;
+#[cfg(any(feature = "worker", feature = "js"))]
+pub mod webcrypto;

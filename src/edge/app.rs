@@ -12,10 +12,11 @@ use worker::{console_log, Context, Env, Headers, Method, Request, RequestInit, R
 
 use crate::classify::Principal;
 use crate::config::Config;
-use crate::gate::{extract_token, Gate, Verified};
+use crate::gate::{extract_token, Begin, Gate, Verified};
 use crate::keys::{KeyOutcome, KeyProvider};
 use crate::policy::RouteMatch;
 use crate::token_cache::TokenCache;
+use crate::webcrypto::{self, Backend};
 use crate::{ConfigError, Deny, ErrorCode};
 
 use super::demo::{self, Demo};
@@ -41,7 +42,6 @@ struct ClientInfo {
 
 /// The per-isolate state built from the configuration.
 pub struct App {
-    source: String,
     pub(super) gate: Gate,
     keys: KeyProvider,
     tokens: RefCell<TokenCache<Verified>>,
@@ -86,14 +86,13 @@ fn demo_enabled(env: &Env) -> bool {
 }
 
 async fn load_app(env: &Env) -> Result<Rc<App>, ConfigError> {
+    // Vars and secrets are fixed for the life of an isolate (a new deployment gets new
+    // isolates), so a built App is reused without re-reading the configuration.
+    if let Some(app) = APP.with(|a| a.borrow().clone()) {
+        return Ok(app);
+    }
     let source = config_source(env)?;
     let demo_on = demo_enabled(env);
-    let key = format!("{demo_on}:{source}");
-    if let Some(app) = APP.with(|a| a.borrow().clone()) {
-        if app.source == key {
-            return Ok(app);
-        }
-    }
     let mut value: Value = serde_json::from_str(&source).map_err(|e| {
         let mut s = e.to_string();
         s.make_ascii_lowercase();
@@ -125,7 +124,6 @@ async fn load_app(env: &Env) -> Result<Rc<App>, ConfigError> {
     };
     let config = Config::from_value(value)?;
     let app = Rc::new(App {
-        source: key,
         keys: KeyProvider::new(&config),
         tokens: RefCell::new(TokenCache::new(config.token_cache_size)),
         clients: RefCell::new(HashMap::new()),
@@ -381,9 +379,12 @@ pub(super) async fn verify_token(
         });
     }
     let t0 = now_ms();
-    let verified = {
+    // Gate::begin, the signature check through WebCrypto (Rust as the fallback), then
+    // Gate::complete. The token cache is borrowed on either side of the await, never
+    // across it; `keys.set` (which `check` borrows) lives until the end.
+    let begun = {
         let mut cache = app.tokens.borrow_mut();
-        gate.verify(
+        gate.begin(
             token,
             &unverified,
             &keys.set,
@@ -391,6 +392,29 @@ pub(super) async fn verify_token(
             &mut cache,
             now,
         )
+    };
+    let verified = match begun {
+        Ok(Begin::Cached(v)) => Ok(*v),
+        Ok(Begin::Check(check)) => {
+            let ok = webcrypto::check(
+                &check,
+                unverified.jws.signing_input.as_bytes(),
+                &unverified.jws.signature,
+                Backend::WebCrypto,
+            )
+            .await;
+            let mut cache = app.tokens.borrow_mut();
+            gate.complete(
+                token,
+                &unverified,
+                &check,
+                ok,
+                keys.generation,
+                &mut cache,
+                now,
+            )
+        }
+        Err(e) => Err(e),
     };
     log.verify_ms = Some(now_ms() - t0);
     let verified = verified.map_err(|e| deny(&e))?;
