@@ -15,7 +15,7 @@ use crate::classify::{classify, Principal};
 use crate::config::Config;
 use crate::jwk::{Key, KeySet};
 use crate::policy::{Policy, PolicyError, RouteMatch};
-use crate::token_cache::TokenCache;
+use crate::token_cache::{TokenCache, TokenKey};
 use crate::verify::{self, IssuerRules, Unverified, VerifiedToken};
 use crate::{ConfigError, Deny, ErrorCode, RequestError, TokenError};
 
@@ -36,6 +36,8 @@ pub struct SignatureCheck<'k> {
     pub key: &'k Key,
     /// The algorithm, chosen from the key.
     pub alg: Alg,
+    /// The token's verified-token cache key (its SHA-256), computed once.
+    pub cache_key: TokenKey,
 }
 
 /// The outcome of [`Gate::begin`].
@@ -125,7 +127,7 @@ impl Gate {
                     unverified.jws.signing_input.as_bytes(),
                     &unverified.jws.signature,
                 );
-                self.complete(token, unverified, &check, ok, generation, cache, now)
+                self.complete(unverified, &check, ok, generation, cache, now)
             }
         }
     }
@@ -145,12 +147,17 @@ impl Gate {
     ) -> Result<Begin<'k>, TokenError> {
         let rules = self.rules_for(unverified)?;
         let now_u = u64::try_from(now).unwrap_or(0);
-        if let Some(hit) = cache.get(&TokenCache::<Verified>::key(token), generation, now_u) {
+        let cache_key = TokenCache::<Verified>::key(token);
+        if let Some(hit) = cache.get(&cache_key, generation, now_u) {
             verify::validate_claims(&hit.token.claims, rules, self.config.leeway, now)?;
             return Ok(Begin::Cached(Box::new(hit)));
         }
         let (key, alg) = verify::select_key(unverified, keys, rules)?;
-        Ok(Begin::Check(SignatureCheck { key, alg }))
+        Ok(Begin::Check(SignatureCheck {
+            key,
+            alg,
+            cache_key,
+        }))
     }
 
     /// The second half of [`Gate::verify`]: given whether the owed signature check
@@ -158,7 +165,6 @@ impl Gate {
     #[allow(clippy::too_many_arguments)]
     pub fn complete(
         &self,
-        token: &str,
         unverified: &Unverified<'_>,
         check: &SignatureCheck<'_>,
         signature_ok: bool,
@@ -188,13 +194,7 @@ impl Gate {
                 .unwrap_or(0)
                 .saturating_add(self.config.leeway);
             let now_u = u64::try_from(now).unwrap_or(0);
-            cache.insert(
-                TokenCache::<Verified>::key(token),
-                verified.clone(),
-                until,
-                generation,
-                now_u,
-            );
+            cache.insert(check.cache_key, verified.clone(), until, generation, now_u);
         }
         Ok(verified)
     }

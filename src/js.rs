@@ -1091,15 +1091,7 @@ impl Inner {
         .await;
         let mut cache = self.tokens.borrow_mut();
         self.gate
-            .complete(
-                &token,
-                &unverified,
-                &check,
-                ok,
-                keys.generation,
-                &mut cache,
-                now,
-            )
+            .complete(&unverified, &check, ok, keys.generation, &mut cache, now)
             .map_err(|e| self.deny(&e))
     }
 
@@ -1312,7 +1304,11 @@ pub fn verify_signature_internal(
         let Some(key) = set.keys().first() else {
             return Ok(JsValue::NULL);
         };
-        let check = SignatureCheck { key, alg };
+        let check = SignatureCheck {
+            key,
+            alg,
+            cache_key: crate::token_cache::TokenKey::from_token(""),
+        };
         Ok(match backend {
             Backend::Wasm => {
                 crate::alg::verify_signature(alg, &key.material, &message, &signature).into()

@@ -90,6 +90,9 @@ pub struct Keys {
 
 type FetchResult = Result<HttpResponse, String>;
 
+/// The generation of inline keys and shared secrets (they never change).
+const STATIC_GENERATION: u64 = 1;
+
 #[derive(Default)]
 struct IssuerState {
     cache: JwksCacheState,
@@ -152,8 +155,9 @@ impl KeyProvider {
             .issuers
             .get(issuer)
             .ok_or_else(|| JwksError::Unavailable("unknown issuer".into()))?;
+        let cell = &self.state[issuer];
         match source {
-            KeySource::Inline(v) => return static_keys(KeySet::from_value(v)),
+            KeySource::Inline(v) => return self.static_keys(issuer, || KeySet::from_value(v)),
             KeySource::SharedSecret(secret_name) => {
                 let secret = io.secret(secret_name).ok_or_else(|| {
                     JwksError::Unavailable(format!("secret {secret_name:?} is not set"))
@@ -161,11 +165,10 @@ impl KeyProvider {
                 let bytes = b64_decode(secret.trim()).ok_or_else(|| {
                     JwksError::Invalid(format!("secret {secret_name:?} is not base64url"))
                 })?;
-                return static_keys(KeySet::from_secret(&bytes));
+                return self.static_keys(issuer, || KeySet::from_secret(&bytes));
             }
             KeySource::JwksUri(_) | KeySource::Discovery(_) => {}
         }
-        let cell = &self.state[issuer];
         let mut from_store = false;
         if !cell.borrow().store_checked {
             cell.borrow_mut().store_checked = true;
@@ -231,6 +234,29 @@ impl KeyProvider {
     /// Refreshes an issuer's keys (for a background task after [`Keys::refresh`]).
     pub async fn refresh<I: KeyIo>(&self, io: &I, issuer: usize, now: u64) {
         let _ = self.fetch_now(io, issuer, now).await;
+    }
+
+    /// Inline keys and shared secrets never change: parse them once per provider.
+    fn static_keys(
+        &self,
+        issuer: usize,
+        build: impl FnOnce() -> Result<KeySet, JwksError>,
+    ) -> Result<Keys, JwksError> {
+        let mut s = self.state[issuer].borrow_mut();
+        let set = match &s.parsed {
+            Some((_, set)) => set.clone(),
+            None => {
+                let set = Rc::new(build()?);
+                s.parsed = Some((STATIC_GENERATION, set.clone()));
+                set
+            }
+        };
+        Ok(Keys {
+            set,
+            generation: STATIC_GENERATION,
+            outcome: KeyOutcome::Static,
+            refresh: false,
+        })
     }
 
     fn parsed(&self, issuer: usize) -> Result<Keys, JwksError> {
@@ -338,15 +364,6 @@ impl KeyProvider {
             Err(e) => Err(JwksError::Unavailable(e)),
         }
     }
-}
-
-fn static_keys(set: Result<KeySet, JwksError>) -> Result<Keys, JwksError> {
-    Ok(Keys {
-        set: Rc::new(set?),
-        generation: 1,
-        outcome: KeyOutcome::Static,
-        refresh: false,
-    })
 }
 
 /// Fetches an issuer's JWKS, resolving `jwks_uri` by OIDC discovery when needed.

@@ -404,15 +404,7 @@ pub(super) async fn verify_token(
             )
             .await;
             let mut cache = app.tokens.borrow_mut();
-            gate.complete(
-                token,
-                &unverified,
-                &check,
-                ok,
-                keys.generation,
-                &mut cache,
-                now,
-            )
+            gate.complete(&unverified, &check, ok, keys.generation, &mut cache, now)
         }
         Err(e) => Err(e),
     };
