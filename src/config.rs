@@ -227,22 +227,16 @@ impl Default for EdgeConfig {
 impl Config {
     /// Parses and validates a JSON configuration.
     pub fn from_json(json: &str) -> Result<Config, ConfigError> {
-        let cfg: Config = serde_json::from_str(json).map_err(|e| {
-            let mut s = e.to_string();
-            s.make_ascii_lowercase();
-            ConfigError::Parse(s)
-        })?;
+        let cfg: Config =
+            serde_json::from_str(json).map_err(|e| ConfigError::from_json_error(&e))?;
         cfg.validate()?;
         Ok(cfg)
     }
 
     /// Parses and validates a configuration given as a JSON value.
     pub fn from_value(value: Value) -> Result<Config, ConfigError> {
-        let cfg: Config = serde_json::from_value(value).map_err(|e| {
-            let mut s = e.to_string();
-            s.make_ascii_lowercase();
-            ConfigError::Parse(s)
-        })?;
+        let cfg: Config =
+            serde_json::from_value(value).map_err(|e| ConfigError::from_json_error(&e))?;
         cfg.validate()?;
         Ok(cfg)
     }

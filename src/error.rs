@@ -177,6 +177,13 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
+    /// A JSON parse or schema error of the configuration, with a lowercase message.
+    pub fn from_json_error(e: &serde_json::Error) -> Self {
+        let mut s = e.to_string();
+        s.make_ascii_lowercase();
+        Self::Parse(s)
+    }
+
     /// Shorthand for [`ConfigError::Invalid`].
     pub fn invalid(field: impl Into<String>, why: impl Into<String>) -> Self {
         Self::Invalid {

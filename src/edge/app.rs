@@ -93,11 +93,8 @@ async fn load_app(env: &Env) -> Result<Rc<App>, ConfigError> {
     }
     let source = config_source(env)?;
     let demo_on = demo_enabled(env);
-    let mut value: Value = serde_json::from_str(&source).map_err(|e| {
-        let mut s = e.to_string();
-        s.make_ascii_lowercase();
-        ConfigError::Parse(s)
-    })?;
+    let mut value: Value =
+        serde_json::from_str(&source).map_err(|e| ConfigError::from_json_error(&e))?;
     let demo = if demo_on {
         let d = Demo::load(env)
             .await
