@@ -77,6 +77,7 @@ use serde_json::{json, Value};
 
 use crate::classify::{classify, ClassifyConfig, Kind, MAX_ACTOR_DEPTH};
 use crate::gate::Verified;
+use crate::policy::is_scope_token;
 use crate::{Claims, ConfigError, ErrorCode};
 
 /// The token-exchange `grant_type` (RFC 8693 §2.1).
@@ -160,13 +161,6 @@ pub struct ExchangeConfig {
     /// subject token's own client, so anyone holding the subject token can exchange it.
     #[serde(default = "default_true")]
     pub require_actor_token: bool,
-}
-
-/// Whether `s` is an RFC 6749 §3.3 scope token.
-fn is_scope_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
 }
 
 impl ExchangeConfig {
