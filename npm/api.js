@@ -4,12 +4,40 @@
 // functions.
 //
 // The functions are thin: option checking, verification, classification and policy
-// all happen in the Rust core (src/js.rs). This layer only gives verifiers a plain
-// object shape, so that `const { verify } = verifier` works and the wasm handle's
-// `free()` stays private (the handle is released by a FinalizationRegistry when the
-// verifier is garbage-collected).
+// all happen in the Rust core (src/js.rs). This layer gives verifiers a plain object
+// shape (so that `const { verify } = verifier` works and the wasm handle's `free()`
+// stays private; the handle is released by a FinalizationRegistry when the verifier is
+// garbage-collected), freezes results, and keeps the results of repeated tokens:
+//
+// verify(token) asks the wasm side `verifyNow`, which answers synchronously when no
+// I/O is needed (keys in memory; Node.js checks signatures synchronously), else with a
+// promise, and keeps each success under an id (the wasm side keeps no other cache of
+// verified tokens here, so tokens are not hashed). This layer keeps the result by
+// token string (the exact string: no hashing, no collision), and a later verify of the
+// same token only asks the wasm side `recheck(id)`: the same key set, still usable
+// without a fetch or refresh, and the time claims (exp, nbf, iat, maxTokenAge) valid
+// now, the rules of a token cache hit. A repeated token thus costs a Map lookup and one
+// small call instead of passing the token into wasm and rebuilding the result. Results
+// are deeply frozen because the same object is handed out again. authorize() is
+// verify() followed by the requirement, checked on the kept success
+// (`authorizeKept`).
 
 import * as bindings from "./tokengate_bg.js";
+
+/** The kept results hold at most this many token characters in all (about 16 MiB). */
+const MEMO_MAX_CHARS = 8 * 1024 * 1024;
+
+function deepFreeze(value) {
+  for (const key in value) {
+    const v = value[key];
+    if (v !== null && typeof v === "object") deepFreeze(v);
+  }
+  return Object.freeze(value);
+}
+
+function isThenable(v) {
+  return v !== null && typeof v === "object" && typeof v.then === "function";
+}
 
 /**
  * Builds a verifier. Throws a TypeError naming the option when an option is invalid.
@@ -18,10 +46,88 @@ import * as bindings from "./tokengate_bg.js";
  */
 export function createVerifier(options) {
   const inner = bindings.createVerifier(options);
-  return Object.freeze({
-    verify: (token) => inner.verify(token),
-    authorize: (token, requirement) => inner.authorize(token, requirement),
-  });
+  const capacity = inner.memoCapacity();
+  /** token -> { id, result } in insertion order (the oldest goes first when full). */
+  const memo = new Map();
+  let memoChars = 0;
+
+  function remember(token, id, result) {
+    if (id === 0) return;
+    const old = memo.get(token);
+    if (old !== undefined) {
+      memo.delete(token);
+      memoChars -= token.length;
+    }
+    while (memo.size > 0 && (memo.size >= capacity || memoChars + token.length > MEMO_MAX_CHARS)) {
+      const oldest = memo.keys().next().value;
+      memo.delete(oldest);
+      memoChars -= oldest.length;
+    }
+    memo.set(token, { id, result });
+    memoChars += token.length;
+  }
+
+  /**
+   * { id, result } for a token (id 0: not kept), synchronously when possible, else a
+   * promise of it. Throws when currentDate misbehaves.
+   */
+  function verifyKept(token) {
+    const keep = capacity > 0 && typeof token === "string";
+    if (keep) {
+      const hit = memo.get(token);
+      if (hit !== undefined) {
+        if (inner.recheck(hit.id)) return hit;
+        memo.delete(token);
+        memoChars -= token.length;
+      }
+    }
+    const r = inner.verifyNow(token, keep);
+    if (isThenable(r)) {
+      return r.then(([result, id]) => {
+        deepFreeze(result);
+        if (keep) remember(token, id, result);
+        return { id, result };
+      });
+    }
+    deepFreeze(r);
+    const id = keep ? inner.lastId() : 0;
+    if (keep) remember(token, id, r);
+    return { id, result: r };
+  }
+
+  function verify(token) {
+    let kept;
+    try {
+      kept = verifyKept(token);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return isThenable(kept) ? kept.then((k) => k.result) : Promise.resolve(kept.result);
+  }
+
+  /** The answer of authorize once the token is verified. */
+  function decide(token, requirement, { id, result }) {
+    if (!result.ok) return result;
+    const d = id === 0 ? null : inner.authorizeKept(requirement, id);
+    if (d === true) return result;
+    // Not kept (tokenCacheSize 0): the full path, without a cache.
+    if (d === null) return inner.authorize(token, requirement).then(deepFreeze);
+    return deepFreeze(d);
+  }
+
+  function authorize(token, requirement) {
+    try {
+      // An invalid requirement throws here (a rejection), whatever the token.
+      inner.authorizeKept(requirement, 0);
+      const kept = verifyKept(token);
+      if (isThenable(kept)) return kept.then((k) => decide(token, requirement, k));
+      return Promise.resolve(decide(token, requirement, kept));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  return Object.freeze({ verify, authorize });
 }
 
 /**
@@ -46,8 +152,9 @@ export function bearerToken(authorization) {
 /**
  * INTERNAL, not part of the API (no semver guarantee): checks one signature with a
  * public JWK (JSON text) through one signature backend, for the tests and benchmarks
- * that compare them. Resolves to a boolean, or null when backend "webcrypto" cannot
- * do the check (there is no fallback here).
+ * that compare them. Resolves to a boolean, or null when the backend ("node",
+ * "webcrypto", or "auto": the first, then the second) cannot do the check (there is no
+ * Rust fallback here).
  * @param {import("./index.js").Algorithm} alg
  * @param {string} jwk
  * @param {Uint8Array} message

@@ -109,13 +109,16 @@ export interface JwksCacheOptions {
 }
 
 /**
- * Which code checks signatures: `"webcrypto"` (the default) uses the runtime's
- * `crypto.subtle` (Node.js, Workers, browsers) and falls back to the WebAssembly
- * backend for HMAC secrets, runtimes without `crypto.subtle` and keys the runtime
- * will not import (e.g. Ed25519 where unsupported); `"wasm"` always uses the
- * WebAssembly (Rust) backend. Both give the same answers.
+ * Which code checks signatures. `"auto"` (the default): in Node.js (and Bun and Deno
+ * through the `node` entry) node:crypto's synchronous `verify`, elsewhere the
+ * runtime's `crypto.subtle` (Workers, edge runtimes, browsers), falling back to the
+ * WebAssembly backend for HMAC secrets, runtimes without `crypto.subtle` and keys the
+ * runtime will not import (e.g. Ed25519 where unsupported). `"node"`: as `"auto"`,
+ * but `createVerifier` throws where node:crypto is not available. `"webcrypto"`:
+ * `crypto.subtle` (then WebAssembly), never node:crypto. `"wasm"`: always the
+ * WebAssembly (Rust) backend. All give the same answers (Project Wycheproof vectors).
  */
-export type SignatureBackend = "webcrypto" | "wasm";
+export type SignatureBackend = "auto" | "node" | "webcrypto" | "wasm";
 
 interface CommonOptions {
   /** Clock skew tolerance in seconds for `exp`, `nbf` and `iat` (default 60, at most 3600). */
@@ -138,7 +141,7 @@ interface CommonOptions {
   currentDate?: () => Date;
   /** A shared store for the JWKS cache state (see {@link KeyValueCache}). */
   cache?: KeyValueCache;
-  /** Which code checks signatures (default `"webcrypto"`; see {@link SignatureBackend}). */
+  /** Which code checks signatures (default `"auto"`; see {@link SignatureBackend}). */
   signatureBackend?: SignatureBackend;
 }
 
@@ -296,13 +299,16 @@ export interface Verifier {
   /**
    * Verifies a token (signature, issuer, audience, times) and classifies it. Never
    * throws for a bad token: the result says why. A missing token (`null`,
-   * `undefined`, `""`) is `token_missing`.
+   * `undefined`, `""`) is `token_missing`. Results are deeply frozen: a repeated
+   * token gets the same result object again (after its times and keys are checked
+   * anew), so copy a result before changing it.
    */
   verify(token: string | null | undefined): Promise<VerifyResult>;
   /**
    * Verifies, then checks the requirement. Policy denials are 403s with codes such as
    * `insufficient_scope` (whose `wwwAuthenticate` names the missing scope). Rejects
-   * with a TypeError only when the requirement itself is invalid.
+   * with a TypeError only when the requirement itself is invalid. Results are deeply
+   * frozen.
    */
   authorize(token: string | null | undefined, requirement?: Requirement): Promise<VerifyResult>;
 }

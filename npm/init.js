@@ -19,6 +19,14 @@ export function finish(instance) {
   if (typeof instance.exports.__wbindgen_start === "function") instance.exports.__wbindgen_start();
 }
 
+/**
+ * Registers the runtime's synchronous signature check (node-crypto.js in Node.js); the
+ * other entries have none and use WebCrypto.
+ */
+export function useHostVerify(fn) {
+  bindings.__setHostVerify(fn);
+}
+
 /** Instantiates a compiled WebAssembly.Module synchronously. */
 export function instantiate(module) {
   finish(new WebAssembly.Instance(module, imports));

@@ -9,7 +9,8 @@
 // Compiling from bytes is allowed in Node.js (edge runtimes forbid it; they get
 // edge.mjs / workerd.mjs instead).
 
-import { instantiate } from "./init.js";
+import { instantiate, useHostVerify } from "./init.js";
+import { hostVerify } from "./node-crypto.js";
 import wasmBase64 from "./tokengate_wasm.cjs";
 
 function fromBase64(text) {
@@ -21,6 +22,8 @@ function fromBase64(text) {
 }
 
 instantiate(new WebAssembly.Module(fromBase64(wasmBase64)));
+// Signatures through node:crypto's synchronous verify (see node-crypto.js).
+useHostVerify(hostVerify);
 
 export { createVerifier, decode, bearerToken, __verifySignature } from "./api.js";
 /** Resolves once the WebAssembly module is ready; here it already is. */

@@ -9,9 +9,15 @@
 //! * [`Verifier::verify`] runs [`Gate::peek`], [`KeyProvider::keys`] (through [`JsIo`]:
 //!   the global `fetch`, read at call time, with an `AbortController` timeout, and the
 //!   optional user `cache`), then [`Gate::begin`], the signature check through
-//!   [`webcrypto::check`] (the host's WebCrypto, or the Rust backend as the fallback or
-//!   with `signatureBackend: "wasm"`) and [`Gate::complete`], with a [`TokenCache`];
+//!   [`webcrypto::check`] (node:crypto's synchronous verify where the Node.js entry
+//!   registered it, else WebCrypto, with the Rust backend as the fallback or with
+//!   `signatureBackend: "wasm"`) and [`Gate::complete`], with a [`TokenCache`];
 //!   [`Verifier::authorize`] adds a [`Requirement`] checked by a compiled [`Policy`].
+//! * [`Verifier::verify_now`] is the same verification, polled once: when nothing had
+//!   to wait (keys in memory, a synchronous signature check) it answers with the
+//!   result itself, sparing the promise machinery, and keeps the success for
+//!   [`Verifier::recheck`], which lets the JS wrapper (`npm/api.js`) reuse the result
+//!   of a repeated token after checking the key set and the time claims again.
 //! * [`decode`] parses a token without verifying it and classifies its claims as a hint.
 //! * [`bearer_token`] reads the token out of an `Authorization` header value.
 //! * `__verifySignature` ([`verify_signature_internal`]) is an internal hook for the
@@ -25,7 +31,9 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::future::Future;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use serde::de::DeserializeOwned;
@@ -664,26 +672,32 @@ impl Obj {
         self
     }
 
-    fn write(&self, out: &mut String) {
-        out.push('{');
+    fn write(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
         for (i, (key, field)) in self.0.iter().enumerate() {
             if i > 0 {
-                out.push(',');
+                out.push(b',');
             }
-            out.push_str(&Value::String((*key).to_string()).to_string());
-            out.push(':');
+            // The keys are plain ASCII identifiers: no escaping needed.
+            out.push(b'"');
+            out.extend_from_slice(key.as_bytes());
+            out.extend_from_slice(b"\":");
             match field {
-                Field::Plain(v) => out.push_str(&v.to_string()),
+                // Writing a `Value` into a Vec cannot fail.
+                Field::Plain(v) => {
+                    let _ = serde_json::to_writer(&mut *out, v);
+                }
                 Field::Nested(o) => o.write(out),
             }
         }
-        out.push('}');
+        out.push(b'}');
     }
 
     fn to_js(&self) -> JsValue {
-        let mut text = String::new();
+        let mut text = Vec::with_capacity(1024);
         self.write(&mut text);
-        // The text is valid JSON by construction, which JSON.parse accepts.
+        // The text is valid UTF-8 JSON by construction, which JSON.parse accepts.
+        let text = String::from_utf8(text).unwrap_or_default();
         js_sys::JSON::parse(&text).unwrap_or(JsValue::NULL)
     }
 }
@@ -932,6 +946,54 @@ struct Inner {
     io: JsIo,
     current_date: Option<Function>,
     backend: Backend,
+    memo: RefCell<Memo>,
+}
+
+/// A success of [`Inner::verify`]: the verified token, its issuer (index) and the
+/// generation of the key set that verified it.
+struct Success {
+    verified: Verified,
+    issuer: usize,
+    generation: u64,
+}
+
+/// The verifications that the package's JS wrapper (`npm/api.js`) keeps by token
+/// string, so that a repeated token skips the wasm call with the token, the hashing and
+/// the result marshalling: the wrapper holds `token -> (id, frozen result)` and, on a
+/// hit, asks [`Verifier::recheck`] whether entry `id` still holds *now*. The entries
+/// are the `Success`es themselves, so the recheck applies exactly the rules of a token
+/// cache hit: the same key-set generation, keys usable without a fetch or refresh, and
+/// every time claim valid at the current time. Bounded like the token cache.
+#[derive(Default)]
+struct Memo {
+    capacity: usize,
+    entries: HashMap<u32, Success>,
+    order: std::collections::VecDeque<u32>,
+    next: u32,
+    /// The id of the last success kept (0: the last call kept nothing).
+    last: u32,
+}
+
+impl Memo {
+    fn insert(&mut self, success: Success) -> u32 {
+        if self.capacity == 0 {
+            return 0;
+        }
+        while self.entries.len() >= self.capacity {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.entries.remove(&old);
+                }
+                None => break,
+            }
+        }
+        // Ids start at 1 and skip 0 on wrap-around.
+        self.next = self.next.checked_add(1).unwrap_or(1);
+        let id = self.next;
+        self.entries.insert(id, success);
+        self.order.push_back(id);
+        id
+    }
 }
 
 /// A token verifier made by `createVerifier(options)`: `verify(token)` and
@@ -978,9 +1040,20 @@ pub fn create_verifier(options: JsValue) -> Result<Verifier, JsValue> {
             .as_deref()
             .and_then(Backend::parse)
             .ok_or_else(|| {
-                OptionError::new("signatureBackend", "must be \"webcrypto\" or \"wasm\"").to_js()
+                OptionError::new(
+                    "signatureBackend",
+                    "must be \"auto\", \"node\", \"webcrypto\" or \"wasm\"",
+                )
+                .to_js()
             })?
     };
+    if backend == Backend::Node && !webcrypto::has_host_verify() {
+        return Err(OptionError::new(
+            "signatureBackend",
+            "\"node\" needs the package's Node.js entry (node:crypto); this runtime has none",
+        )
+        .to_js());
+    }
     // Everything else is plain data: copy it without the two callbacks and the backend
     // and read it as JSON.
     let data = Object::assign(&Object::new(), &Object::from(options));
@@ -994,7 +1067,10 @@ pub fn create_verifier(options: JsValue) -> Result<Verifier, JsValue> {
         secrets: Rc::new(secrets),
         timeout_ms: config.jwks_cache.fetch_timeout_ms,
     };
-    let tokens = TokenCache::new(config.token_cache_size);
+    // Successes are kept in `Memo` (with the JS wrapper's map by token string), not in
+    // the core's hashed token cache: one cache, and no token hashing.
+    let tokens = TokenCache::new(0);
+    let memo_capacity = config.token_cache_size;
     let keys = KeyProvider::new(&config);
     let gate = Gate::new(config)
         .map_err(|e| config_error(&e, value.get("issuers").is_none_or(|v| v.is_null())).to_js())?;
@@ -1007,6 +1083,10 @@ pub fn create_verifier(options: JsValue) -> Result<Verifier, JsValue> {
             io,
             current_date,
             backend,
+            memo: RefCell::new(Memo {
+                capacity: memo_capacity,
+                ..Memo::default()
+            }),
         }),
     })
 }
@@ -1039,8 +1119,25 @@ impl Inner {
         failure(&self.gate.deny(err, None))
     }
 
+    /// The result object of a verification and, with `keep`, the id its success is
+    /// kept under (0: a failure, or not kept).
+    fn settle(&self, outcome: Result<Success, Obj>, keep: bool) -> (JsValue, u32) {
+        match outcome {
+            Ok(s) => {
+                let result = success(&s.verified).to_js();
+                let id = if keep {
+                    self.memo.borrow_mut().insert(s)
+                } else {
+                    0
+                };
+                (result, id)
+            }
+            Err(fail) => (fail.to_js(), 0),
+        }
+    }
+
     /// Verifies a token; `Err` carries the failure result (not an exception).
-    async fn verify(self: &Rc<Self>, token: &JsValue, now: i64) -> Result<Verified, Obj> {
+    async fn verify(self: &Rc<Self>, token: &JsValue, now: i64) -> Result<Success, Obj> {
         let token = match token.as_string() {
             Some(t) if !t.is_empty() => t,
             _ if token.is_undefined() || token.is_null() || token.as_string().is_some() => {
@@ -1077,8 +1174,13 @@ impl Inner {
                 now,
             )
         };
+        let success = |verified| Success {
+            verified,
+            issuer,
+            generation: keys.generation,
+        };
         let check = match begun {
-            Ok(Begin::Cached(v)) => return Ok(*v),
+            Ok(Begin::Cached(v)) => return Ok(success(*v)),
             Ok(Begin::Check(check)) => check,
             Err(e) => return Err(self.deny(&e)),
         };
@@ -1092,6 +1194,7 @@ impl Inner {
         let mut cache = self.tokens.borrow_mut();
         self.gate
             .complete(&unverified, &check, ok, keys.generation, &mut cache, now)
+            .map(success)
             .map_err(|e| self.deny(&e))
     }
 
@@ -1151,11 +1254,101 @@ impl Verifier {
         future_to_promise(async move {
             let now = inner.now()?;
             Ok(match inner.verify(&token, now).await {
-                Ok(v) => success(&v),
+                Ok(v) => success(&v.verified),
                 Err(fail) => fail,
             }
             .to_js())
         })
+    }
+
+    /// `verifyNow(token, keep)`: as [`Verifier::verify`], but answers with the result
+    /// object itself when the verification completes without waiting (keys in memory
+    /// and a synchronous signature check: the usual case in Node.js); otherwise with a
+    /// promise of `[result, id]`. Throws when `currentDate` misbehaves. With `keep`, a
+    /// success is kept for [`Verifier::recheck`] and [`Verifier::authorize_kept`] under
+    /// `id` (in the synchronous case, the id [`Verifier::last_id`] returns next); 0 when
+    /// nothing was kept.
+    #[wasm_bindgen(js_name = verifyNow)]
+    pub fn verify_now(&self, token: JsValue, keep: bool) -> Result<JsValue, JsValue> {
+        self.inner.memo.borrow_mut().last = 0;
+        let now = self.inner.now()?;
+        let inner = Rc::clone(&self.inner);
+        let mut pending = Box::pin(async move { inner.verify(&token, now).await });
+        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        match pending.as_mut().poll(&mut cx) {
+            Poll::Ready(outcome) => {
+                let (result, id) = self.inner.settle(outcome, keep);
+                self.inner.memo.borrow_mut().last = id;
+                Ok(result)
+            }
+            // Not done: the executor polls the same future again (with a real waker,
+            // which is all a future owes: only the waker of its latest poll is woken).
+            Poll::Pending => {
+                let inner = Rc::clone(&self.inner);
+                Ok(future_to_promise(async move {
+                    let (result, id) = inner.settle(pending.await, keep);
+                    Ok(Array::of2(&result, &id.into()).into())
+                })
+                .into())
+            }
+        }
+    }
+
+    /// How many successes are kept for [`Verifier::recheck`] (the token cache size).
+    #[wasm_bindgen(js_name = memoCapacity)]
+    pub fn memo_capacity(&self) -> u32 {
+        u32::try_from(self.inner.memo.borrow().capacity).unwrap_or(u32::MAX)
+    }
+
+    /// The id under which the last [`Verifier::verify_now`] kept its success, or 0.
+    #[wasm_bindgen(js_name = lastId)]
+    pub fn last_id(&self) -> u32 {
+        self.inner.memo.borrow().last
+    }
+
+    /// `authorizeKept(requirement, id)`: compiles (and caches) the requirement, throwing
+    /// a `TypeError` when it is invalid; then, for `id` 0, answers `undefined`; for a
+    /// kept success, `true` when its principal meets the requirement, else the failure
+    /// result (a 403); `null` when `id` is no longer kept.
+    #[wasm_bindgen(js_name = authorizeKept)]
+    pub fn authorize_kept(&self, requirement: JsValue, id: u32) -> Result<JsValue, JsValue> {
+        let policy = self.inner.policy(&requirement).map_err(|e| e.to_js())?;
+        if id == 0 {
+            return Ok(JsValue::UNDEFINED);
+        }
+        let memo = self.inner.memo.borrow();
+        let Some(kept) = memo.entries.get(&id) else {
+            return Ok(JsValue::NULL);
+        };
+        let route = policy.route("GET", "/");
+        Ok(match policy.authorize(&route, &kept.verified.principal) {
+            Ok(()) => JsValue::TRUE,
+            Err(e) => failure(&policy.deny(&e)).to_js(),
+        })
+    }
+
+    /// Whether kept success `id` still holds now: the same key-set generation, keys
+    /// usable without a fetch or refresh, and the time claims valid at the current time
+    /// (as a token cache hit). `false` drops the entry (and whenever `currentDate`
+    /// misbehaves, so that the full path reports it).
+    pub fn recheck(&self, id: u32) -> bool {
+        let Ok(now) = self.inner.now() else {
+            return false;
+        };
+        let mut memo = self.inner.memo.borrow_mut();
+        let holds = memo.entries.get(&id).is_some_and(|s| {
+            let now_u = u64::try_from(now).unwrap_or(0);
+            self.inner.keys.is_current(s.issuer, s.generation, now_u)
+                && self
+                    .inner
+                    .gate
+                    .revalidate(s.issuer, &s.verified, now)
+                    .is_ok()
+        });
+        if !holds {
+            memo.entries.remove(&id);
+        }
+        holds
     }
 
     /// `authorize(token, requirement)`: verifies, then checks the requirement (kinds,
@@ -1167,7 +1360,7 @@ impl Verifier {
             let policy = inner.policy(&requirement).map_err(|e| e.to_js())?;
             let now = inner.now()?;
             let verified = match inner.verify(&token, now).await {
-                Ok(v) => v,
+                Ok(v) => v.verified,
                 Err(fail) => return Ok(fail.to_js()),
             };
             let route = policy.route("GET", "/");
@@ -1273,13 +1466,30 @@ pub fn bearer_token(authorization: JsValue) -> JsValue {
     .to_js()
 }
 
+/// `__setHostVerify(fn)`: **internal, not part of the API**: registers the runtime's
+/// synchronous signature check (`npm/node-crypto.js`, by the Node.js entries; see
+/// [`webcrypto`]); `null` removes it.
+#[wasm_bindgen(js_name = __setHostVerify)]
+pub fn set_host_verify(f: JsValue) -> Result<(), JsValue> {
+    if f.is_null() || f.is_undefined() {
+        webcrypto::set_host_verify(None);
+        return Ok(());
+    }
+    let f = f
+        .dyn_into::<Function>()
+        .map_err(|_| JsValue::from(js_sys::TypeError::new("expected a function")))?;
+    webcrypto::set_host_verify(Some(f));
+    Ok(())
+}
+
 /// `__verifySignature(alg, jwk, message, signature, backend)`: **internal, not part of
 /// the API** (tests and benchmarks compare the signature backends with it). Checks
 /// `signature` over `message` (`Uint8Array`s) with the public members of `jwk` (a JSON
 /// string; `kty`, `crv`, `x`, `y`, `n`, `e`, or `k` for HMAC) under `alg`, loaded
 /// with the same rules as a JWKS. Resolves to a boolean with `backend` `"wasm"`; with
-/// `"webcrypto"`, to a boolean or `null` when WebCrypto cannot do the check (no Rust
-/// fallback here). Throws a `TypeError` for an unknown algorithm or backend, or a key
+/// `"node"` (the registered synchronous host function), `"webcrypto"`, or `"auto"`
+/// (the first, then the second), to a boolean or `null` when that backend cannot do
+/// the check (no Rust fallback here). Throws a `TypeError` for an unknown algorithm or backend, or a key
 /// that does not load.
 #[wasm_bindgen(js_name = __verifySignature)]
 pub fn verify_signature_internal(
@@ -1309,15 +1519,22 @@ pub fn verify_signature_internal(
             alg,
             cache_key: crate::token_cache::TokenKey::from_token(""),
         };
-        Ok(match backend {
-            Backend::Wasm => {
-                crate::alg::verify_signature(alg, &key.material, &message, &signature).into()
-            }
-            Backend::WebCrypto => match webcrypto::verify(&check, &message, &signature).await {
-                Some(ok) => ok.into(),
-                None => JsValue::NULL,
+        let answer = match backend {
+            Backend::Wasm => Some(crate::alg::verify_signature(
+                alg,
+                &key.material,
+                &message,
+                &signature,
+            )),
+            Backend::Node => webcrypto::verify_host(&check, &message, &signature),
+            Backend::WebCrypto => webcrypto::verify(&check, &message, &signature).await,
+            // Both host backends, as a verifier would ask them (no Rust fallback).
+            Backend::Auto => match webcrypto::verify_host(&check, &message, &signature) {
+                Some(ok) => Some(ok),
+                None => webcrypto::verify(&check, &message, &signature).await,
             },
-        })
+        };
+        Ok(answer.map_or(JsValue::NULL, JsValue::from))
     }))
 }
 

@@ -231,6 +231,27 @@ impl KeyProvider {
         Ok(keys)
     }
 
+    /// Whether the keys of generation `generation` are what [`KeyProvider::keys`] would
+    /// use for issuer `issuer` at `now` without any I/O: the same generation, held and
+    /// usable with no fetch or background refresh due (inline keys and secrets: always,
+    /// for their generation). A verification made with them may be reused while this
+    /// holds.
+    pub fn is_current(&self, issuer: usize, generation: u64, now: u64) -> bool {
+        let (Some((_, source)), Some(cell)) = (self.issuers.get(issuer), self.state.get(issuer))
+        else {
+            return false;
+        };
+        let s = cell.borrow();
+        let held = s.parsed.as_ref().is_some_and(|(g, _)| *g == generation);
+        match source {
+            KeySource::Inline(_) | KeySource::SharedSecret(_) => held,
+            KeySource::JwksUri(_) | KeySource::Discovery(_) => {
+                held && s.cache.generation == generation
+                    && matches!(s.cache.decide(&self.cfg, now), Action::Use { .. })
+            }
+        }
+    }
+
     /// Refreshes an issuer's keys (for a background task after [`Keys::refresh`]).
     pub async fn refresh<I: KeyIo>(&self, io: &I, issuer: usize, now: u64) {
         let _ = self.fetch_now(io, issuer, now).await;
@@ -490,5 +511,53 @@ mod tests {
             assert_eq!(crate::ErrorCode::code(&e), "jwks_unavailable");
         }
         assert_eq!(io.fetches.get(), 1);
+    }
+
+    #[test]
+    fn is_current_follows_generation_and_refresh() {
+        let io = Fake::default();
+        *io.jwks.borrow_mut() = Some(jwks("a"));
+        let p = KeyProvider::new(&config());
+        assert!(!p.is_current(0, 0, 1000), "nothing held yet");
+        let k = block_on(p.keys(&io, 0, Some("a"), 1000)).unwrap();
+        assert!(p.is_current(0, k.generation, 1001));
+        assert!(
+            !p.is_current(0, k.generation + 1, 1001),
+            "another generation"
+        );
+        assert!(!p.is_current(1, k.generation, 1001), "no such issuer");
+        // max-age=600 with a 60 s refresh-ahead: from 1540 a refresh is due, and
+        // results are no longer reused (the full path starts the refresh).
+        assert!(p.is_current(0, k.generation, 1539));
+        assert!(!p.is_current(0, k.generation, 1540));
+        // The refresh brings the same set: the same generation (content-derived), reused.
+        block_on(p.refresh(&io, 0, 1540));
+        assert!(p.is_current(0, k.generation, 1541));
+        // A rotated set is a new generation: results of the old one end.
+        *io.jwks.borrow_mut() = Some(jwks("b"));
+        block_on(p.refresh(&io, 0, 2200));
+        let k2 = block_on(p.keys(&io, 0, None, 2201)).unwrap();
+        assert_ne!(k2.generation, k.generation);
+        assert!(
+            !p.is_current(0, k.generation, 2201),
+            "the old generation ended"
+        );
+        assert!(p.is_current(0, k2.generation, 2201));
+    }
+
+    #[test]
+    fn inline_keys_are_current_for_their_generation() {
+        let cfg = Config::from_value(
+            serde_json::json!({"issuers":[{"issuer":"https://i/","audiences":["a"],
+            "jwks": serde_json::from_str::<Value>(&jwks("a")).unwrap()}]}),
+        )
+        .unwrap();
+        let p = KeyProvider::new(&cfg);
+        let io = Fake::default();
+        assert!(!p.is_current(0, STATIC_GENERATION, 1), "not parsed yet");
+        let k = block_on(p.keys(&io, 0, Some("a"), 1)).unwrap();
+        assert_eq!(k.generation, STATIC_GENERATION);
+        assert!(p.is_current(0, STATIC_GENERATION, u64::MAX));
+        assert!(!p.is_current(0, STATIC_GENERATION + 1, 1));
     }
 }

@@ -32,6 +32,9 @@ use sha2::{Digest, Sha256};
 pub struct TokenKey([u8; 32]);
 
 impl TokenKey {
+    /// A placeholder key for a check whose result is not cached (a disabled cache).
+    pub const UNUSED: TokenKey = TokenKey([0; 32]);
+
     /// The key of a token (its SHA-256 digest).
     pub fn from_token(token: &str) -> Self {
         Self(Sha256::digest(token.as_bytes()).into())

@@ -1,12 +1,22 @@
-//! Signature checks through the host's WebCrypto (`globalThis.crypto.subtle`), for the
-//! Worker and the JS bindings (features `worker` and `js`).
+//! Signature checks through the host's native crypto, for the Worker and the JS
+//! bindings (features `worker` and `js`).
 //!
 //! RSA and elliptic-curve arithmetic compiled to WebAssembly is several times slower
-//! than the host's native code behind WebCrypto. [`check`] therefore asks WebCrypto
-//! first and falls back to the portable Rust backend ([`verify_signature`], the
-//! reference) when WebCrypto cannot do the check: HMAC keys (they have no public JWK),
-//! a host without `crypto.subtle`, or a key the host will not import for that
-//! algorithm (for example Ed25519 on a runtime without it).
+//! than the host's native code. [`check`] therefore asks the host first and falls back
+//! to the portable Rust backend ([`verify_signature`], the reference) when the host
+//! cannot do the check: HMAC keys (they have no public JWK), a host without
+//! `crypto.subtle`, or a key the host will not import for that algorithm (for example
+//! Ed25519 on a runtime without it). The host offers up to two ways:
+//!
+//! * a synchronous verify function registered with [`set_host_verify`] (the npm
+//!   package's Node.js entry registers one over `node:crypto`'s `verify`; see
+//!   `npm/node-crypto.js`): called as `f(alg, jwk, message, signature)` with the JWS
+//!   algorithm name, the public JWK as an object (the same object for the same key, so
+//!   the host can cache its imported key on it), and `Uint8Array`s; it returns `true`
+//!   or `false`, or `undefined` when it cannot do this check. Being synchronous, it
+//!   spares the promise round trip of WebCrypto, which in Node.js costs more than the
+//!   RSA check itself;
+//! * WebCrypto (`globalThis.crypto.subtle`):
 //!
 //! | JWS | `importKey` | `verify` |
 //! |---|---|---|
@@ -15,21 +25,23 @@
 //! | ES256, ES384 | `ECDSA`, P-256/P-384 | `ECDSA`, SHA-256/384 (raw `r‖s`, as in JWS) |
 //! | EdDSA | `Ed25519` | `Ed25519` |
 //!
-//! Imported `CryptoKey`s are kept per isolate (thread) in a small map keyed by the
-//! algorithm and the key's public JWK, so each key is imported once; an import that
-//! failed is remembered too (that key then always goes to Rust). The map holds at most
+//! Keys are kept per isolate (thread) in a small map keyed by the algorithm and the
+//! key's public JWK: the JWK as a JS object (for the synchronous host function) and the
+//! imported `CryptoKey`, so each key is parsed and imported once; an import that failed
+//! is remembered too (that key then always goes to Rust). The map holds at most
 //! [`MAX_KEYS`] entries and is emptied when full. Keying by the JWK itself (not by a
 //! key-set generation or `kid`) keeps verifiers and issuers from ever sharing a wrong
 //! key.
 //!
 //! Once a key is imported, a `verify` that throws or rejects (a malformed signature)
 //! counts as an invalid signature. Signatures of the wrong length for ECDSA and
-//! Ed25519 are rejected before WebCrypto is asked. Nothing here panics.
+//! Ed25519 are rejected before the host is asked. Nothing here panics.
 
 use std::cell::RefCell;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
+use std::rc::Rc;
 
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use serde_json::Value;
@@ -39,55 +51,91 @@ use wasm_bindgen_futures::JsFuture;
 use crate::alg::{key_fits, verify_signature, Alg};
 use crate::gate::SignatureCheck;
 
-/// The most imported keys kept per isolate.
+/// The most keys kept per isolate.
 pub const MAX_KEYS: usize = 128;
 
 /// Which backend checks signatures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Backend {
-    /// WebCrypto where the host can do the check, the Rust backend otherwise.
+    /// The host's synchronous verify function where one is registered and can do the
+    /// check, else WebCrypto where it can, else the Rust backend.
     #[default]
+    Auto,
+    /// As [`Backend::Auto`]; for callers that insist on the host's synchronous function
+    /// (the JS bindings refuse it when none is registered).
+    Node,
+    /// WebCrypto where the host can do the check, the Rust backend otherwise (the
+    /// synchronous host function is not used).
     WebCrypto,
     /// The Rust backend only (portable; the reference).
     Wasm,
 }
 
 impl Backend {
-    /// Parses `"webcrypto"` or `"wasm"`.
+    /// Parses `"auto"`, `"node"`, `"webcrypto"` or `"wasm"`.
     pub fn parse(name: &str) -> Option<Backend> {
         match name {
+            "auto" => Some(Backend::Auto),
+            "node" => Some(Backend::Node),
             "webcrypto" => Some(Backend::WebCrypto),
             "wasm" => Some(Backend::Wasm),
             _ => None,
         }
     }
+
+    /// Whether this backend asks the synchronous host function first.
+    fn uses_host(self) -> bool {
+        matches!(self, Backend::Auto | Backend::Node)
+    }
 }
 
-/// An imported key and its `verify` parameters; `None` when the import failed.
-type Entry = Option<(JsValue, JsValue)>;
+/// An imported `CryptoKey` and its `verify` parameters; `None` when the import failed.
+type Imported = Option<(JsValue, JsValue)>;
 
-/// A cached import: the algorithm and public JWK it was made for, and its outcome.
-struct Cached {
+/// What is kept of one key: the algorithm and public JWK it is for, the JWK as a JS
+/// object, and the WebCrypto import (not tried yet, failed, or done).
+struct KeyEntry {
     alg: Alg,
     jwk: Value,
-    entry: Entry,
+    jwk_js: JsValue,
+    imported: RefCell<Option<Imported>>,
 }
 
 thread_local! {
-    /// Imports by a hash of (algorithm, JWK); the stored pair is compared on lookup,
-    /// so a hash collision is only a miss.
-    static KEYS: RefCell<HashMap<u64, Cached>> = RefCell::new(HashMap::new());
+    /// Keys by a hash of (algorithm, JWK); the stored pair is compared on lookup, so a
+    /// hash collision is only a miss.
+    static KEYS: RefCell<HashMap<u64, Rc<KeyEntry>>> = RefCell::new(HashMap::new());
+    /// The host's synchronous verify function, if one was registered.
+    static HOST_VERIFY: RefCell<Option<Function>> = const { RefCell::new(None) };
 }
 
-/// Checks `signature` over `message` as `check` asks, with `backend` (WebCrypto falls
-/// back to Rust when it cannot do the check).
+/// Registers (or, with `None`, removes) the host's synchronous verify function; see
+/// the [module docs](self).
+pub fn set_host_verify(f: Option<Function>) {
+    HOST_VERIFY.with(|h| *h.borrow_mut() = f);
+}
+
+/// Whether a synchronous host verify function is registered.
+pub fn has_host_verify() -> bool {
+    HOST_VERIFY.with(|h| h.borrow().is_some())
+}
+
+/// Checks `signature` over `message` as `check` asks, with `backend` (each host backend
+/// falls back to the next, and finally to Rust, when it cannot do the check). With the
+/// synchronous host function doing the check, the returned future is ready at its first
+/// poll.
 pub async fn check(
     check: &SignatureCheck<'_>,
     message: &[u8],
     signature: &[u8],
     backend: Backend,
 ) -> bool {
-    if backend == Backend::WebCrypto {
+    if backend.uses_host() {
+        if let Some(ok) = verify_host(check, message, signature) {
+            return ok;
+        }
+    }
+    if backend != Backend::Wasm {
         if let Some(ok) = verify(check, message, signature).await {
             return ok;
         }
@@ -95,51 +143,105 @@ pub async fn check(
     verify_signature(check.alg, &check.key.material, message, signature)
 }
 
-/// Checks the signature through WebCrypto only: `Some(valid)`, or `None` when
-/// WebCrypto cannot do this check (then use [`verify_signature`]).
-pub async fn verify(check: &SignatureCheck<'_>, message: &[u8], signature: &[u8]) -> Option<bool> {
+/// What the host can be asked about `check`: `Err(answer)` when the answer is known
+/// without the host (a key that does not fit, a signature of the wrong length),
+/// `Ok(None)` when the host cannot do it (no public JWK: HMAC), else the key's entry.
+fn prepare(
+    check: &SignatureCheck<'_>,
+    signature: &[u8],
+) -> Result<Option<(Rc<KeyEntry>, Spec)>, bool> {
     let alg = check.alg;
     // The Rust backend's answer for a key that does not fit; never reached through the
     // gate, whose key selection already ensures the fit.
     if !key_fits(alg, &check.key.material) {
-        return Some(false);
+        return Err(false);
     }
-    let jwk = check.key.jwk.as_ref()?;
-    let spec = Spec::of(alg)?;
+    let (Some(jwk), Some(spec)) = (check.key.jwk.as_ref(), Spec::of(alg)) else {
+        return Ok(None);
+    };
     if spec.sig_len.is_some_and(|len| signature.len() != len) {
-        return Some(false);
+        return Err(false);
     }
-    let (subtle, verify_fn) = subtle()?;
+    Ok(entry(alg, jwk).map(|e| (e, spec)))
+}
+
+/// The kept entry of (`alg`, `jwk`), made on first use; `None` if the JWK does not
+/// become a JS object.
+fn entry(alg: Alg, jwk: &Value) -> Option<Rc<KeyEntry>> {
     let id = fingerprint(alg, jwk);
-    let cached = KEYS.with(|k| {
+    let found = KEYS.with(|k| {
         k.borrow()
             .get(&id)
-            .filter(|c| c.alg == alg && c.jwk == *jwk)
-            .map(|c| c.entry.clone())
+            .filter(|e| e.alg == alg && e.jwk == *jwk)
+            .cloned()
     });
-    let (key, verify_params) = match cached {
-        Some(entry) => entry?,
+    if found.is_some() {
+        return found;
+    }
+    let jwk_js = js_sys::JSON::parse(&jwk.to_string())
+        .ok()
+        .filter(JsValue::is_object)?;
+    let made = Rc::new(KeyEntry {
+        alg,
+        jwk: jwk.clone(),
+        jwk_js,
+        imported: RefCell::new(None),
+    });
+    KEYS.with(|k| {
+        let mut k = k.borrow_mut();
+        if k.len() >= MAX_KEYS {
+            k.clear();
+        }
+        k.insert(id, Rc::clone(&made));
+    });
+    Some(made)
+}
+
+/// Checks the signature through the synchronous host function only: `Some(valid)`,
+/// or `None` when there is none or it cannot do this check.
+pub fn verify_host(check: &SignatureCheck<'_>, message: &[u8], signature: &[u8]) -> Option<bool> {
+    let f = HOST_VERIFY.with(|h| h.borrow().clone())?;
+    let (entry, _) = match prepare(check, signature) {
+        Err(answer) => return Some(answer),
+        Ok(found) => found?,
+    };
+    let alg = JsValue::from_str(check.alg.as_str());
+    // SAFETY: the views alias wasm memory and stay valid while it is not resized,
+    // that is until the next allocation in this module. Nothing allocates between
+    // their creation and the end of the call: the host function is synchronous JS that
+    // does not call back into this module (npm/node-crypto.js), its arguments are
+    // made above, and the views are dropped right after.
+    let (message, signature) = unsafe { (Uint8Array::view(message), Uint8Array::view(signature)) };
+    // A host function that throws cannot do the check; WebCrypto or Rust will.
+    let answer = f.call4(
+        &JsValue::UNDEFINED,
+        &alg,
+        &entry.jwk_js,
+        &message,
+        &signature,
+    );
+    drop((message, signature));
+    answer.ok()?.as_bool()
+}
+
+/// Checks the signature through WebCrypto only: `Some(valid)`, or `None` when
+/// WebCrypto cannot do this check (then use [`verify_signature`]).
+pub async fn verify(check: &SignatureCheck<'_>, message: &[u8], signature: &[u8]) -> Option<bool> {
+    let (entry, spec) = match prepare(check, signature) {
+        Err(answer) => return Some(answer),
+        Ok(found) => found?,
+    };
+    let (subtle, verify_fn) = subtle()?;
+    let known = entry.imported.borrow().clone();
+    let (key, verify_params) = match known {
+        Some(imported) => imported?,
         None => {
-            // No borrow of the map is held across this await.
-            let entry = import_key(&subtle, &jwk.to_string(), &spec.import_params())
+            // No borrow of the entry is held across this await.
+            let imported = import_key(&subtle, &entry.jwk_js, &spec.import_params())
                 .await
                 .map(|key| (key, spec.verify_params().into()));
-            KEYS.with(|k| {
-                let mut k = k.borrow_mut();
-                if k.len() >= MAX_KEYS {
-                    k.clear();
-                }
-                let jwk = jwk.clone();
-                k.insert(
-                    id,
-                    Cached {
-                        alg,
-                        jwk,
-                        entry: entry.clone(),
-                    },
-                );
-            });
-            entry?
+            *entry.imported.borrow_mut() = Some(imported.clone());
+            imported?
         }
     };
     let pending = verify_fn.call4(
@@ -235,8 +337,7 @@ fn fingerprint(alg: Alg, jwk: &Value) -> u64 {
 }
 
 /// `subtle.importKey("jwk", jwk, algorithm, false, ["verify"])`; `None` on any failure.
-async fn import_key(subtle: &JsValue, jwk: &str, algorithm: &Object) -> Option<JsValue> {
-    let jwk = js_sys::JSON::parse(jwk).ok()?;
+async fn import_key(subtle: &JsValue, jwk: &JsValue, algorithm: &Object) -> Option<JsValue> {
     let usages = Array::of1(&"verify".into());
     let pending = Reflect::get(subtle, &"importKey".into())
         .ok()?
@@ -245,7 +346,7 @@ async fn import_key(subtle: &JsValue, jwk: &str, algorithm: &Object) -> Option<J
         .call5(
             subtle,
             &"jwk".into(),
-            &jwk,
+            jwk,
             algorithm,
             &false.into(),
             &usages.into(),

@@ -174,6 +174,22 @@ fn token_cache_skips_signature_but_not_expiry() {
 }
 
 #[test]
+fn a_disabled_token_cache_is_never_filled_and_revalidate_rechecks_times() {
+    let key = SigningKey::generate(Alg::EdDSA).unwrap();
+    let mut run = Run::new(&key);
+    run.cache = TokenCache::new(0);
+    let m = machine(&key, "read:builds");
+    let v = allow(run.decide("GET", "/builds/1", Some(&m)));
+    allow(run.decide("GET", "/builds/1", Some(&m)));
+    assert_eq!(run.cache.len(), 0);
+    // What the JS bindings redo for a kept result: the claims at the new time.
+    assert!(run.gate.revalidate(0, &v, NOW + 10).is_ok());
+    let late = run.gate.revalidate(0, &v, NOW + 3600 + 61).unwrap_err();
+    assert_eq!(tokengate::ErrorCode::code(&late), "token_expired");
+    assert!(run.gate.revalidate(7, &v, NOW).is_err(), "no such issuer");
+}
+
+#[test]
 fn real_auth0_token_classifies_as_machine() {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),

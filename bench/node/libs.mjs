@@ -17,23 +17,33 @@ const require = createRequire(import.meta.url);
 /** Where the tokengate package is (pkg/, built by scripts/build-pkg.sh). */
 export const PKG_DIR = process.env.TOKENGATE_PKG_DIR || path.resolve(import.meta.dirname, "../../pkg");
 
+async function tokengate({ alg, jwks, now }, extra) {
+  const tg = await import(pathToFileURL(path.join(PKG_DIR, "node.mjs")).href);
+  const date = new Date(now * 1000);
+  const verifier = tg.createVerifier({
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    jwks,
+    algorithms: [alg],
+    currentDate: () => date,
+    ...extra,
+  });
+  return { verify: (t) => verifier.verify(t), ok: (r) => r && r.ok === true };
+}
+
 export const LIBS = {
-  // tokengate's npm build (pkg/node.mjs), inline JWKS, fixed clock; its verified-token
-  // cache is on by default (tokenCacheSize 4096).
+  // tokengate's npm build (pkg/node.mjs), inline JWKS, fixed clock, default options:
+  // signatures through node:crypto's synchronous verify (signatureBackend "auto"),
+  // repeated tokens served from the kept results (tokenCacheSize 4096).
   tokengate: {
     label: "tokengate",
-    async setup({ alg, jwks, now }) {
-      const tg = await import(pathToFileURL(path.join(PKG_DIR, "node.mjs")).href);
-      const date = new Date(now * 1000);
-      const verifier = tg.createVerifier({
-        issuer: ISSUER,
-        audience: AUDIENCE,
-        jwks,
-        algorithms: [alg],
-        currentDate: () => date,
-      });
-      return { verify: (t) => verifier.verify(t), ok: (r) => r && r.ok === true };
-    },
+    setup: (args) => tokengate(args, {}),
+  },
+  // The same with signatureBackend "webcrypto" (what edge runtimes and browsers use):
+  // crypto.subtle.verify, asynchronous, as jose.
+  "tokengate-webcrypto": {
+    label: "tokengate (webcrypto)",
+    setup: (args) => tokengate(args, { signatureBackend: "webcrypto" }),
   },
   // jose (panva): jwtVerify with createLocalJWKSet (kid lookup, imported CryptoKeys
   // cached inside the set), WebCrypto underneath.

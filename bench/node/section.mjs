@@ -7,7 +7,7 @@ import path from "node:path";
 import { makeKey, jwksOf, signToken, signTokens, exportKey } from "../lib/keys.mjs";
 import { run, lastJson, log } from "../lib/proc.mjs";
 
-export const NODE_LIBS = ["tokengate", "jose", "jsonwebtoken", "fast-jwt", "fast-jwt+cache"];
+export const NODE_LIBS = ["tokengate", "tokengate-webcrypto", "jose", "jsonwebtoken", "fast-jwt", "fast-jwt+cache"];
 export const NODE_ALGS = ["RS256", "ES256", "EdDSA"];
 
 export async function nodeSection({ smoke, workDir }) {

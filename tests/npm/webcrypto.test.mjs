@@ -1,14 +1,16 @@
-// The two signature backends (src/webcrypto.rs: the runtime's WebCrypto; src/alg.rs:
-// the Rust code compiled to WebAssembly) must give the same answers:
+// The signature backends (src/webcrypto.rs: node:crypto's synchronous verify, which
+// the Node.js entry registers (npm/node-crypto.js), and the runtime's WebCrypto;
+// src/alg.rs: the Rust code compiled to WebAssembly) must give the same answers:
 //
 // - Project Wycheproof vectors (../shared/vectors/wycheproof, the files of
 //   tests/wycheproof.rs) through the internal hook `__verifySignature` with each
-//   backend: WebCrypto must actually do every check (no silent fallback), both backends
-//   must agree on every case, and the answers must be the expected ones ("acceptable"
+//   backend: node:crypto and WebCrypto must actually do every check (no silent
+//   fallback), all three backends must agree on every case, and the answers must be the expected ones ("acceptable"
 //   cases are rejected, as on the Rust side);
 // - whole tokens (RS256, PS256, ES256, ES384, EdDSA signed with node:crypto, and HS256)
-//   through createVerifier with `signatureBackend: "webcrypto"` and `"wasm"`, with a
-//   spy on crypto.subtle.verify showing which backend ran;
+//   through createVerifier with `signatureBackend` "auto" (the default), "node",
+//   "webcrypto" and "wasm", with a spy on crypto.subtle.verify showing which backend
+//   ran;
 // - the fallbacks: an importKey failure and a runtime without crypto.subtle.
 
 import { test } from "node:test";
@@ -67,17 +69,20 @@ test("Wycheproof: both backends agree and match the expected results", async (t)
           const expected = c.result === "valid";
           const msg = hex(c.msg);
           const sig = hex(c.sig);
-          let web, wasm;
+          let web, wasm, node;
           try {
             web = await __verifySignature(alg, jwk, msg, sig, "webcrypto");
             wasm = await __verifySignature(alg, jwk, msg, sig, "wasm");
+            node = await __verifySignature(alg, jwk, msg, sig, "node");
           } catch (e) {
             // A key that does not load: every case of the group must be invalid.
-            web = wasm = false;
+            web = wasm = node = false;
             if (expected) failures.push(`tcId ${c.tcId}: key did not load: ${e.message}`);
             continue;
           }
           if (web === null) failures.push(`tcId ${c.tcId}: WebCrypto did not do the check`);
+          if (node === null) failures.push(`tcId ${c.tcId}: node:crypto did not do the check`);
+          if (node !== wasm) failures.push(`tcId ${c.tcId}: node:crypto says ${node}, wasm says ${wasm}`);
           else if (web !== wasm) failures.push(`tcId ${c.tcId} (${c.result}): webcrypto ${web}, wasm ${wasm}: ${c.comment}`);
           else if (web !== expected) failures.push(`tcId ${c.tcId} (${c.result}): both ${web}: ${c.comment}`);
         }
@@ -95,6 +100,8 @@ test("__verifySignature: HMAC is Rust only; bad arguments throw", async () => {
   const msg = Buffer.from("hello");
   const tag = createHmac("sha256", k).update(msg).digest();
   assert.equal(await __verifySignature("HS256", jwk, msg, tag, "webcrypto"), null);
+  assert.equal(await __verifySignature("HS256", jwk, msg, tag, "node"), null);
+  assert.equal(await __verifySignature("HS256", jwk, msg, tag, "auto"), null);
   assert.equal(await __verifySignature("HS256", jwk, msg, tag, "wasm"), true);
   assert.throws(() => __verifySignature("none", jwk, msg, tag, "wasm"), TypeError);
   assert.throws(() => __verifySignature("HS256", jwk, msg, tag, "native"), TypeError);
@@ -159,8 +166,8 @@ async function spyVerify(fn) {
 const KEYS = makeKeys();
 const JWKS = { keys: Object.values(KEYS).map((k) => k.jwk) };
 
-for (const backend of ["webcrypto", "wasm"]) {
-  test(`createVerifier with signatureBackend "${backend}"`, async (t) => {
+for (const backend of [undefined, "auto", "node", "webcrypto", "wasm"]) {
+  test(`createVerifier with signatureBackend ${backend ?? "(default)"}`, async (t) => {
     const v = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: JWKS, signatureBackend: backend });
     for (const key of Object.values(KEYS)) {
       await t.test(key.alg, async () => {
@@ -210,7 +217,7 @@ test("an importKey failure falls back to the Rust backend", async () => {
     return Promise.reject(new DOMException("not supported here", "NotSupportedError"));
   };
   try {
-    const v = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: { keys: Object.values(keys).map((k) => k.jwk) } });
+    const v = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: { keys: Object.values(keys).map((k) => k.jwk) }, signatureBackend: "webcrypto" });
     for (const key of Object.values(keys)) {
       const r = await v.verify(token(key));
       assert.equal(r.ok, true, `${key.alg}: ${JSON.stringify(r.error)}`);
@@ -228,7 +235,8 @@ test("a runtime without crypto.subtle uses the Rust backend", async () => {
   const descriptor = Object.getOwnPropertyDescriptor(globalThis, "crypto");
   Object.defineProperty(globalThis, "crypto", { value: undefined, configurable: true, writable: true });
   try {
-    const v = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: JWKS });
+    // "webcrypto": without node:crypto's synchronous check, as on edge runtimes.
+    const v = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: JWKS, signatureBackend: "webcrypto" });
     for (const key of Object.values(KEYS)) {
       assert.equal((await v.verify(token(key))).ok, true, key.alg);
       assert.equal((await v.verify(tamper(token(key), "flip"))).error.code, "signature_invalid");
@@ -237,6 +245,11 @@ test("a runtime without crypto.subtle uses the Rust backend", async () => {
     Object.defineProperty(globalThis, "crypto", descriptor);
   }
   assert.ok(globalThis.crypto.subtle);
+});
+
+test("the node backend needs node:crypto, which the Node.js entry has", () => {
+  // Registered by node.mjs / node.cjs: "node" is accepted here, and the default uses it.
+  assert.doesNotThrow(() => createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: JWKS, signatureBackend: "node" }));
 });
 
 test("signatureBackend is validated", () => {
