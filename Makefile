@@ -57,6 +57,8 @@ clippy:
 test-rust:
 	$(call step,cargo test (native))
 	cargo test
+	$(call step,cargo test --features js --lib (the JS bindings' option translation and kept results$(,) natively))
+	cargo test --features js --lib js::
 	$(call step,Wycheproof counts per file)
 	cargo test -q --test wycheproof -- --show-output | grep -E '^(wycheproof |test result)'
 

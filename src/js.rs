@@ -987,6 +987,12 @@ impl Memo {
                 None => break,
             }
         }
+        // Entries dropped by a failed recheck leave their id in `order`: compact it
+        // before it outgrows the entries, so that it stays bounded.
+        if self.order.len() >= self.capacity.saturating_mul(2).max(16) {
+            let entries = &self.entries;
+            self.order.retain(|id| entries.contains_key(id));
+        }
         // Ids start at 1 and skip 0 on wrap-around.
         self.next = self.next.checked_add(1).unwrap_or(1);
         let id = self.next;
@@ -1541,6 +1547,57 @@ pub fn verify_signature_internal(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memo_stays_bounded_when_entries_are_dropped_between_inserts() {
+        let verified = || {
+            let key = crate::mint::SigningKey::generate(Alg::EdDSA).unwrap();
+            let claims = json!({"iss": "https://i/", "aud": "a", "sub": "u", "exp": 2_000_000_000});
+            let token = key.sign(claims.as_object().unwrap(), None);
+            let cfg = Config::from_value(json!({"issuers": [{"issuer": "https://i/",
+                "audiences": ["a"], "jwks": crate::mint::public_jwks(&[key])}]}))
+            .unwrap();
+            let gate = Gate::new(cfg).unwrap();
+            let u = gate.peek(&token).unwrap();
+            let keys = KeySet::from_value(&gate.config().issuers[0].jwks.clone().unwrap()).unwrap();
+            gate.verify(&token, &u, &keys, 1, &mut TokenCache::new(0), 1_700_000_000)
+                .unwrap()
+        };
+        let v = verified();
+        let mut memo = Memo {
+            capacity: 4,
+            ..Memo::default()
+        };
+        let mut ids = Vec::new();
+        for _ in 0..1000 {
+            let s = Success {
+                verified: v.clone(),
+                issuer: 0,
+                generation: 1,
+            };
+            let id = memo.insert(s);
+            // What a failed recheck does.
+            memo.entries.remove(&id);
+            ids.push(id);
+        }
+        assert!(memo.order.len() <= 16, "{}", memo.order.len());
+        assert!(ids.iter().all(|&id| id != 0));
+        for _ in 0..10 {
+            let id = memo.insert(Success {
+                verified: v.clone(),
+                issuer: 0,
+                generation: 1,
+            });
+            assert_ne!(id, 0);
+        }
+        assert_eq!(memo.entries.len(), 4);
+        let empty = Memo::default().insert(Success {
+            verified: v,
+            issuer: 0,
+            generation: 1,
+        });
+        assert_eq!(empty, 0, "capacity 0 keeps nothing");
+    }
 
     fn opts(v: Value) -> Result<Translated, String> {
         translate(&v).map_err(|e| e.message())
