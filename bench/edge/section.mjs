@@ -3,7 +3,11 @@
 //
 //   passthrough  no authentication, forwards to the origin (the floor);
 //   tokengate    the real build/ (index.js + index_bg.wasm from scripts/build-worker.sh)
-//                with a TOKENGATE_CONFIG whose jwks_uri and origin are the local server;
+//                with a TOKENGATE_CONFIG whose jwks_uri and origin are the local server,
+//                and edge.log "denials" (BENCH_EDGE_TOKENGATE_LOG): like the other two
+//                Workers it then logs nothing for the 2xx requests measured here. With
+//                the default "all" it writes one console line per request, which local
+//                workerd pipes to this process; that costs CPU the baselines do not pay;
 //   jose+KV      a plain-JS authorizer with jose and a KV-cached JWKS (baseline).
 //
 // Every Worker is entered through workers/counting-entry.mjs, which counts KV calls
@@ -87,8 +91,8 @@ async function bootWorker({ name, dir, modules, bindings, compatDate }) {
     cf: false,
     verbose: false,
     logRequests: false,
-    // The authorizer logs one JSON line per request; drop them here rather than
-    // print thousands of lines (workerd still produces them).
+    // With edge.log "all" the authorizer logs one JSON line per request; drop them
+    // here rather than print thousands of lines (workerd still produces them).
     handleStructuredLogs: () => {},
     modules,
     modulesRoot: dir,
@@ -133,6 +137,8 @@ export async function edgeSection({ smoke, root, workDir, buildDir }) {
   const warmup = smoke ? 1 : Number(process.env.BENCH_EDGE_WARMUP_SECONDS ?? 3);
   const connections = smoke ? 4 : Number(process.env.BENCH_EDGE_CONNECTIONS ?? 16);
   const compatDate = compatibilityDate(root);
+  // tokengate's edge.log; see the header comment.
+  const tokengateLog = process.env.BENCH_EDGE_TOKENGATE_LOG ?? "denials";
   const dir = path.join(workDir, "edge");
   mkdirSync(dir, { recursive: true });
 
@@ -186,6 +192,7 @@ export async function edgeSection({ smoke, root, workDir, buildDir }) {
       { path: "/health", public: true },
       { path: "/api/*", require: { scopes_any: ["read:data"] } },
     ],
+    edge: { log: tokengateLog },
   };
   const workers = [
     {
@@ -197,7 +204,7 @@ export async function edgeSection({ smoke, root, workDir, buildDir }) {
     },
     {
       id: "tokengate",
-      label: "tokengate",
+      label: tokengateLog === "all" ? "tokengate" : `tokengate (edge.log ${tokengateLog})`,
       dir: tgDir,
       modules: entryModules(tgDir, "index.js", [{ type: "CompiledWasm", path: path.join(tgDir, "index_bg.wasm") }]),
       bindings: { TOKENGATE_CONFIG: JSON.stringify(tgConfig) },
@@ -358,13 +365,15 @@ export async function edgeSection({ smoke, root, workDir, buildDir }) {
   }
   return {
     loadGenerator: `autocannon ${require("autocannon/package.json").version} (in-process), ${connections} connections, pipelining 1`,
+    tokengateLog,
     warmupSeconds: warmup,
     secondsPerRound: duration,
     rounds,
     notes:
       "workerd via Miniflare on 127.0.0.1; load generator, origin (separate Node process) and workerd share the 2 cores; " +
       "the Workers are loaded in turn in rotating rounds, req/s = median of the rounds, latencies pooled (2xx only); " +
-      "KV reads counted by a wrapper around the KV bindings over all measured rounds",
+      "KV reads counted by a wrapper around the KV bindings over all measured rounds; " +
+      `tokengate runs with edge.log "${tokengateLog}" (the baselines log nothing)`,
     results,
   };
 }

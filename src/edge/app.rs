@@ -6,9 +6,11 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use serde::Serialize;
 use serde_json::{json, Value};
-use wasm_bindgen::JsValue;
-use worker::{console_log, Context, Env, Headers, Method, Request, RequestInit, Response};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use worker::{Context, Env, Headers, Method, Response};
 
 use crate::classify::Principal;
 use crate::config::Config;
@@ -21,6 +23,7 @@ use crate::{ConfigError, Deny, ErrorCode};
 
 use super::demo::{self, Demo};
 use super::exchange::{self, SigningKeys};
+use super::host;
 use super::io::EdgeIo;
 
 /// The KV binding of the client registry.
@@ -31,8 +34,8 @@ const CLIENT_TTL: f64 = 300.0;
 const ORIGIN_SECRET: &str = "TOKENGATE_ORIGIN_SECRET";
 /// The default header carrying it.
 const ORIGIN_SECRET_HEADER: &str = "x-tokengate-secret";
-/// The prefix of identity headers; inbound ones are always removed.
-const IDENTITY_PREFIX: &str = "x-tokengate-";
+/// The service binding that, when present, receives allowed requests.
+const ORIGIN_BINDING: &str = "ORIGIN";
 
 /// What the registry knows about a client.
 #[derive(Clone, Debug, serde::Deserialize)]
@@ -48,6 +51,43 @@ pub struct App {
     clients: RefCell<HashMap<String, (Option<ClientInfo>, f64)>>,
     demo: Option<Demo>,
     pub(super) signing: Option<SigningKeys>,
+    /// The `TOKENGATE_ORIGIN_SECRET` secret, if set.
+    origin_secret: Option<String>,
+    /// Whether a service binding named `ORIGIN` exists.
+    origin_service: bool,
+    /// Which requests get a log line (`edge.log`).
+    log_level: LogLevel,
+}
+
+/// Which requests get a log line: the `edge.log` setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogLevel {
+    /// Every request (the default).
+    All,
+    /// Requests tokengate refused or failed to serve: denials (including refused
+    /// token exchanges), configuration and internal errors; and requests served with
+    /// a stale key set.
+    Denials,
+    /// None.
+    Off,
+}
+
+/// Reads and removes `edge.log` from the configuration document: the setting belongs
+/// to this adapter, and the core's schema (which rejects unknown keys) does not know it.
+fn take_log_level(config: &mut Value) -> Result<LogLevel, ConfigError> {
+    let Some(edge) = config.get_mut("edge").and_then(Value::as_object_mut) else {
+        return Ok(LogLevel::All);
+    };
+    match edge.remove("log") {
+        None => Ok(LogLevel::All),
+        Some(Value::String(s)) if s == "all" => Ok(LogLevel::All),
+        Some(Value::String(s)) if s == "denials" => Ok(LogLevel::Denials),
+        Some(Value::String(s)) if s == "off" => Ok(LogLevel::Off),
+        Some(_) => Err(ConfigError::invalid(
+            "edge.log",
+            "must be \"all\", \"denials\" or \"off\"",
+        )),
+    }
 }
 
 thread_local! {
@@ -119,6 +159,7 @@ async fn load_app(env: &Env) -> Result<Rc<App>, ConfigError> {
         }
         None => None,
     };
+    let log_level = take_log_level(&mut value)?;
     let config = Config::from_value(value)?;
     let app = Rc::new(App {
         keys: KeyProvider::new(&config),
@@ -127,6 +168,9 @@ async fn load_app(env: &Env) -> Result<Rc<App>, ConfigError> {
         gate: Gate::new(config)?,
         demo,
         signing,
+        origin_secret: env.secret(ORIGIN_SECRET).ok().map(|s| s.to_string()),
+        origin_service: env.service(ORIGIN_BINDING).is_ok(),
+        log_level,
     });
     APP.with(|a| *a.borrow_mut() = Some(app.clone()));
     Ok(app)
@@ -135,7 +179,7 @@ async fn load_app(env: &Env) -> Result<Rc<App>, ConfigError> {
 /// One structured log line per request; never contains a token.
 #[derive(Default)]
 pub(super) struct LogLine {
-    method: String,
+    method: Method,
     path: String,
     route: Option<usize>,
     pub(super) decision: &'static str,
@@ -149,53 +193,214 @@ pub(super) struct LogLine {
     pub(super) message: Option<String>,
 }
 
+/// The JSON form of a [`LogLine`], serialized straight into one string.
+#[derive(Serialize)]
+struct LogRecord<'a> {
+    tokengate: u8,
+    method: &'a str,
+    path: &'a str,
+    route: Option<usize>,
+    decision: &'a str,
+    status: u16,
+    code: Option<&'a str>,
+    kind: Option<&'a str>,
+    subject: Option<&'a str>,
+    client: Option<&'a str>,
+    jwks: Option<&'a str>,
+    verify_ms: Option<f64>,
+    total_ms: f64,
+    message: Option<&'a str>,
+}
+
 impl LogLine {
-    fn emit(&self, started: f64) {
-        let line = json!({
-            "tokengate": 1,
-            "method": self.method, "path": self.path, "route": self.route,
-            "decision": self.decision, "status": self.status, "code": self.code,
-            "kind": self.kind, "subject": self.subject, "client": self.client,
-            "jwks": self.jwks, "verify_ms": self.verify_ms,
-            "total_ms": now_ms() - started, "message": self.message,
-        });
-        console_log!("{}", line);
+    /// Whether `level` asks for this line.
+    fn wanted(&self, level: LogLevel) -> bool {
+        match level {
+            LogLevel::All => true,
+            LogLevel::Off => false,
+            LogLevel::Denials => {
+                !matches!(
+                    self.decision,
+                    "allow" | "public" | "preflight" | "metadata" | "demo" | "exchange"
+                ) || self.jwks == Some(KeyOutcome::Stale.as_str())
+            }
+        }
+    }
+
+    fn emit(&self, total_ms: f64) {
+        let record = LogRecord {
+            tokengate: 1,
+            method: self.method.as_ref(),
+            path: &self.path,
+            route: self.route,
+            decision: self.decision,
+            status: self.status,
+            code: self.code,
+            kind: self.kind,
+            subject: self.subject.as_deref(),
+            client: self.client.as_deref(),
+            jwks: self.jwks,
+            verify_ms: self.verify_ms,
+            total_ms,
+            message: self.message.as_deref(),
+        };
+        if let Ok(line) = serde_json::to_string(&record) {
+            web_sys::console::log_1(&JsValue::from_str(&line));
+        }
+    }
+
+    /// The `Server-Timing` header value: total time, decision, key source, verify time.
+    fn server_timing(&self, total_ms: f64) -> String {
+        let mut t = String::with_capacity(80);
+        t.push_str("tokengate;dur=");
+        push_ms(&mut t, total_ms);
+        t.push_str(";desc=\"");
+        t.push_str(self.decision);
+        t.push('"');
+        if let Some(j) = self.jwks {
+            t.push_str(", jwks;desc=\"");
+            t.push_str(j);
+            t.push('"');
+        }
+        if let Some(v) = self.verify_ms {
+            t.push_str(", verify;dur=");
+            push_ms(&mut t, v);
+        }
+        t
     }
 }
 
+/// Milliseconds with two decimals (as `{:.2}` would print them, without the float
+/// formatting machinery).
+fn push_ms(out: &mut String, ms: f64) {
+    let hundredths = (ms.max(0.0) * 100.0).round() as u64;
+    out.push_str(&(hundredths / 100).to_string());
+    out.push('.');
+    let frac = hundredths % 100;
+    if frac < 10 {
+        out.push('0');
+    }
+    out.push_str(&frac.to_string());
+}
+
+/// The incoming request, read from the runtime once: URL, method and headers are each
+/// one call across the wasm boundary, and nothing else (`cf` above all) is touched.
+struct Incoming {
+    raw: web_sys::Request,
+    headers: web_sys::Headers,
+    /// As worker-rs maps it: a method it does not know is `GET`, routed and forwarded
+    /// as such.
+    method: Method,
+    /// Whether `method` is the request's own method string.
+    method_unchanged: bool,
+    /// The full URL as the runtime serialized it.
+    url: String,
+    /// The pathname.
+    path: String,
+    /// The pathname and the `?query`, if any.
+    path_and_query: String,
+}
+
+impl Incoming {
+    fn new(raw: web_sys::Request) -> Incoming {
+        let url = raw.url();
+        let raw_method = raw.method();
+        let method = Method::from(raw_method.clone());
+        let method_unchanged = raw_method == method.as_ref();
+        let headers = raw.headers();
+        let (path, path_and_query) = split_url(&url);
+        Incoming {
+            raw,
+            headers,
+            method,
+            method_unchanged,
+            path: path.to_owned(),
+            path_and_query: path_and_query.to_owned(),
+            url,
+        }
+    }
+}
+
+/// The pathname, and the pathname with the query, of an absolute URL as the runtime
+/// serializes it (`scheme://host[:port]/path[?query]`): the path is everything from the
+/// first `/` after the authority up to `?` (or `#`), which the serializer never leaves
+/// unescaped inside it.
+fn split_url(url: &str) -> (&str, &str) {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let Some(slash) = url[after_scheme..].find('/') else {
+        return ("/", "/");
+    };
+    let rest = &url[after_scheme + slash..];
+    let rest = &rest[..rest.find('#').unwrap_or(rest.len())];
+    let path = &rest[..rest.find('?').unwrap_or(rest.len())];
+    (path, rest)
+}
+
+/// What answers a request: a response made here, or the origin's.
+enum Reply {
+    Made(Response),
+    Origin(web_sys::Response),
+}
+
 /// Handles one request; never fails open and never returns an error to the runtime.
-pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
+pub async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::Response {
     let started = now_ms();
+    let inc = Incoming::new(req);
     let mut log = LogLine {
-        method: req.method().to_string(),
-        path: req.path(),
+        method: inc.method.clone(),
+        path: inc.path.clone(),
         decision: "error",
         ..LogLine::default()
     };
-    let mut resp = match handle_inner(req, &env, &ctx, &mut log, started).await {
-        Ok(r) => r,
+    // Before the configuration is read, every line is logged.
+    let mut level = LogLevel::All;
+    let reply = match load_app(&env).await {
+        Ok(app) => {
+            level = app.log_level;
+            match handle_inner(&app, &inc, &env, &ctx, &mut log, started).await {
+                Ok(r) => r,
+                Err(e) => {
+                    log.decision = "error";
+                    log.message = Some(format!("internal error: {e}"));
+                    Reply::Made(error_response(
+                        500,
+                        "server_error",
+                        "internal_error",
+                        "internal error",
+                    ))
+                }
+            }
+        }
         Err(e) => {
-            log.decision = "error";
-            log.message = Some(format!("internal error: {e}"));
-            error_response(500, "server_error", "internal_error", "internal error")
+            log.decision = "config_error";
+            log.code = Some(e.code());
+            log.message = Some(e.to_string());
+            Reply::Made(error_response(
+                500,
+                "server_error",
+                e.code(),
+                &e.to_string(),
+            ))
         }
     };
-    log.status = resp.status_code();
+    log.status = match &reply {
+        Reply::Made(r) => r.status_code(),
+        Reply::Origin(r) => r.status(),
+    };
     let total = now_ms() - started;
-    let mut timing = format!("tokengate;dur={total:.2};desc=\"{}\"", log.decision);
-    if let Some(j) = log.jwks {
-        timing.push_str(&format!(", jwks;desc=\"{j}\""));
+    let timing = log.server_timing(total);
+    let resp = match reply {
+        Reply::Made(mut r) => {
+            let _ = r.headers_mut().append("server-timing", &timing);
+            r.into()
+        }
+        // The header is informational: should the copy fail, the origin's answer
+        // goes out as it came.
+        Reply::Origin(r) => host::with_server_timing(&r, &timing).unwrap_or(r),
+    };
+    if log.wanted(level) {
+        log.emit(total);
     }
-    if let Some(v) = log.verify_ms {
-        timing.push_str(&format!(", verify;dur={v:.2}"));
-    }
-    let headers = Headers::new();
-    for (k, v) in resp.headers().entries() {
-        let _ = headers.append(&k, &v);
-    }
-    let _ = headers.append("server-timing", &timing);
-    resp = resp.with_headers(headers);
-    log.emit(started);
     resp
 }
 
@@ -223,47 +428,39 @@ fn deny_response(deny: &Deny, retry_after: Option<u64>) -> Response {
 }
 
 async fn handle_inner(
-    req: Request,
+    app: &Rc<App>,
+    inc: &Incoming,
     env: &Env,
     ctx: &Context,
     log: &mut LogLine,
     started: f64,
-) -> worker::Result<Response> {
-    let app = match load_app(env).await {
-        Ok(app) => app,
-        Err(e) => {
-            log.decision = "config_error";
-            log.code = Some(e.code());
-            log.message = Some(e.to_string());
-            return Ok(error_response(
-                500,
-                "server_error",
-                e.code(),
-                &e.to_string(),
-            ));
-        }
-    };
-    let url = req.url()?;
-    let path = url.path().to_string();
-    let method = req.method();
+) -> worker::Result<Reply> {
+    let path = inc.path.as_str();
+    let method = &inc.method;
     let cfg = app.gate.config();
+    let now_s = started / 1000.0;
 
-    if let Some(resp) = exchange::metadata(&app, &path) {
+    if let Some(resp) = exchange::metadata(app, path) {
         log.decision = "metadata";
-        return Ok(resp);
+        return Ok(Reply::Made(resp));
     }
     if cfg.exchange.as_ref().is_some_and(|ex| ex.path == path) {
-        return exchange::token_endpoint(&app, env, ctx, req, log, started).await;
+        // (`Clone::clone`: the reference, not JS `Request.clone()`.)
+        let req = worker::Request::from(Clone::clone(&inc.raw));
+        return exchange::token_endpoint(app, env, ctx, req, log, started)
+            .await
+            .map(Reply::Made);
     }
 
     if let Some(d) = &app.demo {
-        match path.as_str() {
+        match path {
             "/__demo/jwks.json" => {
                 log.decision = "demo";
-                return Ok(demo::json_response(200, &d.jwks()));
+                return Ok(Reply::Made(demo::json_response(200, &d.jwks())));
             }
             "/__demo/token" => {
                 log.decision = "demo";
+                let url = worker::Url::parse(&inc.url)?;
                 let aud = cfg
                     .issuers
                     .iter()
@@ -271,7 +468,7 @@ async fn handle_inner(
                     .and_then(|i| i.audiences.first())
                     .cloned()
                     .unwrap_or_else(|| "https://api.example.com".into());
-                return Ok(d.mint(&url, &aud, (started / 1000.0) as i64));
+                return Ok(Reply::Made(d.mint(&url, &aud, (started / 1000.0) as i64)));
             }
             _ => {}
         }
@@ -279,29 +476,29 @@ async fn handle_inner(
 
     // CORS preflight pass-through, when configured.
     if cfg.edge.cors_preflight_passthrough
-        && method == Method::Options
-        && req.headers().has("access-control-request-method")?
+        && *method == Method::Options
+        && inc.headers.has("access-control-request-method")?
     {
         log.decision = "preflight";
-        return forward(&app, env, req, None, log).await;
+        return forward(app, env, inc, None, log, now_s).await;
     }
 
-    let route = app.gate.route(method.as_ref(), &path);
+    let route = app.gate.route(method.as_ref(), path);
     log.route = route.index;
     if route.public && !route.rejected {
         log.decision = "public";
-        return forward(&app, env, req, None, log).await;
+        return forward(app, env, inc, None, log, now_s).await;
     }
-    match authenticate(&app, env, ctx, &req, &route, log, started).await {
+    match authenticate(app, env, ctx, inc, &route, log, started).await {
         Ok(verified) => {
             log.decision = "allow";
-            forward(&app, env, req, Some(&verified.principal), log).await
+            forward(app, env, inc, Some(&verified.principal), log, now_s).await
         }
         Err((deny, retry)) => {
             log.decision = "deny";
             log.code = Some(deny.code);
             log.message = Some(deny.message.clone());
-            Ok(deny_response(&deny, retry))
+            Ok(Reply::Made(deny_response(&deny, retry)))
         }
     }
 }
@@ -311,7 +508,7 @@ async fn authenticate(
     app: &Rc<App>,
     env: &Env,
     ctx: &Context,
-    req: &Request,
+    inc: &Incoming,
     route: &RouteMatch<'_>,
     log: &mut LogLine,
     started: f64,
@@ -324,8 +521,12 @@ async fn authenticate(
             None,
         ));
     }
-    let authorization = req.headers().get("authorization").ok().flatten();
-    let cookie = req.headers().get("cookie").ok().flatten();
+    let authorization = inc.headers.get("authorization").ok().flatten();
+    // The Cookie header is read only when a cookie may carry the token.
+    let cookie = match cfg.edge.cookie {
+        Some(_) => inc.headers.get("cookie").ok().flatten(),
+        None => None,
+    };
     let token = extract_token(
         authorization.as_deref(),
         cookie.as_deref(),
@@ -414,8 +615,7 @@ pub(super) async fn verify_token(
     Ok(verified)
 }
 
-async fn client_name(app: &App, env: &Env, client_id: &str) -> Option<String> {
-    let now = now_ms() / 1000.0;
+async fn client_name(app: &App, env: &Env, client_id: &str, now: f64) -> Option<String> {
     if let Some((info, until)) = app.clients.borrow().get(client_id) {
         if *until > now {
             return info.as_ref().and_then(|i| i.name.clone());
@@ -439,9 +639,14 @@ async fn client_name(app: &App, env: &Env, client_id: &str) -> Option<String> {
     info.and_then(|i| i.name)
 }
 
-/// Header values must not carry CR/LF or other controls.
-fn header_safe(v: &str) -> String {
-    v.chars().filter(|c| !c.is_control()).collect()
+/// Appends `name\nvalue\n` for [`host::forward_headers`]; header values must not carry
+/// CR/LF or other controls, so they are dropped from `value` (which also keeps the
+/// pairs apart).
+fn push_header(out: &mut String, name: &str, value: &str) {
+    out.push_str(name);
+    out.push('\n');
+    out.extend(value.chars().filter(|c| !c.is_control()));
+    out.push('\n');
 }
 
 /// Forwards the request to the origin (service binding `ORIGIN`, the configured
@@ -449,98 +654,94 @@ fn header_safe(v: &str) -> String {
 async fn forward(
     app: &App,
     env: &Env,
-    mut req: Request,
+    inc: &Incoming,
     principal: Option<&Principal>,
     log: &mut LogLine,
-) -> worker::Result<Response> {
+    now_s: f64,
+) -> worker::Result<Reply> {
     let cfg = app.gate.config();
-    let url = req.url()?;
-    let mut path_and_query = url.path().to_string();
-    if let Some(q) = url.query() {
-        path_and_query.push('?');
-        path_and_query.push_str(q);
-    }
-    let headers = Headers::new();
-    for (k, v) in req.headers().entries() {
-        let lk = k.to_ascii_lowercase();
-        if lk.starts_with(IDENTITY_PREFIX) || lk == "host" {
-            continue;
-        }
-        if lk == "authorization" && !cfg.edge.forward_authorization {
-            continue;
-        }
-        headers.append(&k, &v)?;
-    }
+    // Identity headers as `name\nvalue\n` pairs, set in the same call that copies the
+    // inbound headers (without host, inbound identity headers and, when so configured,
+    // the Authorization header).
+    let mut set = String::new();
     if let Some(p) = principal {
-        headers.set("x-tokengate-kind", p.kind.as_str())?;
-        headers.set("x-tokengate-subject", &header_safe(&p.subject))?;
+        push_header(&mut set, "x-tokengate-kind", p.kind.as_str());
+        push_header(&mut set, "x-tokengate-subject", &p.subject);
         if let Some(c) = &p.client_id {
-            headers.set("x-tokengate-client-id", &header_safe(c))?;
-            if let Some(name) = client_name(app, env, c).await {
-                headers.set("x-tokengate-client-name", &header_safe(&name))?;
+            push_header(&mut set, "x-tokengate-client-id", c);
+            if let Some(name) = client_name(app, env, c, now_s).await {
+                push_header(&mut set, "x-tokengate-client-name", &name);
             }
         }
-        headers.set("x-tokengate-scopes", &header_safe(&p.scopes.join(" ")))?;
-        headers.set("x-tokengate-issuer", &header_safe(&p.issuer))?;
+        push_header(&mut set, "x-tokengate-scopes", &p.scopes.join(" "));
+        push_header(&mut set, "x-tokengate-issuer", &p.issuer);
         if let Some(u) = &p.user_id {
-            headers.set("x-tokengate-user-id", &header_safe(u))?;
+            push_header(&mut set, "x-tokengate-user-id", u);
         }
         if let Some(actor) = &p.actor {
-            headers.set("x-tokengate-actor", &header_safe(&actor.chain().join(" ")))?;
+            push_header(&mut set, "x-tokengate-actor", &actor.chain().join(" "));
         }
     }
-    if let Ok(secret) = env.secret(ORIGIN_SECRET) {
-        let name = cfg
-            .edge
+    let secret_name = app.origin_secret.as_ref().map(|_| {
+        cfg.edge
             .origin_secret_header
             .as_deref()
-            .unwrap_or(ORIGIN_SECRET_HEADER);
-        headers.set(name, &secret.to_string())?;
-    }
-    let method = req.method();
-    let body: Option<JsValue> = req.inner().body().map(JsValue::from);
+            .unwrap_or(ORIGIN_SECRET_HEADER)
+    });
+    let secret = app.origin_secret.as_deref();
+    let drop_authorization = !cfg.edge.forward_authorization;
 
-    let origin_binding = env.service("ORIGIN").ok();
-    if origin_binding.is_none() && cfg.origin.is_none() {
+    if !app.origin_service && cfg.origin.is_none() {
         if app.demo.is_some() {
-            let bytes = req.bytes().await.unwrap_or_default();
+            let headers =
+                host::forward_headers(&inc.headers, drop_authorization, &set, secret_name, secret)?;
+            let bytes = match inc.raw.array_buffer() {
+                Ok(p) => JsFuture::from(p)
+                    .await
+                    .map(|b| js_sys::Uint8Array::new(&b).to_vec())
+                    .unwrap_or_default(),
+                Err(_) => Vec::new(),
+            };
             log.message
                 .get_or_insert_with(|| "forwarded to the demo echo origin".into());
-            return Ok(demo::echo(
-                method.as_ref(),
-                &path_and_query,
-                &headers,
+            return Ok(Reply::Made(demo::echo(
+                inc.method.as_ref(),
+                &inc.path_and_query,
+                &Headers(headers),
                 &bytes,
-            ));
+            )));
         }
         log.decision = "config_error";
-        return Ok(error_response(
+        return Ok(Reply::Made(error_response(
             500,
             "server_error",
             "config_invalid",
             "no origin is configured (set \"origin\" or bind a service named ORIGIN)",
-        ));
+        )));
     }
-    let mut init = RequestInit::new();
-    init.with_method(method)
-        .with_headers(headers)
-        .with_body(body);
-    init.with_redirect(worker::RequestRedirect::Manual);
-    let resp = match origin_binding {
-        Some(fetcher) => {
-            let target = format!("https://origin{path_and_query}");
-            fetcher.fetch(target, Some(init)).await?
-        }
-        None => {
-            let base = cfg
-                .origin
-                .as_deref()
-                .unwrap_or_default()
-                .trim_end_matches('/');
-            let target = format!("{base}{path_and_query}");
-            let out = Request::new_with_init(&target, &init)?;
-            worker::Fetch::Request(out).send().await?
-        }
+    let (service, target) = if app.origin_service {
+        let service = js_sys::Reflect::get(env, &JsValue::from_str(ORIGIN_BINDING))?;
+        (service, format!("https://origin{}", inc.path_and_query))
+    } else {
+        let base = cfg
+            .origin
+            .as_deref()
+            .unwrap_or_default()
+            .trim_end_matches('/');
+        (JsValue::UNDEFINED, format!("{base}{}", inc.path_and_query))
     };
-    Ok(resp)
+    // The method as routed: the request's own unless worker-rs' mapping changed it.
+    let method = (!inc.method_unchanged).then(|| inc.method.as_ref());
+    let promise = host::forward(
+        &service,
+        &target,
+        &inc.raw,
+        method,
+        drop_authorization,
+        &set,
+        secret_name,
+        secret,
+    )?;
+    let resp: web_sys::Response = JsFuture::from(promise).await?.dyn_into()?;
+    Ok(Reply::Origin(resp))
 }

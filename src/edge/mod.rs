@@ -2,17 +2,24 @@
 //!
 //! `#[event(fetch)]` only routes; [`app`] translates requests to the core's
 //! [`Gate`](crate::Gate) and carries out its decisions, [`io`] gives the key provider
-//! `fetch` and Workers KV, and [`demo`] is the local demo issuer and echo origin
-//! (active only in the `demo` environment).
+//! `fetch` and Workers KV, [`host`] holds the few JS helpers of the request path, and
+//! [`demo`] is the local demo issuer and echo origin (active only in the `demo`
+//! environment).
+//!
+//! The handler takes and returns the runtime's own `Request` and `Response` objects
+//! rather than worker-rs' wrappers: converting a request into a `worker::Request`
+//! reads its `cf` object (costly, and never used here), and a fetched response turned
+//! into a `worker::Response` and back is rebuilt header by header.
 
 mod app;
 mod demo;
 mod exchange;
+mod host;
 mod io;
 
-use worker::{event, Context, Env, Request, Response, Result};
+use worker::{event, web_sys, Context, Env, Result};
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     Ok(app::handle(req, env, ctx).await)
 }

@@ -300,6 +300,232 @@ describe("identity provider outages", async () => {
   }
 });
 
+describe("forwarding", async () => {
+  const issuer = new Issuer();
+  const machine = issuer.machine("read:builds");
+
+  test("the origin secret goes in x-tokengate-secret (or the configured header); the client's is replaced", async () => {
+    for (const [edge, header] of [[{}, "x-tokengate-secret"], [{ origin_secret_header: "x-origin-key" }, "x-origin-key"]]) {
+      const w = await boot(issuer, { cfg: config({ edge }), vars: { TOKENGATE_ORIGIN_SECRET: "s3cret" } });
+      try {
+        const seen = await (await w.fetch("/builds/1", { headers: { authorization: `Bearer ${machine}`, [header]: "forged" } })).json();
+        assert.equal(seen.headers[header], "s3cret");
+        const pub = await (await w.fetch("/health")).json();
+        assert.equal(pub.headers[header], "s3cret");
+      } finally {
+        await w.dispose();
+      }
+    }
+  });
+
+  test("forward_authorization false drops the Authorization header", async () => {
+    const w = await boot(issuer, { cfg: config({ edge: { forward_authorization: false } }) });
+    try {
+      const seen = await (await w.fetch("/builds/1", { headers: { authorization: `Bearer ${machine}`, "x-other": "1" } })).json();
+      assert.equal(seen.headers.authorization, undefined);
+      assert.equal(seen.headers["x-other"], "1");
+      assert.equal(seen.headers["x-tokengate-kind"], "machine");
+    } finally {
+      await w.dispose();
+    }
+  });
+
+  test("CORS preflights pass without a token only when configured", async () => {
+    const preflight = { method: "OPTIONS", headers: { origin: "https://app.test", "access-control-request-method": "PUT", "x-tokengate-kind": "machine" } };
+    const off = await boot(issuer);
+    try {
+      assert.equal((await off.fetch("/builds/1", preflight)).status, 401);
+      assert.equal(off.originCalls(), 0);
+    } finally {
+      await off.dispose();
+    }
+    const on = await boot(issuer, { cfg: config({ edge: { cors_preflight_passthrough: true } }) });
+    try {
+      const res = await on.fetch("/builds/1", preflight);
+      assert.equal(res.status, 200);
+      const seen = await res.json();
+      assert.equal(seen.method, "OPTIONS");
+      assert.equal(seen.headers["x-tokengate-kind"], undefined);
+      assert.match(res.headers.get("server-timing"), /desc="preflight"/);
+    } finally {
+      await on.dispose();
+    }
+  });
+
+  test("the origin's status, status text, redirects and repeated headers come back as sent, plus Server-Timing", async () => {
+    const w = await startWorker({
+      vars: { TOKENGATE_CONFIG: JSON.stringify(config()) },
+      outbound: (req) => {
+        if (req.url === JWKS_URL) return json(issuer.jwks());
+        const headers = new Headers({ location: "/elsewhere", "x-origin": "1" });
+        headers.append("set-cookie", "a=1; Path=/");
+        headers.append("set-cookie", "b=2; Path=/");
+        return new Response("moved", { status: 302, statusText: "Found It", headers });
+      },
+    });
+    try {
+      const res = await w.fetch("/builds/1", { ...bearer(machine), redirect: "manual" });
+      assert.equal(res.status, 302);
+      assert.equal(res.statusText, "Found It");
+      assert.equal(res.headers.get("location"), "/elsewhere");
+      assert.equal(res.headers.get("x-origin"), "1");
+      assert.deepEqual(res.headers.getSetCookie(), ["a=1; Path=/", "b=2; Path=/"]);
+      assert.match(res.headers.get("server-timing"), /^tokengate;dur=[0-9]+\.[0-9]{2};desc="allow", jwks;desc="fetched", verify;dur=[0-9]+\.[0-9]{2}$/);
+      assert.equal(await res.text(), "moved");
+    } finally {
+      await w.dispose();
+    }
+  });
+
+  test("a service binding named ORIGIN receives allowed requests (no origin URL)", async () => {
+    const seen = [];
+    const cfg = config();
+    delete cfg.origin;
+    const w = await startWorker({
+      vars: { TOKENGATE_CONFIG: JSON.stringify(cfg) },
+      outbound: (req) => (req.url === JWKS_URL ? json(issuer.jwks()) : new Response("unexpected", { status: 599 })),
+      services: {
+        ORIGIN: async (req) => {
+          seen.push({ method: req.method, url: req.url, headers: Object.fromEntries(req.headers), body: await req.text() });
+          return new Response("from the service");
+        },
+      },
+    });
+    try {
+      const res = await w.fetch("/builds/3?x=1", { method: "PUT", body: "hello", headers: { authorization: `Bearer ${machine}`, "x-tokengate-kind": "user" } });
+      assert.equal(res.status, 200);
+      assert.equal(await res.text(), "from the service");
+      assert.equal(seen.length, 1);
+      assert.equal(seen[0].method, "PUT");
+      assert.equal(seen[0].url, "https://origin/builds/3?x=1");
+      assert.equal(seen[0].body, "hello");
+      assert.equal(seen[0].headers["x-tokengate-kind"], "machine");
+      assert.equal((await w.fetch("/builds/3")).status, 401);
+      assert.equal(seen.length, 1, "a denied request never reaches the service");
+    } finally {
+      await w.dispose();
+    }
+  });
+
+  test("the origin gets the method the route was matched with (worker-rs' mapping: unknown -> GET)", async () => {
+    const w = await boot(issuer);
+    try {
+      for (const [sent, seen] of [["PATCH", "PATCH"], ["PURGE", "GET"]]) {
+        const res = await w.fetch("/builds/1", { method: sent, ...bearer(machine) });
+        assert.equal(res.status, 200, sent);
+        assert.equal((await res.json()).method, seen, sent);
+      }
+      const [, purge] = await w.requestLogs(2);
+      assert.equal(purge.method, "GET");
+    } finally {
+      await w.dispose();
+    }
+  });
+
+  test("no origin and no ORIGIN binding: 500 config_invalid, nothing forwarded", async () => {
+    const cfg = config();
+    delete cfg.origin;
+    const w = await boot(issuer, { cfg });
+    try {
+      const res = await w.fetch("/health");
+      assert.equal(res.status, 500);
+      assert.equal((await res.json()).code, "config_invalid");
+      assert.equal(w.originCalls(), 0);
+    } finally {
+      await w.dispose();
+    }
+  });
+});
+
+describe("request log (edge.log)", async () => {
+  const issuer = new Issuer();
+  const machine = issuer.machine("read:builds");
+
+  test("default: one JSON line per request, never the token", async () => {
+    const w = await boot(issuer);
+    try {
+      assert.equal((await w.fetch("/builds/1?q=1", bearer(machine))).status, 200);
+      assert.equal((await w.fetch("/health")).status, 200);
+      assert.equal((await w.fetch("/builds/1")).status, 401);
+      assert.equal((await w.fetch("/builds/1", { method: "PUT", ...bearer(issuer.user([], "read:builds")) })).status, 403);
+      const [allow, pub, missing, scope] = await w.requestLogs(4);
+      assert.equal(allow.decision, "allow");
+      assert.equal(allow.status, 200);
+      assert.equal(allow.method, "GET");
+      assert.equal(allow.path, "/builds/1");
+      assert.equal(allow.route, 2);
+      assert.equal(allow.kind, "machine");
+      assert.equal(allow.subject, "svc-builder@clients");
+      assert.equal(allow.client, "svc-builder");
+      assert.equal(allow.jwks, "fetched");
+      assert.equal(typeof allow.verify_ms, "number");
+      assert.equal(typeof allow.total_ms, "number");
+      assert.equal(pub.decision, "public");
+      assert.equal(pub.path, "/health");
+      assert.equal(pub.kind, null);
+      assert.deepEqual([missing.decision, missing.status, missing.code], ["deny", 401, "token_missing"]);
+      assert.deepEqual([scope.decision, scope.status, scope.code], ["deny", 403, "insufficient_scope"]);
+      const signature = machine.split(".")[2];
+      for (const l of w.logs) assert.ok(!l.message.includes(signature), "a token never reaches the log");
+    } finally {
+      await w.dispose();
+    }
+  });
+
+  test("denials: allowed and public requests are not logged; denials, errors and stale keys are", async () => {
+    const fastCache = { default_max_age: 1, min_max_age: 1, max_max_age: 1, cooldown: 1, stale_window: 60, refresh_ahead: 0 };
+    const w = await boot(issuer, { cfg: config({ edge: { log: "denials" }, jwks_cache: fastCache }) });
+    try {
+      assert.equal((await w.fetch("/builds/1", bearer(machine))).status, 200);
+      assert.equal((await w.fetch("/health")).status, 200);
+      const bad = await w.fetch("/builds/1", bearer("abc.def.ghi"));
+      assert.equal(bad.status, 401);
+      assert.match(bad.headers.get("server-timing"), /tokengate;dur=[0-9]+\.[0-9]{2};desc="deny"/);
+      const [first] = await w.requestLogs(1);
+      assert.deepEqual([first.decision, first.code, first.path], ["deny", "token_malformed", "/builds/1"]);
+      // A stale key set is worth a line even though the request is let through.
+      w.state.idp = () => new Response("down", { status: 502 });
+      await sleep(2200);
+      const stale = await w.fetch("/builds/1", bearer(issuer.machine()));
+      assert.equal(stale.status, 200);
+      const [, second] = await w.requestLogs(2);
+      assert.deepEqual([second.decision, second.jwks, second.status], ["allow", "stale", 200]);
+      await sleep(300);
+      assert.equal(w.requestLines().length, 2);
+    } finally {
+      await w.dispose();
+    }
+  });
+
+  test("off: no request lines", async () => {
+    const w = await boot(issuer, { cfg: config({ edge: { log: "off" } }) });
+    try {
+      assert.equal((await w.fetch("/builds/1", bearer(machine))).status, 200);
+      assert.equal((await w.fetch("/builds/1")).status, 401);
+      await sleep(500);
+      assert.deepEqual(w.requestLines(), []);
+    } finally {
+      await w.dispose();
+    }
+  });
+
+  for (const value of ["debug", 3, null]) {
+    test(`edge.log ${JSON.stringify(value)} -> 500 config_invalid naming the field`, async () => {
+      const w = await boot(issuer, { cfg: config({ edge: { log: value } }) });
+      try {
+        const res = await w.fetch("/health");
+        assert.equal(res.status, 500);
+        const body = await res.json();
+        assert.equal(body.code, "config_invalid");
+        assert.match(body.error_description, /edge\.log: must be "all", "denials" or "off"/);
+        assert.equal(w.originCalls(), 0);
+      } finally {
+        await w.dispose();
+      }
+    });
+  }
+});
+
 describe("configuration errors", async () => {
   const bad = {
     "an empty object": "{}",

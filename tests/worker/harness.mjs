@@ -15,6 +15,8 @@
 //   const res = await w.fetch("/api/x", { headers: { authorization: `Bearer ${t}` } });
 //   w.outboundCalls        // [{ method, url, headers, body }] in order
 //   w.callsTo("idp.test")  // those whose host is idp.test
+//   w.logs                 // [{ level, message }]: the Worker's console output, in order
+//   await w.requestLogs(n) // the first n tokengate request lines (parsed), waiting for them
 //   await w.kvGet("JWKS_CACHE", key); await w.kvPut("CLIENTS", key, value);
 //   await w.dispose();
 //
@@ -81,13 +83,23 @@ function encodeKvValue(v) {
  *   KV contents per binding; non-string values are JSON-encoded.
  * @param {(req: Request) => Response|Promise<Response>} [opts.outbound] answers every
  *   fetch() the Worker makes. Default: 599 "no outbound mock".
- * @param {boolean} [opts.verbose] show Miniflare's own log lines.
+ * @param {Record<string, (req: Request) => Response|Promise<Response>>} [opts.services]
+ *   service bindings (e.g. ORIGIN) answered in this process.
+ * @param {boolean} [opts.verbose] show Miniflare's own log lines, and print the
+ *   Worker's console output (always collected in `logs`).
  */
 export async function startWorker(opts = {}) {
   assertBuilt();
-  const { vars = {}, kv = {}, outbound, verbose = false } = opts;
+  const { vars = {}, kv = {}, outbound, services, verbose = false } = opts;
 
   const outboundCalls = [];
+  // The Worker's console output arrives through workerd's stdout, shortly after the
+  // response; requestLogs() waits for it.
+  const logs = [];
+  const handleStructuredLogs = ({ level, message }) => {
+    logs.push({ level, message });
+    if (verbose) console.log(`[workerd ${level}] ${message}`);
+  };
   const outboundService = async (req) => {
     const body = ["GET", "HEAD"].includes(req.method) ? "" : await req.clone().text();
     outboundCalls.push({
@@ -120,6 +132,8 @@ export async function startWorker(opts = {}) {
     kvNamespaces: KV_BINDINGS,
     bindings: { TOKENGATE_CONFIG: "{}", ...vars },
     outboundService,
+    handleStructuredLogs,
+    ...(services ? { serviceBindings: services } : {}),
   };
   const options =
     typeof miniflare.convertV4MiniflareOptions === "function"
@@ -140,9 +154,37 @@ export async function startWorker(opts = {}) {
     throw err;
   }
 
+  /** The tokengate request lines (`{"tokengate":1,...}`) logged so far, parsed. */
+  const requestLines = () =>
+    logs
+      .map((l) => {
+        try {
+          const v = JSON.parse(l.message);
+          return v && v.tokengate === 1 ? v : null;
+        } catch {
+          return null;
+        }
+      })
+      .filter(Boolean);
+
   return {
     mf,
     outboundCalls,
+    logs,
+    /** The first `n` tokengate request lines, waiting up to `ms` for them to arrive. */
+    async requestLogs(n, ms = 5000) {
+      const until = Date.now() + ms;
+      for (;;) {
+        const lines = requestLines();
+        if (lines.length >= n) return lines.slice(0, n);
+        if (Date.now() > until) {
+          throw new Error(`expected ${n} request log line(s), got ${lines.length}: ${JSON.stringify(logs)}`);
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    /** All tokengate request lines that have arrived so far. */
+    requestLines,
     /** Outbound calls whose host (or full URL prefix) matches. */
     callsTo(hostOrPrefix) {
       return outboundCalls.filter((c) => {
