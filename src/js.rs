@@ -6,18 +6,19 @@
 //!   [`Config`] (built as a JSON value and checked by [`Config::from_value`]); a bad
 //!   option throws a `TypeError` naming it, e.g.
 //!   `tokengate: invalid option "audience": ...`.
-//! * [`Verifier::verify`] runs [`Gate::peek`], [`KeyProvider::keys`] (through [`JsIo`]:
+//! * [`Verifier::verify_now`] runs [`Gate::peek`], [`KeyProvider::keys`] (through [`JsIo`]:
 //!   the global `fetch`, read at call time, with an `AbortController` timeout, and the
 //!   optional user `cache`), then [`Gate::begin`], the signature check through
 //!   [`webcrypto::check`] (node:crypto's synchronous verify where the Node.js entry
 //!   registered it, else WebCrypto, with the Rust backend as the fallback or with
-//!   `signatureBackend: "wasm"`) and [`Gate::complete`], with a [`TokenCache`];
-//!   [`Verifier::authorize`] adds a [`Requirement`] checked by a compiled [`Policy`].
-//! * [`Verifier::verify_now`] is the same verification, polled once: when nothing had
-//!   to wait (keys in memory, a synchronous signature check) it answers with the
-//!   result itself, sparing the promise machinery, and keeps the success for
-//!   [`Verifier::recheck`], which lets the JS wrapper (`npm/api.js`) reuse the result
-//!   of a repeated token after checking the key set and the time claims again.
+//!   `signatureBackend: "wasm"`) and [`Gate::complete`] (the core's [`TokenCache`] is
+//!   disabled here). It polls that once: when nothing had to wait (keys in memory, a
+//!   synchronous signature check) it answers with the result itself, sparing the
+//!   promise machinery, and keeps the success for [`Verifier::recheck`] and
+//!   [`Verifier::authorize_kept`], which let the JS wrapper (`npm/api.js`) reuse the
+//!   result of a repeated token after checking the key set and the time claims again;
+//!   [`Verifier::authorize`] (the wrapper's path when nothing is kept) verifies and
+//!   checks a [`Requirement`] with a compiled [`Policy`].
 //! * [`decode`] parses a token without verifying it and classifies its claims as a hint.
 //! * [`bearer_token`] reads the token out of an `Authorization` header value.
 //! * `__verifySignature` ([`verify_signature_internal`]) is an internal hook for the
@@ -1253,24 +1254,11 @@ impl Inner {
 
 #[wasm_bindgen]
 impl Verifier {
-    /// `verify(token)`: resolves to `{ ok: true, principal, claims, header }` or
-    /// `{ ok: false, error }`; rejects only when `currentDate` misbehaves.
-    pub fn verify(&self, token: JsValue) -> Promise {
-        let inner = Rc::clone(&self.inner);
-        future_to_promise(async move {
-            let now = inner.now()?;
-            Ok(match inner.verify(&token, now).await {
-                Ok(v) => success(&v.verified),
-                Err(fail) => fail,
-            }
-            .to_js())
-        })
-    }
-
-    /// `verifyNow(token, keep)`: as [`Verifier::verify`], but answers with the result
-    /// object itself when the verification completes without waiting (keys in memory
-    /// and a synchronous signature check: the usual case in Node.js); otherwise with a
-    /// promise of `[result, id]`. Throws when `currentDate` misbehaves. With `keep`, a
+    /// `verifyNow(token, keep)`: the verification behind the wrapper's `verify(token)`.
+    /// Answers with the result object (`{ ok: true, principal, claims, header }` or
+    /// `{ ok: false, error }`) itself when the verification completes without waiting
+    /// (keys in memory and a synchronous signature check: the usual case in Node.js);
+    /// otherwise with a promise of `[result, id]`. Throws when `currentDate` misbehaves. With `keep`, a
     /// success is kept for [`Verifier::recheck`] and [`Verifier::authorize_kept`] under
     /// `id` (in the synchronous case, the id [`Verifier::last_id`] returns next); 0 when
     /// nothing was kept.

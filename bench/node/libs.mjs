@@ -31,6 +31,19 @@ async function tokengate({ alg, jwks, now }, extra) {
   return { verify: (t) => verifier.verify(t), ok: (r) => r && r.ok === true };
 }
 
+async function fastJwt({ alg, key, now }, extra) {
+  const { createVerifier } = require("fast-jwt");
+  const verify = createVerifier({
+    key: key.pem,
+    algorithms: [alg],
+    allowedIss: ISSUER,
+    allowedAud: AUDIENCE,
+    clockTimestamp: now * 1000,
+    ...extra,
+  });
+  return { verify, ok: (r) => r && r.iss === ISSUER };
+}
+
 export const LIBS = {
   // tokengate's npm build (pkg/node.mjs), inline JWKS, fixed clock, default options:
   // signatures through node:crypto's synchronous verify (signatureBackend "auto"),
@@ -70,33 +83,12 @@ export const LIBS = {
   // is off by default.
   "fast-jwt": {
     label: "fast-jwt",
-    async setup({ alg, key, now }) {
-      const { createVerifier } = require("fast-jwt");
-      const verify = createVerifier({
-        key: key.pem,
-        algorithms: [alg],
-        allowedIss: ISSUER,
-        allowedAud: AUDIENCE,
-        clockTimestamp: now * 1000,
-      });
-      return { verify, ok: (r) => r && r.iss === ISSUER };
-    },
+    setup: (args) => fastJwt(args, {}),
   },
   // fast-jwt with its documented verified-token cache (`cache: true`, 1000 entries):
   // the closest like-for-like to tokengate's default cache on the warm path.
   "fast-jwt+cache": {
     label: "fast-jwt (cache)",
-    async setup({ alg, key, now }) {
-      const { createVerifier } = require("fast-jwt");
-      const verify = createVerifier({
-        key: key.pem,
-        algorithms: [alg],
-        allowedIss: ISSUER,
-        allowedAud: AUDIENCE,
-        clockTimestamp: now * 1000,
-        cache: true,
-      });
-      return { verify, ok: (r) => r && r.iss === ISSUER };
-    },
+    setup: (args) => fastJwt(args, { cache: true }),
   },
 };

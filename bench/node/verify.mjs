@@ -49,6 +49,22 @@ async function main() {
   }
   const { verify, ok } = v;
 
+  /** One timed call per token `tokenAt(i)`, i < n: { us: durations, rejected: count }. */
+  async function sample(n, tokenAt) {
+    const us = new Float64Array(n);
+    let rejected = 0;
+    for (let i = 0; i < n; i++) {
+      const t = tokenAt(i);
+      const t0 = process.hrtime.bigint();
+      const r = verify(t);
+      const res = r && typeof r.then === "function" ? await r : r;
+      const t1 = process.hrtime.bigint();
+      us[i] = Number(t1 - t0) / 1e3;
+      if (!ok(res)) rejected++;
+    }
+    return { us, rejected };
+  }
+
   // 1. Correctness (also loads keys and warms the first code paths).
   try {
     const r = await call(verify, set.warm);
@@ -69,34 +85,16 @@ async function main() {
   for (const t of warm) {
     if (!ok(await call(verify, t))) return out({ error: "rejected a warm-up token" });
   }
-  const cold = new Float64Array(set.cold.length);
-  let rejected = 0;
-  for (let i = 0; i < set.cold.length; i++) {
-    const t = set.cold[i];
-    const t0 = process.hrtime.bigint();
-    const r = verify(t);
-    const res = r && typeof r.then === "function" ? await r : r;
-    const t1 = process.hrtime.bigint();
-    cold[i] = Number(t1 - t0) / 1e3;
-    if (!ok(res)) rejected++;
-  }
-  if (rejected) return out({ error: `rejected ${rejected} valid cold tokens` });
+  const cold = await sample(set.cold.length, (i) => set.cold[i]);
+  if (cold.rejected) return out({ error: `rejected ${cold.rejected} valid cold tokens` });
 
   // 3. Warm: the same token.
   const token = set.warm;
   for (let i = 0; i < Math.min(200, set.warmN); i++) await call(verify, token);
-  const warmS = new Float64Array(set.warmN);
-  for (let i = 0; i < set.warmN; i++) {
-    const t0 = process.hrtime.bigint();
-    const r = verify(token);
-    const res = r && typeof r.then === "function" ? await r : r;
-    const t1 = process.hrtime.bigint();
-    warmS[i] = Number(t1 - t0) / 1e3;
-    if (!ok(res)) rejected++;
-  }
-  if (rejected) return out({ error: `rejected the warm token ${rejected} times` });
+  const warmS = await sample(set.warmN, () => token);
+  if (warmS.rejected) return out({ error: `rejected the warm token ${warmS.rejected} times` });
 
-  out({ cold: summarize(cold), warm: summarize(warmS) });
+  out({ cold: summarize(cold.us), warm: summarize(warmS.us) });
 }
 
 main().catch((e) => {
