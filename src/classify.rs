@@ -334,6 +334,19 @@ pub fn classify(claims: &Claims, cfg: &ClassifyConfig) -> Result<Principal, Toke
             ScopeSource::Scp => read_list(claims, name, true, true, &mut scopes)?,
             ScopeSource::Permissions => read_list(claims, name, false, true, &mut scopes)?,
         }
+        // Every merged scope is an RFC 6749 scope token, so that the space-joined list
+        // the origin receives splits back into the same scopes: an array entry such as
+        // "read:builds update:builds" cannot pass for two scopes.
+        if scopes
+            .items
+            .iter()
+            .any(|s| !crate::policy::is_scope_token(s))
+        {
+            return Err(TokenError::ClaimInvalid(format!(
+                "{name} has an entry that is not a valid scope token (spaces, quotes, \
+                 backslashes and non-ascii characters are not allowed)"
+            )));
+        }
     }
 
     let mut roles = Merged::default();
@@ -396,7 +409,10 @@ fn decide_kind(
                 }
             }
             ClassifyRule::Gty => {
-                if claims.get("gty").and_then(Value::as_str) == Some("client-credentials") {
+                if matches!(
+                    claims.get("gty").and_then(Value::as_str),
+                    Some("client-credentials" | "client_credentials")
+                ) {
                     return Ok((Kind::Machine, DecidedBy::Gty));
                 }
             }
@@ -406,9 +422,13 @@ fn decide_kind(
                 }
             }
             ClassifyRule::SubAtClients => {
-                if subject
-                    .strip_suffix("@clients")
-                    .is_some_and(|id| !id.is_empty())
+                // Only `<the token's own client id>@clients`: a user whose identifier
+                // merely ends in `@clients` (custom database and enterprise connections
+                // let users shape it) stays a user.
+                let own = |id: &str| !id.is_empty() && subject.strip_suffix("@clients") == Some(id);
+                if ["azp", "client_id"]
+                    .iter()
+                    .any(|c| non_empty_str(claims, c).is_some_and(own))
                 {
                     return Ok((Kind::Machine, DecidedBy::SubAtClients));
                 }
@@ -572,14 +592,16 @@ mod tests {
             (Kind::Machine, DecidedBy::SubIsClientId)
         );
 
-        v["sub"] = json!("x@clients");
-        v.as_object_mut().unwrap().remove("azp");
+        v["sub"] = json!("abc@clients");
         let p = run(v.clone()).unwrap();
         assert_eq!(
             (p.kind, p.decided_by),
             (Kind::Machine, DecidedBy::SubAtClients)
         );
-        assert_eq!(p.client_id, None);
+        // Without a client id, "@clients" decides nothing.
+        v.as_object_mut().unwrap().remove("azp");
+        let p = run(v.clone()).unwrap();
+        assert_eq!((p.kind, p.decided_by), (Kind::User, DecidedBy::Default));
 
         v["sub"] = json!("@clients");
         let p = run(v).unwrap();

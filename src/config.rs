@@ -152,7 +152,7 @@ pub struct Config {
     /// Route rules, first match wins.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
-    /// What an unmatched route requires: `any_valid_token` (default) or `deny`.
+    /// What a request matching no route requires: `deny` (default) or `any_valid_token`.
     #[serde(default)]
     pub unmatched: DefaultRule,
     /// Whether a granted scope `read:*` satisfies a required `read:builds`.

@@ -1098,6 +1098,10 @@ pub fn create_verifier(options: JsValue) -> Result<Verifier, JsValue> {
     })
 }
 
+/// The earliest time `currentDate` may return, in epoch milliseconds (1973-03-03):
+/// anything earlier is a number of seconds read as milliseconds.
+const MIN_CURRENT_DATE_MS: f64 = 1e11;
+
 impl Inner {
     /// The current time in unix seconds: `currentDate()` or `Date.now()`.
     fn now(&self) -> Result<i64, JsValue> {
@@ -1113,6 +1117,15 @@ impl Inner {
                 if !ms.is_finite() {
                     return Err(js_sys::TypeError::new(
                         "tokengate: option \"currentDate\" must return a valid Date (or epoch milliseconds)",
+                    )
+                    .into());
+                }
+                // A clock before March 1973 is a number of seconds taken for
+                // milliseconds (or a Date made from one): every token would look
+                // issued in the future, and the error would be misleading.
+                if ms < MIN_CURRENT_DATE_MS {
+                    return Err(js_sys::TypeError::new(
+                        "tokengate: option \"currentDate\" returned a time before 1973: return a Date or epoch milliseconds, not seconds",
                     )
                     .into());
                 }
@@ -1229,6 +1242,7 @@ impl Inner {
                 methods: None,
                 public: false,
                 require: Some(requirement),
+                case_sensitive: false,
             }],
             default: policy.default_rule().clone(),
             wildcard_scopes: policy.wildcard_scopes(),

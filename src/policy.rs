@@ -15,38 +15,52 @@
 //!
 //! # Path patterns
 //!
-//! A route's `path` is matched against the request path segment by segment,
-//! case-sensitively and without percent-decoding:
+//! A route's `path` is matched against the request path segment by segment, after
+//! percent-decoding both, and case-insensitively unless the route sets
+//! `case_sensitive` (see [Request paths](#request-paths)):
 //!
 //! * a literal segment matches itself: `/health` matches `/health` only;
 //! * `*` in the middle matches exactly one segment: `/builds/*/logs` matches
 //!   `/builds/42/logs` but not `/builds/logs` or `/builds/4/2/logs`;
 //! * a trailing `/*` matches everything below the prefix, one or more segments:
-//!   `/admin/*` matches `/admin/x`, `/admin/x/y` and `/admin/`, but not `/admin`;
-//!   `/*` matches every path, `/` included;
+//!   `/admin/*` matches `/admin/x`, `/admin/x/y` and `/admin/`, but not `/admin`
+//!   (list `/admin` as a route of its own to cover it); `/*` matches every path, `/`
+//!   included;
 //! * a pattern without a trailing `*` also matches the path with one trailing `/`
 //!   (`/health` matches `/health/`); patterns themselves may not end with `/`
 //!   (except `/`), contain empty segments, or use `*` inside a segment.
 //!
 //! Routes are tried in order and the first match wins; no match means the
-//! [`DefaultRule`]. Methods are compared case-insensitively; a route listing `GET` also
-//! matches `HEAD`.
+//! [`DefaultRule`] (by default `deny`). Methods are compared case-insensitively; a
+//! route listing `GET` also matches `HEAD`.
 //!
 //! # Request paths
 //!
 //! [`Policy::route`] takes the request path as the client sent it; adapters should
 //! pass the URL's pathname (a query or fragment, if passed, is ignored). Origin servers
-//! often normalise paths further (decode `%2F`, resolve `..`, treat `;` as a path
-//! parameter) and a path that the gate reads one way and the origin another could
-//! reach a protected resource through a more permissive rule. So, like Spring
-//! Security's strict firewall, a path that is not in canonical form matches **no**
-//! route and is denied by [`Policy::authorize`] with [`PolicyError::PathRejected`]
-//! (400), whatever the default rule. A path is not canonical when it does not start
-//! with `/`, has an empty segment (`//`), a `.` or `..` segment, a `\`, a `;`, a control
-//! character, or a percent-encoded `/`, `\`, `.`, `;`, `%` or NUL (`%2F`, `%5C`, `%2E`,
-//! `%3B`, `%25`, `%00`, either case). WHATWG URL parsing (a Worker's
-//! `new URL(request.url).pathname`) already resolves dot segments, so only crafted
-//! requests are affected.
+//! read paths in different ways (they decode `%2F` or `%61`, resolve `..`, treat `;`
+//! as a path parameter, compare without regard to case), and a path that the gate
+//! reads one way and the origin another could reach a protected resource through a
+//! more permissive rule. So:
+//!
+//! * a path that is not in canonical form matches **no** route and is denied by
+//!   [`Policy::authorize`] with [`PolicyError::PathRejected`] (400), whatever the
+//!   default rule: one that does not start with `/`, has an empty segment (`//`), a `.`
+//!   or `..` segment, a `\`, a `;` or a control character; a percent-encoded `/`, `\`,
+//!   `;`, `%` (double encoding), control character or RFC 3986 unreserved character
+//!   (`%61` for `a`, `%2E`, `%7E`: clients never need them); a malformed escape; or
+//!   escapes that do not decode to UTF-8. WHATWG URL parsing (a Worker's
+//!   `new URL(request.url).pathname`) already resolves dot segments, so only crafted
+//!   requests are affected;
+//! * other escapes (`%40`, `%20`, `%C3%A9`) are decoded before matching;
+//! * the decoded path is read twice: **exactly**, and **case-folded** the widest way
+//!   origins fold (ASCII case, and Unicode characters that .NET, Java or JavaScript
+//!   fold to ASCII: `ı`, `İ`, `ſ`, the Kelvin sign, fullwidth forms; trailing dots and
+//!   spaces of a segment, which Windows ignores). Each reading finds its first route.
+//!   When they differ, the request must pass both rules, and it is public only when
+//!   both are public. So `/ADMIN/x` or `/adm%C4%B1n/x` gets the rule of `/admin/*`
+//!   (and that of whatever its exact spelling matches: with `unmatched: deny` it is
+//!   refused), and a case variant of a public path is never public.
 //!
 //! # Scopes
 //!
@@ -55,6 +69,7 @@
 //! starts with the part before the `*` and continues (`read:builds`); a `*` anywhere
 //! else, or `*` / `:*` alone, grants nothing beyond itself.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -124,16 +139,22 @@ pub struct RouteConfig {
     /// requirement accepts any valid token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require: Option<Requirement>,
+    /// Compare this route's path case-sensitively (default false: case-insensitively,
+    /// as case-insensitive origins route). Only for origins that route `/Admin` and
+    /// `/admin` to different handlers.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub case_sensitive: bool,
 }
 
 /// What a request that matches no route needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DefaultRule {
-    /// Any valid token (the default).
-    #[default]
+    /// Any valid token.
     AnyValidToken,
-    /// Denied, even with a valid token.
+    /// Denied, even with a valid token (the default: a path the route table does not
+    /// name is refused, so a route forgotten in the table fails closed).
+    #[default]
     Deny,
 }
 
@@ -148,7 +169,7 @@ pub struct PolicyConfig {
     /// Route rules, first match wins.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
-    /// What a request matching no route needs (default `any_valid_token`).
+    /// What a request matching no route needs (default `deny`).
     #[serde(default)]
     pub default: DefaultRule,
     /// Whether a granted scope `read:*` satisfies a required `read:builds` (default
@@ -164,17 +185,24 @@ impl Default for PolicyConfig {
     fn default() -> Self {
         PolicyConfig {
             routes: Vec::new(),
-            default: DefaultRule::AnyValidToken,
+            default: DefaultRule::Deny,
             wildcard_scopes: false,
             realm: default_realm(),
         }
     }
 }
 
+/// A literal pattern segment, percent-decoded, and its case-folded form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Lit {
+    exact: String,
+    folded: String,
+}
+
 /// One segment of a compiled path pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Seg {
-    Lit(String),
+    Lit(Lit),
     Any,
 }
 
@@ -184,6 +212,15 @@ struct Pattern {
     segs: Vec<Seg>,
     /// Ends with `/*`: one or more further segments.
     prefix: bool,
+}
+
+/// How a request path is read when it is compared with the patterns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    /// Percent-decoded, compared case-sensitively.
+    Exact,
+    /// Percent-decoded and case-folded (routes with `case_sensitive` compare exactly).
+    Folded,
 }
 
 impl Pattern {
@@ -219,81 +256,173 @@ impl Pattern {
                      everything below"
                 ));
             }
-            if !segment_is_canonical(part) {
+            let Some(exact) = decode_segment(part) else {
                 return Err(format!(
                     "segment {part:?} is not canonical (see the path rules), so it would \
                      never match"
                 ));
-            }
-            segs.push(Seg::Lit(part.to_owned()));
+            };
+            let folded = fold(&exact).into_owned();
+            segs.push(Seg::Lit(Lit {
+                exact: exact.into_owned(),
+                folded,
+            }));
         }
         Ok(Pattern { segs, prefix })
     }
 
-    fn matches(&self, path: &CanonicalPath<'_>) -> bool {
+    fn matches(&self, path: &RequestPath<'_>, reading: Reading) -> bool {
         let n = self.segs.len();
+        let len = path.exact.len();
         let len_ok = if self.prefix {
-            path.segs.len() > n || (path.segs.len() == n && path.trailing_slash)
+            len > n || (len == n && path.trailing_slash)
         } else {
-            path.segs.len() == n
+            len == n
         };
         len_ok
-            && self.segs.iter().zip(&path.segs).all(|(p, s)| match p {
+            && self.segs.iter().enumerate().all(|(i, p)| match p {
                 Seg::Any => true,
-                Seg::Lit(l) => l == s,
+                Seg::Lit(l) => match reading {
+                    Reading::Exact => l.exact == path.exact[i],
+                    Reading::Folded => l.folded == path.folded[i],
+                },
             })
     }
 }
 
-/// A request path split into non-empty segments.
-struct CanonicalPath<'a> {
-    segs: Vec<&'a str>,
+/// A canonical request path split into non-empty segments, each percent-decoded
+/// (`exact`) and also case-folded (`folded`).
+struct RequestPath<'a> {
+    exact: Vec<Cow<'a, str>>,
+    folded: Vec<Cow<'a, str>>,
     trailing_slash: bool,
 }
 
-/// Percent-escapes that make a path non-canonical (lowercase hex).
-const BAD_ESCAPES: [&[u8; 2]; 6] = [b"2f", b"5c", b"2e", b"3b", b"25", b"00"];
+/// Percent-escapes that make a path non-canonical (lowercase hex): `/`, `\`, `;`, `%`
+/// and NUL, which origins read as structure or double-decode. Escapes of unreserved
+/// characters are refused too (see [`decode_segment`]).
+const BAD_ESCAPES: [&[u8; 2]; 5] = [b"2f", b"5c", b"3b", b"25", b"00"];
 
-fn segment_is_canonical(seg: &str) -> bool {
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Percent-decodes one path segment, or `None` when the segment is not canonical:
+/// empty, `.` or `..`; a `\`, `;`, `/` or control character, raw or escaped; an escape
+/// of `%` (double encoding) or of an RFC 3986 unreserved character (`%61` for `a`,
+/// `%2E` for `.`, which RFC 3986 §2.3 says producers should not create and which
+/// origins disagree on); a malformed escape; or bytes that do not decode to UTF-8.
+fn decode_segment(seg: &str) -> Option<Cow<'_, str>> {
     if seg.is_empty() || seg == "." || seg == ".." {
-        return false;
+        return None;
     }
     if seg
         .chars()
-        .any(|c| c == '\\' || c == ';' || c == '/' || c.is_ascii_control())
+        .any(|c| c == '\\' || c == ';' || c == '/' || c.is_control())
     {
-        return false;
+        return None;
     }
-    !seg.as_bytes().windows(3).any(|w| match w {
-        [b'%', h, l] => {
-            let pair = [h.to_ascii_lowercase(), l.to_ascii_lowercase()];
-            BAD_ESCAPES.iter().any(|bad| **bad == pair)
+    if !seg.contains('%') {
+        return Some(Cow::Borrowed(seg));
+    }
+    let bytes = seg.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'%' {
+            out.push(bytes[i]);
+            i += 1;
+            continue;
         }
-        _ => false,
-    })
+        let (h, l) = (*bytes.get(i + 1)?, *bytes.get(i + 2)?);
+        let pair = [h.to_ascii_lowercase(), l.to_ascii_lowercase()];
+        if BAD_ESCAPES.iter().any(|bad| **bad == pair) {
+            return None;
+        }
+        let b = (hex_value(h)? << 4) | hex_value(l)?;
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || b.is_ascii_control() {
+            return None;
+        }
+        out.push(b);
+        i += 3;
+    }
+    let text = String::from_utf8(out).ok()?;
+    if text.chars().any(char::is_control) {
+        return None;
+    }
+    Some(Cow::Owned(text))
 }
 
-/// Splits a request path, or `None` when it is not canonical.
-fn canonical_path(path: &str) -> Option<CanonicalPath<'_>> {
+/// Case-folds a decoded segment the widest way common origins compare paths without
+/// regard to case, so that a protected route is found however the path is spelled:
+/// ASCII letters are lowercased; any other character is upper-cased and then
+/// lower-cased with Unicode's full mappings (`ı` and `ſ` become `i` and `s`, as under
+/// .NET's ordinal-ignore-case and JavaScript's `i` regular expressions; the Kelvin sign
+/// `k`), `İ` becomes `i` (Java's `equalsIgnoreCase`), and fullwidth ASCII forms
+/// (`ａ`, U+FF41) become ASCII (Windows' best-fit mapping). Trailing dots and spaces
+/// are removed from the segment (Windows paths ignore them). Folding more than some
+/// origin does only ever adds rules a request must pass (see [`Policy::route`]).
+fn fold(seg: &str) -> Cow<'_, str> {
+    let simple = seg
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._~!$&'()*+,=:@".contains(&b));
+    if simple && !seg.ends_with(['.', ' ']) {
+        return Cow::Borrowed(seg);
+    }
+    let mut out = String::with_capacity(seg.len());
+    for c in seg.chars() {
+        match c {
+            c if c.is_ascii() => out.push(c.to_ascii_lowercase()),
+            '\u{130}' => out.push('i'),
+            '\u{ff01}'..='\u{ff5e}' => {
+                let ascii = char::from_u32(u32::from(c) - 0xfee0).unwrap_or(c);
+                out.push(ascii.to_ascii_lowercase());
+            }
+            c => out.extend(c.to_uppercase().flat_map(char::to_lowercase)),
+        }
+    }
+    let trimmed = out.trim_end_matches(['.', ' ']).len();
+    out.truncate(trimmed);
+    Cow::Owned(out)
+}
+
+/// Splits and decodes a request path, or `None` when it is not canonical.
+fn request_path(path: &str) -> Option<RequestPath<'_>> {
     let path = path.split(['?', '#']).next().unwrap_or_default();
     let rest = path.strip_prefix('/')?;
     if rest.is_empty() {
-        return Some(CanonicalPath {
-            segs: Vec::new(),
+        return Some(RequestPath {
+            exact: Vec::new(),
+            folded: Vec::new(),
             trailing_slash: true,
         });
     }
-    let mut segs: Vec<&str> = rest.split('/').collect();
-    let trailing_slash = segs.last() == Some(&"");
+    let mut raw: Vec<&str> = rest.split('/').collect();
+    let trailing_slash = raw.last() == Some(&"");
     if trailing_slash {
-        segs.pop();
+        raw.pop();
     }
-    segs.iter()
-        .all(|s| segment_is_canonical(s))
-        .then_some(CanonicalPath {
-            segs,
-            trailing_slash,
+    let mut exact = Vec::with_capacity(raw.len());
+    for seg in raw {
+        exact.push(decode_segment(seg)?);
+    }
+    let folded = exact
+        .iter()
+        .map(|s| match s {
+            Cow::Borrowed(b) => fold(b),
+            Cow::Owned(o) => Cow::Owned(fold(o).into_owned()),
         })
+        .collect();
+    Some(RequestPath {
+        exact,
+        folded,
+        trailing_slash,
+    })
 }
 
 /// Whether `m` is an RFC 9110 method token.
@@ -320,6 +449,9 @@ struct CompiledRoute {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     routes: Vec<CompiledRoute>,
+    /// Whether some pattern literal differs from its folded form (then the exact
+    /// reading of a path is computed even when the path itself folds to itself).
+    has_upper: bool,
     default: DefaultRule,
     wildcard_scopes: bool,
     realm: String,
@@ -329,15 +461,29 @@ pub struct Policy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RouteMatch<'a> {
     /// The index of the matching route in [`PolicyConfig::routes`]; `None` when no
-    /// route matched (the [`DefaultRule`] applies) or the path was rejected.
+    /// route matched (the [`DefaultRule`] applies) or the path was rejected. This is
+    /// the route of the case-folded reading of the path (see [`Policy::route`]).
     pub index: Option<usize>,
-    /// Whether the route is public (no token needed).
+    /// Whether the request needs no token: every reading of the path is public.
     pub public: bool,
     /// The matching route's requirement, if it has one.
     pub requirement: Option<&'a Requirement>,
     /// The path is not in canonical form (see the [module docs](self)): it matched no
     /// route and [`Policy::authorize`] denies it with [`PolicyError::PathRejected`].
     pub rejected: bool,
+    /// What the exact (case-sensitive) reading of the path matched, when that differs
+    /// from [`RouteMatch::index`]: its rule must hold as well.
+    pub also: Option<Also>,
+}
+
+/// The second rule a request must pass when the exact and the case-folded readings of
+/// its path fall under different rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Also {
+    /// The route at this index.
+    Route(usize),
+    /// No route: the [`DefaultRule`].
+    Unmatched,
 }
 
 impl Policy {
@@ -396,8 +542,15 @@ impl Policy {
                 pattern,
             });
         }
+        let has_upper = routes.iter().any(|r| {
+            r.pattern.segs.iter().any(|s| match s {
+                Seg::Lit(l) => l.exact != l.folded,
+                Seg::Any => false,
+            })
+        });
         Ok(Policy {
             routes,
+            has_upper,
             default: cfg.default.clone(),
             wildcard_scopes: cfg.wildcard_scopes,
             realm: cfg.realm.clone(),
@@ -438,31 +591,53 @@ impl Policy {
     ///
     /// `path` is the request's pathname (a `?query` or `#fragment` is ignored). A path
     /// that is not canonical matches no route and comes back `rejected`.
+    ///
+    /// The path is percent-decoded and read two ways, as origins do: exactly, and
+    /// case-folded (see the [module docs](self)). Each reading finds its first matching
+    /// route; when they differ, the request must pass both rules
+    /// ([`RouteMatch::also`]), and it is public only when both are public routes. So a
+    /// spelling that some origin routes to a protected handler gets that handler's
+    /// rule, and case folding never makes a path public.
     pub fn route(&self, method: &str, path: &str) -> RouteMatch<'_> {
-        let Some(path) = canonical_path(path) else {
+        let Some(path) = request_path(path) else {
             return RouteMatch {
                 index: None,
                 public: false,
                 requirement: None,
                 rejected: true,
+                also: None,
             };
         };
-        let found = self.routes.iter().enumerate().find(|(_, r)| {
-            method_matches(r.config.methods.as_deref(), method) && r.pattern.matches(&path)
-        });
-        match found {
-            Some((i, r)) => RouteMatch {
-                index: Some(i),
-                public: r.config.public,
-                requirement: r.config.require.as_ref(),
-                rejected: false,
-            },
-            None => RouteMatch {
-                index: None,
-                public: false,
-                requirement: None,
-                rejected: false,
-            },
+        let first = |reading: Reading| {
+            self.routes.iter().position(|r| {
+                let reading = if r.config.case_sensitive {
+                    Reading::Exact
+                } else {
+                    reading
+                };
+                method_matches(r.config.methods.as_deref(), method)
+                    && r.pattern.matches(&path, reading)
+            })
+        };
+        let folded = first(Reading::Folded);
+        let exact = if path.exact == path.folded && !self.has_upper {
+            folded
+        } else {
+            first(Reading::Exact)
+        };
+        let is_public = |i: Option<usize>| i.is_some_and(|i| self.routes[i].config.public);
+        let also = match exact {
+            e if e == folded => None,
+            Some(j) => Some(Also::Route(j)),
+            None => Some(Also::Unmatched),
+        };
+        let route = folded.map(|i| &self.routes[i]);
+        RouteMatch {
+            index: folded,
+            public: is_public(folded) && (also.is_none() || is_public(exact)),
+            requirement: route.and_then(|r| r.config.require.as_ref()),
+            rejected: false,
+            also,
         }
     }
 
@@ -471,7 +646,8 @@ impl Policy {
     /// A rejected path is denied; a public route allows; a requirement is checked in
     /// this order: kinds, clients, delegation, then (unless a machine bypasses them)
     /// `scopes_all`, `scopes_any`, `roles_any`. A route without a requirement allows
-    /// any principal; no route at all applies the [`DefaultRule`].
+    /// any principal; no route at all applies the [`DefaultRule`]. When the readings of
+    /// the path differ ([`RouteMatch::also`]), the second rule is checked as well.
     pub fn authorize(
         &self,
         route: &RouteMatch<'_>,
@@ -483,10 +659,23 @@ impl Policy {
         if route.public {
             return Ok(());
         }
-        match (route.requirement, route.index) {
-            (Some(req), _) => self.check(req, principal),
-            (None, Some(_)) => Ok(()),
-            (None, None) => match self.default {
+        self.rule(route.index, principal)?;
+        match route.also {
+            None => Ok(()),
+            Some(Also::Route(j)) => self.rule(Some(j), principal),
+            Some(Also::Unmatched) => self.rule(None, principal),
+        }
+    }
+
+    /// One rule: route `index` (public: allowed; no requirement: any principal), or
+    /// the default rule for `None`.
+    fn rule(&self, index: Option<usize>, principal: &Principal) -> Result<(), PolicyError> {
+        match index.and_then(|i| self.routes.get(i)) {
+            Some(r) => match &r.config.require {
+                Some(req) => self.check(req, principal),
+                None => Ok(()),
+            },
+            None => match self.default {
                 DefaultRule::AnyValidToken => Ok(()),
                 DefaultRule::Deny => Err(PolicyError::DeniedByDefault),
             },
@@ -745,6 +934,9 @@ mod tests {
             ("/health", "/health/", true),
             ("/health", "/healthz", false),
             ("/health", "/Health", false),
+            ("/Health", "/health", false),
+            ("/caf%C3%A9", "/caf%c3%a9", true),
+            ("/café", "/caf%C3%A9", true),
             ("/health", "/health/x", false),
             ("/builds/*/logs", "/builds/42/logs", true),
             ("/builds/*/logs", "/builds/42/logs/", true),
@@ -760,7 +952,7 @@ mod tests {
         ];
         for (pat, path, want) in cases {
             let p = Pattern::compile(pat).unwrap();
-            let got = canonical_path(path).is_some_and(|cp| p.matches(&cp));
+            let got = request_path(path).is_some_and(|rp| p.matches(&rp, Reading::Exact));
             assert_eq!(got, *want, "{pat} vs {path}");
         }
     }
@@ -775,8 +967,11 @@ mod tests {
             "/a.b/..c/c..",
             "/x?y=/../z",
             "/a#../b",
+            "/users/a%40b.com",
+            "/caf%C3%A9",
+            "/a%3Fb",
         ] {
-            assert!(canonical_path(ok).is_some(), "{ok}");
+            assert!(request_path(ok).is_some(), "{ok}");
         }
         for bad in [
             "",
@@ -802,9 +997,107 @@ mod tests {
             "/a%00",
             "/a\tb",
             "/a\u{7f}",
+            "/%61dmin",
+            "/%41",
+            "/a%7e",
+            "/a%2D",
+            "/a%5F",
+            "/a%0a",
+            "/a%7F",
+            "/a%zz",
+            "/a%4",
+            "/a%",
+            "/a%C4",
+            "/a%FF",
+            "/a%C0%AF",
         ] {
-            assert!(canonical_path(bad).is_none(), "{bad:?}");
+            assert!(request_path(bad).is_none(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn folding() {
+        for (seg, want) in [
+            ("admin", "admin"),
+            ("ADMIN", "admin"),
+            ("adm\u{131}n", "admin"),
+            ("adm\u{130}n", "admin"),
+            ("\u{17f}ecret", "secret"),
+            ("\u{212a}eys", "keys"),
+            ("\u{ff41}dmin", "admin"),
+            ("\u{ff21}DMIN", "admin"),
+            ("admin.", "admin"),
+            ("admin. .", "admin"),
+            ("v1.0", "v1.0"),
+            ("Caf\u{c9}", "caf\u{e9}"),
+        ] {
+            assert_eq!(fold(seg), want, "{seg:?}");
+        }
+    }
+
+    #[test]
+    fn readings_combine() {
+        let p = policy(json!({
+            "routes": [
+                {"path": "/docs/*", "public": true},
+                {"path": "/admin/*", "require": {"kinds": ["machine"]}},
+                {"path": "/Legacy", "case_sensitive": true, "public": true},
+                {"path": "/*", "require": {"scopes_all": ["read"]}}
+            ],
+            "default": "any_valid_token"
+        }));
+        let u = principal(Kind::User, &["read"]);
+        let m = principal(Kind::Machine, &[]);
+        // Case variants and Unicode folds of /admin get the admin rule.
+        for path in [
+            "/ADMIN/x",
+            "/Admin/x",
+            "/adm%C4%B1n/x",
+            "/adm%C4%B0n/x",
+            "/admin./x",
+        ] {
+            let r = p.route("GET", path);
+            assert_eq!(r.index, Some(1), "{path}");
+            assert!(!r.public, "{path}");
+            assert_eq!(
+                p.authorize(&r, &u),
+                Err(PolicyError::KindNotAllowed(Kind::User)),
+                "{path}"
+            );
+            // ... and the exact reading's rule (`/*`: scope read) too.
+            assert_eq!(r.also, Some(Also::Route(3)), "{path}");
+            assert!(p.authorize(&r, &m).is_err(), "{path}");
+        }
+        // A case variant of a public route is not public: the exact reading's rule holds.
+        let r = p.route("GET", "/DOCS/x");
+        assert_eq!(
+            (r.index, r.public, r.also),
+            (Some(0), false, Some(Also::Route(3)))
+        );
+        assert!(p.authorize(&r, &u).is_ok());
+        assert_eq!(
+            p.authorize(&r, &m),
+            Err(PolicyError::InsufficientScope {
+                required: vec!["read".into()]
+            })
+        );
+        // The exact spelling of a public route stays public; a case-sensitive route
+        // matches only its own spelling.
+        assert!(p.route("GET", "/docs/x").public);
+        assert!(p.route("GET", "/Legacy").public);
+        assert_eq!(p.route("GET", "/legacy").index, Some(3));
+        // Decoded spellings: an escaped reserved or non-ASCII character matches the
+        // decoded literal.
+        let q = policy(json!({
+            "routes": [{"path": "/caf%C3%A9", "require": {"kinds": ["machine"]}}]
+        }));
+        assert_eq!(q.route("GET", "/caf%c3%a9").index, Some(0));
+        assert_eq!(q.route("GET", "/CAF%C3%89").index, Some(0));
+        // With the default rule `deny`, a variant that matches no route exactly is refused.
+        let r = q.route("GET", "/CAF%C3%89");
+        assert_eq!(r.also, Some(Also::Unmatched));
+        assert_eq!(q.authorize(&r, &m), Err(PolicyError::DeniedByDefault));
+        assert!(q.authorize(&q.route("GET", "/caf%C3%A9"), &m).is_ok());
     }
 
     #[test]

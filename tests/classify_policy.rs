@@ -125,18 +125,81 @@ fn auth0_m2m_without_gty_is_sub_is_client_id() {
 }
 
 #[test]
-fn auth0_m2m_without_gty_or_azp_is_sub_at_clients() {
-    let p = classify_default(json!({"iss": "https://t/", "sub": "x@clients"})).unwrap();
+fn sub_at_clients_fires_only_for_the_tokens_own_client() {
+    // Without gty, `<azp>@clients` (or `<client_id>@clients`) is a machine.
+    let mut v = auth0_m2m();
+    v.as_object_mut().unwrap().remove("gty");
+    let p = classify_default(v.clone()).unwrap();
     assert_eq!(
         (p.kind, p.decided_by),
         (Kind::Machine, DecidedBy::SubAtClients)
     );
-    assert_eq!(p.client_id, None);
-    // "abc@clients" with a different azp: still sub_at_clients (gty removed).
-    let mut v = auth0_m2m();
-    v.as_object_mut().unwrap().remove("gty");
-    let p = classify_default(v).unwrap();
+    let p = classify_default(json!({"iss": "https://t/", "sub": "c9@clients", "client_id": "c9"}))
+        .unwrap();
     assert_eq!(p.decided_by, DecidedBy::SubAtClients);
+    // A user whose identifier merely ends in "@clients" stays a user: no client id,
+    // another client's id, or the user's own shaping of it.
+    for (sub, azp) in [
+        ("x@clients", None),
+        ("evil@clients", Some("abc")),
+        ("auth0|abc@clients", Some("abc")),
+        ("abc@clients", Some("")),
+        ("abc@clients@clients", Some("abc")),
+        ("ABC@clients", Some("abc")),
+    ] {
+        let mut c = json!({"iss": "https://t/", "sub": sub, "scope": "read:builds"});
+        if let Some(azp) = azp {
+            c["azp"] = json!(azp);
+        }
+        let p = classify_default(c).unwrap();
+        assert_eq!(
+            (p.kind, p.decided_by),
+            (Kind::User, DecidedBy::Default),
+            "{sub} / {azp:?}"
+        );
+        assert_eq!(p.user_id.as_deref(), Some(sub));
+    }
+}
+
+#[test]
+fn gty_accepts_both_spellings_of_client_credentials() {
+    for gty in ["client-credentials", "client_credentials"] {
+        let p =
+            classify_default(json!({"iss": "https://t/", "sub": "auth0|u", "gty": gty})).unwrap();
+        assert_eq!(
+            (p.kind, p.decided_by),
+            (Kind::Machine, DecidedBy::Gty),
+            "{gty}"
+        );
+    }
+    for gty in ["password", "Client-Credentials", "client credentials", ""] {
+        let p =
+            classify_default(json!({"iss": "https://t/", "sub": "auth0|u", "gty": gty})).unwrap();
+        assert_eq!(p.kind, Kind::User, "{gty}");
+    }
+}
+
+#[test]
+fn scope_entries_must_be_scope_tokens() {
+    // An array entry with a space would read as two scopes at the origin.
+    for bad in [
+        json!({"permissions": ["read:builds update:builds"]}),
+        json!({"permissions": ["read:builds\tupdate:builds"]}),
+        json!({"scp": ["a\"b"]}),
+        json!({"permissions": ["caf\u{e9}"]}),
+        json!({"scope": "read:builds caf\u{e9}"}),
+    ] {
+        let mut c = bad.clone();
+        c["iss"] = json!("https://t/");
+        c["sub"] = json!("auth0|u");
+        let err = classify_default(c).unwrap_err();
+        assert_eq!(err.code(), "claim_invalid", "{bad}");
+    }
+    let p = classify_default(json!({
+        "iss": "https://t/", "sub": "auth0|u", "scope": " a  b\tc ", "permissions": ["d", "a"]
+    }))
+    .unwrap();
+    assert_eq!(p.scopes, ["a", "b", "c", "d"]);
 }
 
 #[test]
@@ -428,7 +491,8 @@ fn route_matching_table() {
         ("GET", "/health?verbose=1", Some(0)),
         ("GET", "/healthz", None),
         ("GET", "/health/x", None),
-        ("GET", "/HEALTH", None),
+        // A case variant finds the route, but is public only when spelled exactly.
+        ("GET", "/HEALTH", Some(0)),
         ("GET", "/public/a", Some(1)),
         ("GET", "/public/a/b/c", Some(1)),
         ("GET", "/public/", Some(1)),
@@ -449,7 +513,7 @@ fn route_matching_table() {
     for (method, path, want) in cases {
         let m = p.route(method, path);
         assert_eq!(m.index, *want, "{method} {path}");
-        let public = matches!(want, Some(0 | 1 | 4));
+        let public = matches!(want, Some(0 | 1 | 4)) && *path != "/HEALTH";
         assert_eq!(m.public, public, "{method} {path}");
     }
     let m = p.route("GET", "/admin/x");
@@ -563,7 +627,15 @@ fn first_match_wins() {
 
 #[test]
 fn default_rule() {
-    let any = policy(json!({"routes": [{"path": "/x", "public": true}]}));
+    // The default is deny; any_valid_token is chosen explicitly.
+    let none = policy(json!({"routes": [{"path": "/x", "public": true}]}));
+    assert_eq!(none.default_rule(), &DefaultRule::Deny);
+    assert_eq!(
+        none.authorize(&none.route("GET", "/y"), &machine(&[])),
+        Err(PolicyError::DeniedByDefault)
+    );
+    let any =
+        policy(json!({"routes": [{"path": "/x", "public": true}], "default": "any_valid_token"}));
     assert_eq!(any.default_rule(), &DefaultRule::AnyValidToken);
     let m = any.route("GET", "/y");
     assert_eq!(
@@ -977,7 +1049,7 @@ fn unknown_keys_are_rejected() {
 fn config_serde_round_trip_and_defaults() {
     let cfg: PolicyConfig = serde_json::from_value(json!({})).unwrap();
     assert_eq!(cfg, PolicyConfig::default());
-    assert_eq!(cfg.default, DefaultRule::AnyValidToken);
+    assert_eq!(cfg.default, DefaultRule::Deny);
     assert!(!cfg.wildcard_scopes);
     assert_eq!(cfg.realm, "tokengate");
 
@@ -993,12 +1065,14 @@ fn config_serde_round_trip_and_defaults() {
                     machines_bypass_scopes: true,
                     ..Requirement::default()
                 }),
+                case_sensitive: false,
             },
             RouteConfig {
                 path: "/health".into(),
                 methods: None,
                 public: true,
                 require: None,
+                case_sensitive: true,
             },
         ],
         default: DefaultRule::Deny,
@@ -1009,7 +1083,11 @@ fn config_serde_round_trip_and_defaults() {
     assert_eq!(v["default"], "deny");
     assert_eq!(v["routes"][0]["require"]["kinds"], json!(["machine"]));
     assert_eq!(v["routes"][0]["require"]["delegation"], "forbidden");
-    assert_eq!(v["routes"][1], json!({"path": "/health", "public": true}));
+    assert_eq!(
+        v["routes"][1],
+        json!({"path": "/health", "public": true, "case_sensitive": true})
+    );
+    assert_eq!(v["routes"][0].get("case_sensitive"), None);
     let back: PolicyConfig = serde_json::from_value(v).unwrap();
     assert_eq!(back, cfg);
     Policy::new(&back).unwrap();
@@ -1114,5 +1192,119 @@ proptest! {
             prop_assert_eq!(p.authorize(&m, &user(&[])), Err(PolicyError::PathRejected));
         }
         let _ = p.authorize(&m, &machine(&["s"]));
+    }
+}
+
+/// A reference normaliser, written apart from the policy's code: what origin
+/// frameworks that decode percent-escapes and compare paths without regard to case
+/// make of a path (ASP.NET's ordinal-ignore-case, Express/JS `i` regular expressions,
+/// Java's `equalsIgnoreCase`, Windows' best-fit mapping of fullwidth forms).
+fn reference_normalise(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut decoded = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&path[i + 1..i + 3], 16) {
+                decoded.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        decoded.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&decoded)
+        .chars()
+        .map(|c| match c {
+            '\u{131}' | '\u{130}' => 'i',
+            '\u{17f}' => 's',
+            '\u{212a}' => 'k',
+            '\u{ff01}'..='\u{ff5e}' => char::from_u32(c as u32 - 0xfee0).unwrap(),
+            c => c,
+        })
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// One spelling of a character of a path: as is, in the other case, percent-encoded,
+/// or a Unicode look-alike that some origin folds to it.
+fn respell(c: char, how: u8) -> String {
+    let enc = |s: &str, upper: bool| {
+        s.bytes()
+            .map(|b| {
+                if upper {
+                    format!("%{b:02X}")
+                } else {
+                    format!("%{b:02x}")
+                }
+            })
+            .collect::<String>()
+    };
+    match (how % 7, c) {
+        (1, c) => c.to_ascii_uppercase().to_string(),
+        (2, c) => enc(&c.to_string(), true),
+        (3, c) => enc(&c.to_string(), false),
+        (4, 'i') => enc("\u{131}", true),
+        (4, 's') => enc("\u{17f}", false),
+        (4, 'k') => enc("\u{212a}", true),
+        (5, 'i') => enc("\u{130}", true),
+        (5 | 6, c) if c.is_ascii_alphabetic() => {
+            let wide = char::from_u32(c.to_ascii_lowercase() as u32 + 0xfee0).unwrap();
+            enc(&wide.to_string(), how.is_multiple_of(2))
+        }
+        _ => c.to_string(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// No spelling of a protected path that a folding, decoding origin reads as that
+    /// path gets a weaker decision than the path itself: for every principal the
+    /// canonical path denies, the spelling is denied too (or rejected outright), and
+    /// it is never public.
+    #[test]
+    fn path_spellings_never_weaken_the_decision(
+        target in prop::sample::select(vec![
+            "/admin/users", "/admin/", "/builds/42", "/builds/42/logs", "/secrets/keys",
+        ]),
+        hows in prop::collection::vec(any::<u8>(), 0..24),
+        default in prop::sample::select(vec!["deny", "any_valid_token"]),
+        method in prop::sample::select(vec!["GET", "PUT", "DELETE"]),
+    ) {
+        let p = policy(json!({
+            "routes": [
+                {"path": "/health", "public": true},
+                {"path": "/docs/*", "public": true},
+                {"path": "/admin/*", "require": {"kinds": ["machine"]}},
+                {"path": "/builds/*", "methods": ["PUT", "DELETE"],
+                 "require": {"scopes_all": ["update:builds"], "machines_bypass_scopes": true}},
+                {"path": "/builds/*", "require": {"scopes_any": ["read:builds"]}},
+                {"path": "/secrets/*", "require": {"roles_any": ["vault"]}},
+                {"path": "/*", "require": {"scopes_all": ["catch:all"]}}
+            ],
+            "default": default
+        }));
+        let spelled: String = target
+            .chars()
+            .enumerate()
+            .map(|(i, c)| if c == '/' { "/".to_string() } else { respell(c, hows.get(i).copied().unwrap_or(0)) })
+            .collect();
+        prop_assert_eq!(reference_normalise(&spelled), reference_normalise(target));
+        let canonical = p.route(method, target);
+        let m = p.route(method, &spelled);
+        prop_assert!(!m.public, "{} is public", spelled);
+        if !m.rejected {
+            for principal in [user(&[]), user(&["read:builds"]), user(&["update:builds", "read:builds"]),
+                              machine(&[]), machine(&["catch:all"])] {
+                if p.authorize(&canonical, &principal).is_err() {
+                    prop_assert!(
+                        p.authorize(&m, &principal).is_err(),
+                        "{} allows {:?} where {} denies it", spelled, principal.kind, target
+                    );
+                }
+            }
+        }
     }
 }

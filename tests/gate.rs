@@ -197,7 +197,7 @@ fn real_auth0_token_classifies_as_machine() {
     );
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let cfg = json!({"issuers": [{"issuer": doc["issuer"], "audiences": [doc["audience"]],
-                                  "jwks": doc["jwks"]}]});
+                                  "jwks": doc["jwks"]}], "unmatched": "any_valid_token"});
     let gate = Gate::new(Config::from_value(cfg).unwrap()).unwrap();
     let keys = KeySet::from_value(&doc["jwks"]).unwrap();
     let mut cache = TokenCache::new(10);

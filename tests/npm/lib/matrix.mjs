@@ -338,6 +338,40 @@ export async function runMatrix(tg, t) {
 
     const bad = createVerifier({ ...base, currentDate: () => "yesterday" });
     await assert.rejects(bad.verify(old), (e) => e instanceof TypeError && /currentDate/.test(e.message));
+    // Seconds instead of milliseconds (a clock in 1970), as a number or as a Date.
+    for (const f of [() => t0, () => new Date(t0)]) {
+      const secs = createVerifier({ ...base, currentDate: f });
+      await assert.rejects(secs.verify(old), (e) => e instanceof TypeError && /seconds/.test(e.message));
+      await assert.rejects(secs.authorize(old, {}), (e) => e instanceof TypeError && /currentDate/.test(e.message));
+    }
+    // Epoch milliseconds as a number are fine.
+    const ms = createVerifier({ ...base, currentDate: () => (t0 - 5000) * 1000 });
+    assert.equal((await ms.verify(old)).ok, true);
+  });
+
+  await t.test("classification: gty spellings and a user's sub imitating a machine", async () => {
+    const v = createVerifier(base);
+    for (const gty of ["client-credentials", "client_credentials"]) {
+      const r = await v.verify(sign(keys.es, machineClaims(idp.issuer, { gty })));
+      assert.equal(r.principal.kind, "machine", gty);
+      assert.equal(r.principal.decidedBy, "gty", gty);
+    }
+    // Without gty, `<azp>@clients` is a machine...
+    const own = await v.verify(sign(keys.es, machineClaims(idp.issuer, { gty: undefined })));
+    assert.equal(own.principal.kind, "machine");
+    assert.equal(own.principal.decidedBy, "sub_at_clients");
+    // ... but a user whose identifier merely ends in "@clients" stays a user, and a
+    // machine-only requirement refuses it.
+    for (const sub of ["mallory@clients", "auth0|ci-bot@clients"]) {
+      const token = sign(keys.es, userClaims(idp.issuer, { sub }));
+      const r = await v.verify(token);
+      assert.equal(r.principal.kind, "user", sub);
+      assert.equal(r.principal.decidedBy, "default", sub);
+      assertDenied(await v.authorize(token, { kinds: ["machine"] }), "kind_not_allowed", 403);
+    }
+    // A permissions entry with a space cannot pass for two scopes.
+    const spaced = sign(keys.es, userClaims(idp.issuer, { permissions: ["read:builds update:builds"] }));
+    assertDenied(await v.verify(spaced), "claim_invalid");
   });
 
   await t.test("the real Auth0 client-credentials token", async () => {
