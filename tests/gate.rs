@@ -193,7 +193,7 @@ fn a_disabled_token_cache_is_never_filled_and_revalidate_rechecks_times() {
 fn real_auth0_token_classifies_as_machine() {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/vectors/real-world/auth0-client-credentials.json"
+        "/tests/vectors/real-world/auth0-client-credentials.json"
     );
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let cfg = json!({"issuers": [{"issuer": doc["issuer"], "audiences": [doc["audience"]],

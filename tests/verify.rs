@@ -1,5 +1,5 @@
 //! Verification end to end on tokens signed in the tests, one negative case per rule,
-//! and the real Auth0 client-credentials token from ../shared/vectors/real-world.
+//! and the real Auth0 client-credentials token from tests/vectors/real-world.
 
 use std::sync::OnceLock;
 
@@ -385,7 +385,7 @@ fn max_age_and_required_claims() {
 fn real_auth0_client_credentials_token() {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/vectors/real-world/auth0-client-credentials.json"
+        "/tests/vectors/real-world/auth0-client-credentials.json"
     );
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let keys = KeySet::from_value(&doc["jwks"]).unwrap();

@@ -1,4 +1,4 @@
-//! Project Wycheproof vectors (../shared/vectors/wycheproof) at the signature layer and
+//! Project Wycheproof vectors (tests/vectors/wycheproof) at the signature layer and
 //! at the JWS/JWKS layer. Every file prints its counts.
 //!
 //! Choices (documented in the README):
@@ -17,10 +17,10 @@ use tokengate::verify::verify_jws;
 
 fn vectors_dir() -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let dir = root.join("../shared/vectors/wycheproof");
+    let dir = root.join("tests/vectors/wycheproof");
     assert!(
         dir.is_dir(),
-        "Wycheproof vectors not found at {} (shared/ must sit beside the project)",
+        "Wycheproof vectors not found at {} (tests/vectors/wycheproof is part of the repository)",
         dir.display()
     );
     dir

@@ -2,7 +2,7 @@
 // the Node.js entry registers (npm/node-crypto.js), and the runtime's WebCrypto;
 // src/alg.rs: the Rust code compiled to WebAssembly) must give the same answers:
 //
-// - Project Wycheproof vectors (../shared/vectors/wycheproof, the files of
+// - Project Wycheproof vectors (tests/vectors/wycheproof, the files of
 //   tests/wycheproof.rs) through the internal hook `__verifySignature` with each
 //   backend: node:crypto and WebCrypto must actually do every check (no silent
 //   fallback), all three backends must agree on every case, and the answers must be the expected ones ("acceptable"
@@ -22,7 +22,7 @@ import * as tg from "tokengate";
 import { AUDIENCE, ROOT, b64url, now } from "./lib/harness.mjs";
 
 const { createVerifier, __verifySignature } = tg;
-const VECTORS = path.resolve(ROOT, "../shared/vectors/wycheproof");
+const VECTORS = path.resolve(ROOT, "tests/vectors/wycheproof");
 const ISSUER = "https://issuer.example/";
 
 const hex = (s) => Buffer.from(s, "hex");

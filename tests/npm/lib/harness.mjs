@@ -18,7 +18,7 @@ export const AUDIENCE = "https://api.example.com";
 
 /** The real Auth0 client-credentials token of the shared test vectors. */
 export function auth0Vector() {
-  const file = path.resolve(ROOT, "../shared/vectors/real-world/auth0-client-credentials.json");
+  const file = path.resolve(ROOT, "tests/vectors/real-world/auth0-client-credentials.json");
   return JSON.parse(readFileSync(file, "utf8"));
 }
 
