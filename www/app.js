@@ -245,14 +245,14 @@ function ruleReason(rule, claims, fired) {
       if (fired) return `${m2m} is ${JSON.stringify(claims[m2m])}`;
       return m2m ? `${m2m} is absent` : "skipped: no M2M claim configured";
     case "gty":
-      if (fired) return 'gty is "client-credentials" (Auth0 client-credentials grant)';
+      if (fired) return `gty is ${JSON.stringify(claims.gty)} (client-credentials grant)`;
       return claims.gty === undefined ? "no gty claim" : `gty is ${JSON.stringify(claims.gty)}`;
     case "sub_is_client_id":
       if (fired) return `sub equals the client id (${clientId}), as for RFC 9068 client-credentials tokens`;
       return clientId ? `sub is not the client id ${clientId}` : "no azp or client_id";
     case "sub_at_clients":
       if (fired) return `sub is "<client id>@clients" (Auth0 machine subject)`;
-      return "sub is not <id>@clients";
+      return clientId ? `sub is not ${clientId}@clients` : "no azp or client_id, so sub@clients decides nothing";
     default:
       return "no machine rule fired, so it is a user token";
   }

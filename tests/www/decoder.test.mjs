@@ -213,13 +213,21 @@ test("lints: alg none, HS256, crit, no exp, no aud, @clients without gty", async
 
   // Without crit: classified by sub@clients (no gty).
   await paste(page, unsigned({ alg: "RS256", typ: "at+jwt", kid: "k" },
-    { iss: ISSUER, sub: "abc123@clients", aud: AUDIENCE, iat: t, exp: t + 600 }));
+    { iss: ISSUER, sub: "abc123@clients", azp: "abc123", aud: AUDIENCE, iat: t, exp: t + 600 }));
   assert.equal(await attr(page, "#decided-by", "data-rule"), "sub_at_clients");
   assert.equal(await attr(page, "#kind-badge", "data-kind"), "machine");
   assert.equal(await page.locator("#strict-error").isHidden(), true);
   assert.equal(await page.locator("#who-fallback").count(), 0);
   const l2 = await lintIds(page);
   assert.ok(l2.includes("clients-no-gty") && !l2.includes("typ"), `lints: ${l2}`);
+
+  // A user's sub that merely ends in @clients (no matching azp/client_id) is a user.
+  await paste(page, unsigned({ alg: "RS256", typ: "at+jwt", kid: "k" },
+    { iss: ISSUER, sub: "mallory@clients", azp: "spa", aud: AUDIENCE, iat: t, exp: t + 600 }));
+  assert.equal(await attr(page, "#kind-badge", "data-kind"), "user");
+  assert.equal(await attr(page, "#decided-by", "data-rule"), "default");
+  const l3 = await lintIds(page);
+  assert.ok(l3.includes("clients-not-own"), `lints: ${l3}`);
 
   // alg none: shown leniently, refused by tokengate.
   await paste(page, unsigned({ alg: "none" }, { iss: ISSUER, sub: "x", aud: AUDIENCE, exp: t + 60 }, ""));

@@ -123,11 +123,15 @@ export function lint(header, claims, { now, leeway = 60, requiredTyp = "" } = {}
 
   // @clients without gty
   const sub = typeof claims.sub === "string" ? claims.sub : "";
-  if (/.@clients$/.test(sub)) {
+  const own = [claims.azp, claims.client_id].some((c) => typeof c === "string" && c !== "" && sub === `${c}@clients`);
+  if (/.@clients$/.test(sub) && !own) {
+    add("clients-not-own", "warn", "sub ends in @clients but not with the token's own client id",
+      "tokengate's sub_at_clients rule fires only on <azp or client_id>@clients, so this is classified as a user unless another rule fires: a user can shape such a sub.");
+  } else if (/.@clients$/.test(sub)) {
     if (claims.gty === undefined) {
       add("clients-no-gty", "warn", `sub ends in @clients but there is no gty`,
         "Auth0 client-credentials tokens carry gty client-credentials. This one is classified as a machine only by the sub@clients rule: check where it came from.");
-    } else if (claims.gty !== "client-credentials") {
+    } else if (claims.gty !== "client-credentials" && claims.gty !== "client_credentials") {
       add("clients-no-gty", "warn", `sub ends in @clients but gty is ${JSON.stringify(claims.gty)}`,
         "A machine subject with another grant type is unusual.");
     } else {
