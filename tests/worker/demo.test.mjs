@@ -31,7 +31,8 @@ async function noKeysGenerated(w) {
 
 async function refused(res) {
   const text = await res.text();
-  assert.equal(res.status, 500, text);
+  // (A token in the message would be printed whole: keep only its start.)
+  assert.equal(res.status, 500, text.slice(0, 60));
   assert.doesNotMatch(text, /eyJ/, "no token in the body");
   const body = JSON.parse(text);
   assert.equal(body.code, "config_invalid");
