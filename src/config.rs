@@ -385,23 +385,8 @@ impl Config {
         self.classify.validate("classify.")?;
         if let Some(ex) = &self.exchange {
             ex.validate("exchange.")?;
-            if !self.issuers.iter().any(|i| i.issuer == ex.issuer) {
-                return Err(ConfigError::invalid(
-                    "exchange.issuer",
-                    "must also be listed in issuers (with the signing key's public jwks) \
-                     so that exchanged tokens verify",
-                ));
-            }
-            for (i, actor) in ex.actors.iter().enumerate() {
-                if let Some(iss) = &actor.issuer {
-                    if !self.issuers.iter().any(|c| c.issuer == *iss) {
-                        return Err(ConfigError::invalid(
-                            format!("exchange.actors[{i}].issuer"),
-                            "is not a configured issuer",
-                        ));
-                    }
-                }
-            }
+            let issuers: Vec<&str> = self.issuers.iter().map(|i| i.issuer.as_str()).collect();
+            ex.validate_issuers("exchange.", &issuers)?;
         }
         crate::policy::Policy::new(&self.policy_config())?;
         Ok(())

@@ -22,7 +22,8 @@
 //! # Rules of [`plan`]
 //!
 //! * `grant_type` must be `urn:ietf:params:oauth:grant-type:token-exchange`
-//!   (else `unsupported_grant_type`); `subject_token_type` and `actor_token_type` must
+//!   (else `unsupported_grant_type`, checked before any other parameter, also by
+//!   [`ExchangeRequest::parse_form`]); `subject_token_type` and `actor_token_type` must
 //!   be `urn:ietf:params:oauth:token-type:access_token` or `...:jwt`;
 //!   `requested_token_type`, when given, must be `...:access_token` (else
 //!   `invalid_request`).
@@ -32,8 +33,10 @@
 //!   when [`ExchangeConfig::require_actor_token`] is false) the actor is the subject
 //!   token's own client: then whoever holds the user's token can exchange it, within
 //!   the rules of that client. The actor must be listed in [`ExchangeConfig::actors`],
-//!   from the rule's [`ActorRule::issuer`] when it names one (else
-//!   `unauthorized_client`).
+//!   from the rule's [`ActorRule::issuer`] when it names one, else from any issuer but
+//!   the edge's own (else `unauthorized_client`). A rule must name its issuer when more
+//!   than one issuer besides the edge's own is trusted (a configuration error
+//!   otherwise).
 //! * **The subject** must be a user token that has not expired (else `invalid_grant`).
 //!   Machine subject tokens are refused (`invalid_grant`): a machine can obtain a
 //!   narrower token for itself with its own client credentials, and an exchanged
@@ -52,9 +55,11 @@
 //! * **Lifetime**: `requested_lifetime` (else [`ExchangeConfig::default_lifetime`]),
 //!   capped at the audience's [`AudienceRule::max_lifetime`] and, unless
 //!   [`AudienceRule::allow_beyond_subject`], at the subject token's remaining life. A
-//!   subject token issued by the edge itself (an exchanged token exchanged again) is
-//!   always capped at its remaining life, so a delegation cannot be renewed forever
-//!   without a fresh user token. A lifetime of 0 is `invalid_grant`.
+//!   delegated subject token, one that carries `act` (from any issuer) or that the
+//!   edge issued itself (an exchanged token exchanged again), is always capped at its
+//!   remaining life: `allow_beyond_subject` applies to a first exchange only, so a
+//!   delegation cannot be renewed forever without a fresh user token. A lifetime of 0
+//!   is `invalid_grant`.
 //!
 //! # The issued claims
 //!
@@ -109,9 +114,10 @@ fn default_true() -> bool {
 pub struct ActorRule {
     /// The client id of the actor token (`azp` / `client_id`, else its `sub`).
     pub client_id: String,
-    /// The issuer the actor's token must come from; `None` accepts the client id from
-    /// any configured issuer. Set it when several issuers are trusted, so that a client
-    /// of one cannot pass for a same-named client of another.
+    /// The issuer the actor's token must come from. Required when more than one issuer
+    /// besides the edge's own is trusted, so that a client of one cannot pass for a
+    /// same-named client of another; `None` (one such issuer) accepts the client id from
+    /// any configured issuer except the edge's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
     /// The audiences it may request (each configured in [`ExchangeConfig::audiences`]).
@@ -128,8 +134,9 @@ pub struct AudienceRule {
     pub scopes: Vec<String>,
     /// The longest lifetime of an issued token, in seconds (at most 30 days).
     pub max_lifetime: u64,
-    /// Whether an issued token may outlive the subject token (default false). Never
-    /// applies to a subject token issued by the edge itself.
+    /// Whether an issued token may outlive the subject token (default false). Applies
+    /// to a first exchange only: never to a subject token that carries `act` (from any
+    /// issuer) or that the edge issued itself.
     #[serde(default)]
     pub allow_beyond_subject: bool,
 }
@@ -275,6 +282,54 @@ impl ExchangeConfig {
     /// The rule of an allowed actor.
     pub fn actor(&self, client_id: &str) -> Option<&ActorRule> {
         self.actors.iter().find(|a| a.client_id == client_id)
+    }
+
+    /// Checks the section against the configured issuers (`issuers[].issuer`): the
+    /// edge's own [`issuer`](Self::issuer) must be one of them, so that issued tokens
+    /// verify; an actor's [`issuer`](ActorRule::issuer) must be one; and when more than
+    /// one issuer besides the edge's own is trusted, every actor must name its issuer,
+    /// so that a client of one cannot pass for a same-named client of another.
+    pub fn validate_issuers(&self, prefix: &str, issuers: &[&str]) -> Result<(), ConfigError> {
+        if !issuers.contains(&self.issuer.as_str()) {
+            return Err(ConfigError::invalid(
+                format!("{prefix}issuer"),
+                "must also be listed in issuers (with the signing key's public jwks) \
+                 so that exchanged tokens verify",
+            ));
+        }
+        let others = issuers.iter().filter(|i| **i != self.issuer).count();
+        for (i, actor) in self.actors.iter().enumerate() {
+            match &actor.issuer {
+                Some(iss) if !issuers.contains(&iss.as_str()) => {
+                    return Err(ConfigError::invalid(
+                        format!("{prefix}actors[{i}].issuer"),
+                        "is not a configured issuer",
+                    ))
+                }
+                None if others > 1 => {
+                    return Err(ConfigError::invalid(
+                        format!("{prefix}actors[{i}].issuer"),
+                        "is required when several issuers are trusted",
+                    ))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ActorRule {
+    /// Whether the rule accepts an actor whose token (or, without an actor token, the
+    /// subject token) came from `actor_issuer`. A rule that names an issuer accepts
+    /// only that one. A rule without one (allowed only when a single issuer besides
+    /// the edge's own is trusted, see [`ExchangeConfig::validate_issuers`]) accepts any
+    /// issuer but the edge's own (`own_issuer`): the edge issues no client tokens.
+    pub fn accepts_issuer(&self, actor_issuer: &str, own_issuer: &str) -> bool {
+        match &self.issuer {
+            Some(i) => i == actor_issuer,
+            None => actor_issuer != own_issuer,
+        }
     }
 }
 
@@ -470,6 +525,45 @@ fn set_once(slot: &mut Option<String>, name: &str, value: String) -> Result<(), 
     Ok(())
 }
 
+/// The `name=value` pairs of a form body, still encoded; empty pairs are skipped and a
+/// pair without `=` has an empty value.
+fn form_pairs(body: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    body.split(|b| *b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| match pair.iter().position(|b| *b == b'=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &[][..]),
+        })
+}
+
+/// Finds `grant_type` in a form body before any other parameter is looked at (RFC 6749
+/// §5.2: a grant type the endpoint does not support is answered as such, whatever else
+/// the request holds). Pairs whose name does not decode are skipped here: they are not
+/// `grant_type`, and the full parse reports them. A missing or repeated `grant_type` is
+/// `invalid_request`, any value but token exchange `unsupported_grant_type`.
+fn check_grant_type(body: &[u8]) -> Result<String, ExchangeError> {
+    let mut found: Option<String> = None;
+    for (name, value) in form_pairs(body) {
+        if form_decode(name).ok().as_deref() != Some("grant_type") {
+            continue;
+        }
+        let value = form_decode(value)?;
+        if !value.is_empty() {
+            set_once(&mut found, "grant_type", value)?;
+        }
+    }
+    let grant_type = found
+        .ok_or_else(|| ExchangeError::InvalidRequest("parameter grant_type is missing".into()))?;
+    if grant_type != GRANT_TYPE {
+        return Err(unsupported_grant_type());
+    }
+    Ok(grant_type)
+}
+
+fn unsupported_grant_type() -> ExchangeError {
+    ExchangeError::UnsupportedGrantType(format!("grant_type must be {GRANT_TYPE}"))
+}
+
 fn is_token_type(t: &str) -> bool {
     t == TOKEN_TYPE_ACCESS_TOKEN || t == TOKEN_TYPE_JWT
 }
@@ -477,11 +571,13 @@ fn is_token_type(t: &str) -> bool {
 impl ExchangeRequest {
     /// Parses an `application/x-www-form-urlencoded` body of at most `max_bytes`.
     ///
-    /// `+` is a space and `%XX` a byte (the result must be UTF-8). Parameters with an
-    /// empty value count as absent (RFC 6749 §3.1); unknown parameters are ignored;
-    /// `audience` and `resource` may repeat, any other known parameter repeated is
-    /// `invalid_request`, as is a body over the cap, a missing `grant_type`,
-    /// `subject_token` or `subject_token_type`, an `actor_token` without
+    /// `+` is a space and `%XX` a byte (the result must be UTF-8). Only the size cap
+    /// comes before `grant_type`, which is checked before every other parameter: any
+    /// value but token exchange is `unsupported_grant_type` whatever else the body
+    /// holds (RFC 6749 §5.2). Parameters with an empty value count as absent (RFC 6749
+    /// §3.1); unknown parameters are ignored; `audience` and `resource` may repeat, any
+    /// other known parameter repeated is `invalid_request`, as is a body over the cap, a
+    /// missing `grant_type`, `subject_token` or `subject_token_type`, an `actor_token` without
     /// `actor_token_type` (or the reverse) and a `requested_lifetime` that is not a
     /// number of seconds. A scope that is not an RFC 6749 scope token is
     /// `invalid_scope`.
@@ -491,7 +587,7 @@ impl ExchangeRequest {
                 "the request body is larger than {max_bytes} bytes"
             )));
         }
-        let mut grant_type = None;
+        let grant_type = check_grant_type(body)?;
         let mut subject_token = None;
         let mut subject_token_type = None;
         let mut actor_token = None;
@@ -501,21 +597,15 @@ impl ExchangeRequest {
         let mut requested_token_type = None;
         let mut audiences: Vec<String> = Vec::new();
         let mut resources: Vec<String> = Vec::new();
-        for pair in body.split(|b| *b == b'&') {
-            if pair.is_empty() {
-                continue;
-            }
-            let (name, value) = match pair.iter().position(|b| *b == b'=') {
-                Some(i) => (&pair[..i], &pair[i + 1..]),
-                None => (pair, &[][..]),
-            };
+        for (name, value) in form_pairs(body) {
             let name = form_decode(name)?;
             let value = form_decode(value)?;
             if value.is_empty() {
                 continue;
             }
             let slot = match name.as_str() {
-                "grant_type" => &mut grant_type,
+                // Checked (and repeats refused) by `check_grant_type` above.
+                "grant_type" => continue,
                 "subject_token" => &mut subject_token,
                 "subject_token_type" => &mut subject_token_type,
                 "actor_token" => &mut actor_token,
@@ -541,7 +631,6 @@ impl ExchangeRequest {
         }
         let missing =
             |name: &str| ExchangeError::InvalidRequest(format!("parameter {name} is missing"));
-        let grant_type = grant_type.ok_or_else(|| missing("grant_type"))?;
         let subject_token = subject_token.ok_or_else(|| missing("subject_token"))?;
         let subject_token_type = subject_token_type.ok_or_else(|| missing("subject_token_type"))?;
         match (&actor_token, &actor_token_type) {
@@ -622,9 +711,7 @@ pub fn plan(
 
     // The request.
     if req.grant_type != GRANT_TYPE {
-        return Err(E::UnsupportedGrantType(format!(
-            "grant_type must be {GRANT_TYPE}"
-        )));
+        return Err(unsupported_grant_type());
     }
     if !is_token_type(&req.subject_token_type) {
         return Err(E::InvalidRequest(
@@ -674,7 +761,7 @@ pub fn plan(
     };
     let actor_rule = cfg
         .actor(&actor_id)
-        .filter(|r| r.issuer.as_ref().is_none_or(|i| i == actor_issuer))
+        .filter(|r| r.accepts_issuer(actor_issuer, &cfg.issuer))
         .ok_or_else(|| {
             E::UnauthorizedClient(format!(
                 "client {} may not exchange tokens",
@@ -786,9 +873,12 @@ pub fn plan(
         .requested_lifetime
         .unwrap_or(cfg.default_lifetime)
         .min(aud_rule.max_lifetime);
-    // A token the edge issued itself never buys a longer life by being exchanged
-    // again: otherwise an actor could renew a delegation forever without the user.
-    if !aud_rule.allow_beyond_subject || sp.issuer == cfg.issuer {
+    // A delegated token (one that carries `act`, from any issuer, or one the edge
+    // issued itself) never buys a longer life by being exchanged again: otherwise an
+    // actor could renew a delegation forever without the user. `allow_beyond_subject`
+    // applies to a first exchange only.
+    let delegated = prior_act.is_some() || sp.issuer == cfg.issuer;
+    if !aud_rule.allow_beyond_subject || delegated {
         if let Some(rem) = remaining {
             lifetime = lifetime.min(u64::try_from(rem).unwrap_or(0));
         }

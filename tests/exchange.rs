@@ -515,11 +515,14 @@ fn expired_subject_is_refused() {
 #[test]
 fn request_parameters_are_checked() {
     let s = setup();
-    let e = run(
-        &s,
-        &[("audience", API), ("grant_type", "client_credentials")],
-    )
-    .unwrap_err();
+    // `parse_form` already refuses another grant type (see
+    // `unsupported_grant_type_comes_before_every_other_parameter`); `plan` checks it
+    // again for a request built another way.
+    let other = ExchangeRequest {
+        grant_type: "client_credentials".into(),
+        ..request(&[("audience", API)])
+    };
+    let e = plan(&other, &s.subject, Some(&s.actor), xcfg(&s.gate), NOW).unwrap_err();
     assert_eq!(e.code(), "unsupported_grant_type");
     assert_eq!(e.status(), 400);
     assert_eq!(
@@ -767,13 +770,15 @@ fn form_errors() {
     assert_eq!(e.code(), "invalid_request");
     assert!(e.to_string().contains("grant_type is missing"), "{e}");
     assert_eq!(err("").code(), "invalid_request");
-    assert_eq!(
-        err("grant_type=a&subject_token_type=b").code(),
-        "invalid_request"
-    );
-    assert_eq!(
-        err("grant_type=a&subject_token=b").code(),
-        "invalid_request"
+    let grant = format!("grant_type={}", enc(GRANT_TYPE));
+    let e = err(&format!("{grant}&subject_token_type=b"));
+    assert_eq!(e.code(), "invalid_request");
+    assert!(e.to_string().contains("subject_token is missing"), "{e}");
+    let e = err(&format!("{grant}&subject_token=b"));
+    assert_eq!(e.code(), "invalid_request");
+    assert!(
+        e.to_string().contains("subject_token_type is missing"),
+        "{e}"
     );
     // Actor token and type go together.
     assert_eq!(
@@ -860,13 +865,15 @@ fn error_codes_statuses_and_bodies() {
 #[test]
 fn error_messages_are_lowercase() {
     let s = setup();
-    for extra in [
+    let errors = [
         &[("audience", "https://Evil.example.com")][..],
         &[("audience", API), ("scope", "DELETE")][..],
         &[][..],
-        &[("audience", API), ("grant_type", "x")][..],
-    ] {
-        let e = run(&s, extra).unwrap_err();
+    ]
+    .into_iter()
+    .map(|extra| run(&s, extra).unwrap_err())
+    .chain([parse("grant_type=X").unwrap_err()]);
+    for e in errors {
         let described = e
             .to_string()
             .replace("Evil", "evil")
@@ -1028,4 +1035,220 @@ fn an_actor_bound_to_an_issuer_must_come_from_it() {
         NOW
     )
     .is_ok());
+}
+
+// ---------------------------------------------------------------------------------
+// no chaining into a longer life, issuer-bound actors, grant type first
+
+#[test]
+fn unsupported_grant_type_comes_before_every_other_parameter() {
+    let unsupported = |body: &str| {
+        let e = parse(body).unwrap_err();
+        assert_eq!(e.code(), "unsupported_grant_type", "{body}: {e}");
+        assert_eq!(e.status(), 400);
+    };
+    // A client-credentials request: no token-exchange parameter at all.
+    unsupported("grant_type=client_credentials&client_id=a&client_secret=b");
+    unsupported("grant_type=password&username=a&password=b");
+    // Whatever else is wrong with the rest of the body.
+    unsupported("subject_token=x&subject_token=y&grant_type=authorization_code");
+    unsupported("grant_type=refresh_token&requested_lifetime=-1&scope=%22x%22");
+    unsupported("scope=a%&grant_type=x&actor_token=t&%FF=1");
+    unsupported(&format!(
+        "grant_type={}X&subject_token=s&subject_token_type={}",
+        enc(GRANT_TYPE),
+        enc(TOKEN_TYPE_ACCESS_TOKEN)
+    ));
+    // A missing, empty or repeated grant_type is a malformed request, still reported
+    // before the other parameters.
+    for body in [
+        "subject_token=x&subject_token=y",
+        "grant_type=&scope=%22x%22",
+        "grant_type=a&grant_type=b&requested_lifetime=x",
+    ] {
+        let e = parse(body).unwrap_err();
+        assert_eq!(e.code(), "invalid_request", "{body}");
+        assert!(e.to_string().contains("grant_type"), "{body}: {e}");
+    }
+    // Only the size cap comes first.
+    let big = format!("grant_type=password&pad={}", "x".repeat(4096));
+    let e = parse(&big).unwrap_err();
+    assert_eq!(e.code(), "invalid_request");
+    // The real grant type goes on to the other checks.
+    let e = parse(&format!("grant_type={}", enc(GRANT_TYPE))).unwrap_err();
+    assert_eq!(e.code(), "invalid_request");
+    assert!(e.to_string().contains("subject_token is missing"), "{e}");
+}
+
+#[test]
+fn a_subject_that_carries_act_never_buys_a_longer_life() {
+    // The IdP's own token (600 s left): a first exchange, so the API audience may
+    // outlive it.
+    let s = setup();
+    let first = run(&s, &[("audience", API), ("requested_lifetime", "7200")]).unwrap();
+    assert_eq!(lifetime(&first), 7200);
+    // The same user token carrying `act` (delegated already, by the IdP or another
+    // token service): capped at its own exp although the audience allows more.
+    for act in [
+        json!({"sub": "gateway"}),
+        json!({"sub": RUNNER}),
+        json!({"sub": "gateway", "act": {"sub": "cli"}}),
+    ] {
+        let s = setup_with(json!({ "act": act }), RUNNER);
+        let c = run(&s, &[("audience", API), ("requested_lifetime", "7200")]).unwrap();
+        assert_eq!(c["exp"], NOW + 600, "{act}");
+        let c = run(&s, &[("audience", API)]).unwrap();
+        assert_eq!(lifetime(&c), 300, "the default lifetime is shorter: {act}");
+        let later = plan(
+            &request(&[("audience", API), ("requested_lifetime", "86400")]),
+            &s.subject,
+            Some(&s.actor),
+            xcfg(&s.gate),
+            NOW + 590,
+        )
+        .unwrap();
+        assert_eq!(lifetime(&later), 10, "{act}");
+    }
+    // `act: null` is no delegation.
+    let s = setup_with(json!({"act": null}), RUNNER);
+    let c = run(&s, &[("audience", API), ("requested_lifetime", "7200")]).unwrap();
+    assert_eq!(lifetime(&c), 7200);
+}
+
+#[test]
+fn a_chain_through_a_peer_token_service_is_capped() {
+    // A second token service (another edge) trusted as an issuer: its exchanged tokens
+    // carry `act`. Exchanging them here never extends them, even for an audience that
+    // may outlive first-exchange subjects.
+    let peer_key = SigningKey::generate(Alg::ES256).unwrap().with_kid("peer-1");
+    const PEER: &str = "https://peer-edge.example.com/";
+    let mut ex = exchange_json();
+    ex["actors"] = json!([
+        {"client_id": RUNNER, "issuer": IDP, "audiences": [API]},
+        {"client_id": NOTIFIER, "issuer": IDP, "audiences": [API]}
+    ]);
+    let mut cfg = config_json(ex);
+    cfg["issuers"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"issuer": PEER, "audiences": [API],
+                     "jwks": public_jwks(std::slice::from_ref(&peer_key))}));
+    let gate = Gate::new(Config::from_value(cfg).unwrap()).unwrap();
+    let peer_token = peer_key.sign(
+        &obj(json!({
+            "iss": PEER, "sub": USER, "aud": API, "client_id": RUNNER,
+            "scope": "update:builds", "act": {"sub": RUNNER},
+            "iat": NOW, "exp": NOW + 120
+        })),
+        Some("at+jwt"),
+    );
+    let subject = verify(&gate, &peer_token, NOW).unwrap();
+    assert_eq!(subject.principal.kind, Kind::User);
+    let actor = verify(&gate, &machine_token(NOTIFIER), NOW).unwrap();
+    let c = plan(
+        &request(&[("audience", API), ("requested_lifetime", "86400")]),
+        &subject,
+        Some(&actor),
+        xcfg(&gate),
+        NOW,
+    )
+    .unwrap();
+    assert_eq!(c["exp"], NOW + 120);
+    assert_eq!(c["act"], json!({"sub": NOTIFIER, "act": {"sub": RUNNER}}));
+}
+
+/// A configuration trusting two identity providers (and the edge's own issuer), with
+/// the given actor rules.
+fn two_idps(actors: Value) -> Result<Config, ConfigError> {
+    let mut ex = exchange_json();
+    ex["actors"] = actors;
+    let mut cfg = config_json(ex);
+    cfg["issuers"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"issuer": IDP2, "audiences": [API],
+                     "jwks": public_jwks(std::slice::from_ref(idp2_key()))}));
+    Config::from_value(cfg)
+}
+
+const IDP2: &str = "https://partner-idp.example.com/";
+
+fn idp2_key() -> &'static SigningKey {
+    static K: OnceLock<SigningKey> = OnceLock::new();
+    K.get_or_init(|| SigningKey::generate(Alg::ES256).unwrap().with_kid("idp2-1"))
+}
+
+#[test]
+fn with_several_issuers_every_actor_names_its_issuer() {
+    let field = |r: Result<Config, ConfigError>| match r.unwrap_err() {
+        e @ ConfigError::Invalid { .. } => e,
+        other => panic!("not a field error: {other}"),
+    };
+    let e = field(two_idps(json!([
+        {"client_id": RUNNER, "issuer": IDP, "audiences": [API]},
+        {"client_id": NOTIFIER, "audiences": [API]}
+    ])));
+    assert_eq!(e.code(), "config_invalid");
+    assert_eq!(
+        e.to_string(),
+        "invalid configuration: exchange.actors[1].issuer: is required when several issuers are trusted"
+    );
+    // Naming the issuer is enough; the edge's own issuer does not count as a second
+    // one (the exchange_json() rules without issuer are valid with IDP alone).
+    let cfg = two_idps(json!([
+        {"client_id": RUNNER, "issuer": IDP, "audiences": [API]},
+        {"client_id": NOTIFIER, "issuer": IDP2, "audiences": [API]}
+    ]))
+    .unwrap();
+    let gate = Gate::new(cfg).unwrap();
+    let subject = verify(&gate, &user_token(json!({})), NOW).unwrap();
+    let exchange = |actor: &str| {
+        let actor = verify(&gate, actor, NOW).unwrap();
+        assert_eq!(actor.principal.kind, Kind::Machine);
+        code(plan(
+            &request(&[("audience", API)]),
+            &subject,
+            Some(&actor),
+            xcfg(&gate),
+            NOW,
+        ))
+    };
+    let partner_machine = |client: &str| {
+        idp2_key().sign(
+            &obj(json!({
+                "iss": IDP2, "sub": format!("{client}@clients"), "aud": API, "azp": client,
+                "gty": "client-credentials", "iat": NOW, "exp": NOW + 3600
+            })),
+            None,
+        )
+    };
+    // A same-named client of the other IdP is not the runner.
+    assert_eq!(exchange(&partner_machine(RUNNER)), "unauthorized_client");
+    assert_eq!(exchange(&machine_token(RUNNER)), "ok");
+    assert_eq!(exchange(&partner_machine(NOTIFIER)), "ok");
+    assert_eq!(exchange(&machine_token(NOTIFIER)), "unauthorized_client");
+}
+
+#[test]
+fn an_actor_rule_without_issuer_never_accepts_the_edges_own_issuer() {
+    let s = setup();
+    // RUNNER's rule names no issuer: it means the IdP (the one issuer besides the
+    // edge's own), not a machine token that claims to come from the edge itself.
+    let forged = obj(json!({
+        "iss": EDGE, "sub": format!("{RUNNER}@clients"), "azp": RUNNER, "aud": API,
+        "gty": "client-credentials", "iat": NOW, "exp": NOW + 600
+    }));
+    let other = verify(&s.gate, &edge_key().sign(&forged, Some("at+jwt")), NOW).unwrap();
+    assert_eq!(other.principal.kind, Kind::Machine);
+    assert_eq!(other.principal.issuer, EDGE);
+    let e = plan(
+        &request(&[("audience", API)]),
+        &s.subject,
+        Some(&other),
+        xcfg(&s.gate),
+        NOW,
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "unauthorized_client");
+    assert_eq!(code(run(&s, &[("audience", API)])), "ok");
 }

@@ -125,14 +125,27 @@ fn demo_enabled(env: &Env) -> bool {
         .unwrap_or(false)
 }
 
-async fn load_app(env: &Env) -> Result<Rc<App>, ConfigError> {
+async fn load_app(env: &Env, inc: &Incoming) -> Result<Rc<App>, ConfigError> {
+    // The demo (an open token mint) serves loopback requests only, checked on every
+    // request and before the demo is built: no demo key and no signing key is generated
+    // for a request from anywhere else.
+    let demo_gate = || {
+        let client = inc.headers.get("cf-connecting-ip").ok().flatten();
+        demo::require_loopback(&inc.url, client.as_deref())
+    };
     // Vars and secrets are fixed for the life of an isolate (a new deployment gets new
     // isolates), so a built App is reused without re-reading the configuration.
     if let Some(app) = APP.with(|a| a.borrow().clone()) {
+        if app.demo.is_some() {
+            demo_gate()?;
+        }
         return Ok(app);
     }
     let source = config_source(env)?;
     let demo_on = demo_enabled(env);
+    if demo_on {
+        demo_gate()?;
+    }
     let mut value: Value =
         serde_json::from_str(&source).map_err(|e| ConfigError::from_json_error(&e))?;
     let demo = if demo_on {
@@ -354,7 +367,7 @@ pub async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::R
     };
     // Before the configuration is read, every line is logged.
     let mut level = LogLevel::All;
-    let reply = match load_app(&env).await {
+    let reply = match load_app(&env, &inc).await {
         Ok(app) => {
             level = app.log_level;
             match handle_inner(&app, &inc, &env, &ctx, &mut log, started).await {

@@ -1,6 +1,10 @@
 //! The local demo: a built-in issuer that mints machine and user tokens, and a built-in
 //! echo origin. Only active when the `TOKENGATE_DEMO` var is `"1"` (the `demo`
 //! environment of wrangler.toml); never in a default deployment.
+//!
+//! The demo serves only on a loopback host ([`require_loopback`]): a Worker deployed
+//! with `wrangler deploy --env demo` answers every request with a 500
+//! `config_invalid` and never builds the demo (no demo key, no generated signing key).
 
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -8,6 +12,7 @@ use worker::{Env, Headers, Response, Url};
 
 use crate::alg::Alg;
 use crate::mint::SigningKey;
+use crate::ConfigError;
 
 use super::io::JWKS_KV;
 
@@ -15,6 +20,32 @@ use super::io::JWKS_KV;
 pub const DEMO_ISSUER: &str = "https://demo.tokengate.invalid/";
 /// The KV key of the demo issuer's private key.
 const KEY_KV: &str = "demo:signing-key:v1";
+
+/// Refuses demo mode unless the request is local: its URL's host must be a loopback
+/// host (`localhost`, `*.localhost`, `127.0.0.0/8`, `[::1]`: the same rule as for
+/// `http` key URLs, [`check_fetch_url`](crate::config::check_fetch_url)), and the
+/// client address the runtime reports (`cf-connecting-ip`), when there is one, must be
+/// a loopback address. `wrangler dev` on 127.0.0.1 passes; a deployed Worker never
+/// does: Cloudflare routes to it by its public hostname and sets `cf-connecting-ip` to
+/// the caller's address.
+pub fn require_loopback(url: &str, client_ip: Option<&str>) -> Result<(), ConfigError> {
+    let local_host = url
+        .split_once("://")
+        .is_some_and(|(_, rest)| crate::config::check_fetch_url(&format!("http://{rest}")).is_ok());
+    let local_client = client_ip.is_none_or(|ip| {
+        ip.trim()
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.to_canonical().is_loopback())
+    });
+    if local_host && local_client {
+        return Ok(());
+    }
+    Err(ConfigError::invalid(
+        "TOKENGATE_DEMO",
+        "the demo (an open token mint) answers only on a loopback host under wrangler dev; \
+         never deploy --env demo",
+    ))
+}
 
 /// The demo issuer: one ES256 key, generated with getrandom on first use and kept in KV
 /// so every isolate of the local Worker signs with the same key.

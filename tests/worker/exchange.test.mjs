@@ -149,6 +149,29 @@ describe("token exchange", async () => {
     });
   }
 
+  test("an unsupported grant_type is answered before any other parameter is checked", async () => {
+    for (const fields of [
+      // A client-credentials or password request: no token-exchange parameter at all.
+      { grant_type: "client_credentials", client_id: "build-runner", client_secret: "s" },
+      { grant_type: "password", username: "alice", password: "p" },
+      // Tokens that would not verify, types that are not allowed.
+      { grant_type: "refresh_token", subject_token: "garbage", subject_token_type: AT, actor_token: "x", actor_token_type: "y" },
+      { grant_type: "authorization_code", subject_token: user(), subject_token_type: "urn:x", requested_lifetime: "-1" },
+    ]) {
+      const res = await w.fetch("/oauth/token", form(fields));
+      const body = await res.json();
+      assert.equal(res.status, 400, JSON.stringify(body));
+      assert.equal(body.error, "unsupported_grant_type", fields.grant_type);
+      assert.equal(body.error_description, `grant_type must be ${GRANT}`);
+    }
+    // A missing grant_type is a malformed request, also before the other parameters.
+    const res = await w.fetch("/oauth/token", form({ subject_token: "garbage", subject_token_type: AT }));
+    const body = await res.json();
+    assert.equal(res.status, 400);
+    assert.equal(body.error, "invalid_request");
+    assert.equal(body.error_description, "parameter grant_type is missing");
+  });
+
   test("metadata: JWKS without private parts, OIDC configuration", async () => {
     const jwks = await (await w.fetch("/.well-known/jwks.json")).json();
     assert.equal(jwks.keys.length, 1);
