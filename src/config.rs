@@ -206,6 +206,36 @@ pub struct EdgeConfig {
     /// Timeout for JWKS and discovery fetches in milliseconds (default 5000).
     #[serde(default = "default_fetch_timeout")]
     pub fetch_timeout_ms: u64,
+    /// The `Server-Timing` header on responses (default: none).
+    #[serde(default, deserialize_with = "ServerTiming::deserialize_named")]
+    pub server_timing: ServerTiming,
+}
+
+/// What the edge tells clients in a `Server-Timing` header: `edge.server_timing`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerTiming {
+    /// No header (the default): clients learn the decision, not the timings.
+    #[default]
+    Off,
+    /// `tokengate;dur=<total ms>;desc="<decision>"`.
+    Basic,
+    /// Basic, plus the JWKS cache outcome (`jwks;desc="fetched"`) and the verify time
+    /// (`verify;dur=`).
+    Detail,
+}
+
+impl ServerTiming {
+    /// Deserializes with an error that names the field.
+    fn deserialize_named<'de, D>(d: D) -> Result<ServerTiming, D::Error>
+    where
+        D: serde::Deserializer<'de>,
+    {
+        let v = Value::deserialize(d)?;
+        ServerTiming::deserialize(&v).map_err(|_| {
+            serde::de::Error::custom("edge.server_timing: must be \"off\", \"basic\" or \"detail\"")
+        })
+    }
 }
 
 fn default_fetch_timeout() -> u64 {
@@ -220,6 +250,7 @@ impl Default for EdgeConfig {
             origin_secret_header: None,
             cors_preflight_passthrough: false,
             fetch_timeout_ms: default_fetch_timeout(),
+            server_timing: ServerTiming::Off,
         }
     }
 }
@@ -467,6 +498,44 @@ mod tests {
             e(r#"{"issuers":[{"issuer":"https://a/","audiences":["x"]}],"origin":"ftp://x"}"#)
                 .contains("origin")
         );
+    }
+
+    #[test]
+    fn server_timing_is_off_unless_asked_for() {
+        let c = Config::from_json(MIN).unwrap();
+        assert_eq!(c.edge.server_timing, ServerTiming::Off);
+        let with = |v: &str| {
+            Config::from_json(&format!(
+                r#"{{"issuers":[{{"issuer":"https://t.auth0.com/","audiences":["api"]}}],"edge":{{"server_timing":{v}}}}}"#
+            ))
+        };
+        assert_eq!(
+            with("\"basic\"").unwrap().edge.server_timing,
+            ServerTiming::Basic
+        );
+        assert_eq!(
+            with("\"detail\"").unwrap().edge.server_timing,
+            ServerTiming::Detail
+        );
+        assert_eq!(
+            with("\"off\"").unwrap().edge.server_timing,
+            ServerTiming::Off
+        );
+        for bad in ["\"full\"", "true", "null", "1"] {
+            let e = with(bad).unwrap_err().to_string();
+            assert!(
+                e.contains("edge.server_timing: must be \"off\", \"basic\" or \"detail\""),
+                "{bad}: {e}"
+            );
+        }
+        let v: Value = serde_json::from_str(
+            r#"{"issuers":[{"issuer":"https://t.auth0.com/","audiences":["api"]}],"edge":{"server_timing":"nope"}}"#,
+        )
+        .unwrap();
+        assert!(Config::from_value(v)
+            .unwrap_err()
+            .to_string()
+            .contains("edge.server_timing"));
     }
 
     #[test]

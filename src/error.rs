@@ -224,6 +224,9 @@ pub enum RequestError {
     BadAuthorization(String),
     /// Two different tokens were presented (header and cookie).
     MultipleTokens,
+    /// A `_method` query parameter names another method than the request's own
+    /// (origins that honour it would run a method the route was not authorized for).
+    MethodOverride,
 }
 
 impl ErrorCode for RequestError {
@@ -232,6 +235,7 @@ impl ErrorCode for RequestError {
             Self::TokenMissing => "token_missing",
             Self::BadAuthorization(_) => "invalid_request",
             Self::MultipleTokens => "invalid_request",
+            Self::MethodOverride => "method_override_rejected",
         }
     }
 
@@ -258,6 +262,9 @@ impl fmt::Display for RequestError {
             Self::BadAuthorization(why) => write!(f, "malformed authorization header: {why}"),
             Self::MultipleTokens => {
                 f.write_str("more than one access token was presented (header and cookie)")
+            }
+            Self::MethodOverride => {
+                f.write_str("a _method query parameter may only name the request's own method")
             }
         }
     }
@@ -302,8 +309,34 @@ impl Deny {
         }
     }
 
-    /// The `{ "error", "error_description", "code" }` JSON body an adapter sends.
+    /// What a client is told: the message for a 4xx denial; for a 5xx a fixed text that
+    /// says what the client can do, because the message may carry fetch errors, URLs,
+    /// secret names or configuration diagnostics, which belong in the log only.
+    /// `retry_after` (seconds) is named in a 503's text when given.
+    pub fn public_description(&self, retry_after: Option<u64>) -> String {
+        match (self.status, self.code) {
+            (..=499, _) => self.message.clone(),
+            (503, _) => match retry_after {
+                Some(s) => format!(
+                    "the token issuer's signing keys are unavailable right now; retry after {s} seconds"
+                ),
+                None => "the token issuer's signing keys are unavailable right now; retry later"
+                    .into(),
+            },
+            (_, "config_invalid") => "the authorizer is misconfigured; see its logs".into(),
+            _ => "the authorizer could not handle the request; see its logs".into(),
+        }
+    }
+
+    /// The `{ "error", "error_description", "code" }` JSON body an adapter sends; a 5xx
+    /// carries only its [`public_description`](Self::public_description).
     pub fn body_json(&self) -> String {
+        self.body_json_retry(None)
+    }
+
+    /// [`body_json`](Self::body_json) for a response that also carries `Retry-After:
+    /// retry_after`, which a 503's description then names.
+    pub fn body_json_retry(&self, retry_after: Option<u64>) -> String {
         let error = match self.status {
             400 => "invalid_request",
             401 => "invalid_token",
@@ -318,7 +351,7 @@ impl Deny {
         };
         serde_json::json!({
             "error": error,
-            "error_description": self.message,
+            "error_description": self.public_description(retry_after),
             "code": self.code,
         })
         .to_string()
@@ -400,6 +433,55 @@ mod tests {
             v,
             "Bearer realm=\"a\\\"b\", error=\"invalid_token\", error_description=\"x\\\\y\""
         );
+    }
+
+    #[test]
+    fn server_error_bodies_carry_no_internals() {
+        let d = Deny::from_error(
+            &JwksError::Unavailable(
+                "fetch https://idp.internal/jwks failed: TypeError: fetch failed".into(),
+            ),
+            "api",
+            None,
+        );
+        assert!(
+            d.message.contains("fetch failed"),
+            "the log keeps the detail"
+        );
+        for body in [d.body_json(), d.body_json_retry(Some(30))] {
+            assert!(!body.contains("fetch"), "{body}");
+            assert!(!body.contains("idp.internal"), "{body}");
+            assert!(body.contains("\"code\":\"jwks_unavailable\""), "{body}");
+            assert!(body.contains("temporarily_unavailable"), "{body}");
+        }
+        assert!(d
+            .body_json_retry(Some(30))
+            .contains("retry after 30 seconds"));
+        let c = Deny::from_error(
+            &ConfigError::invalid("issuers[0].shared_secret", "secret \"HS_KEY\" is not set"),
+            "api",
+            None,
+        );
+        let v: serde_json::Value = serde_json::from_str(&c.body_json()).unwrap();
+        assert_eq!(v["code"], "config_invalid");
+        assert_eq!(v["error"], "server_error");
+        assert_eq!(
+            v["error_description"],
+            "the authorizer is misconfigured; see its logs"
+        );
+        // 4xx bodies keep their message: it is what the client can act on.
+        let t = Deny::from_error(&TokenError::Expired, "api", None);
+        assert!(t.body_json().contains("token has expired"));
+    }
+
+    #[test]
+    fn method_override_is_a_400() {
+        let d = Deny::from_error(&RequestError::MethodOverride, "api", None);
+        assert_eq!((d.status, d.code), (400, "method_override_rejected"));
+        assert!(d
+            .www_authenticate
+            .as_deref()
+            .is_some_and(|w| w.contains("error=\"invalid_request\"")));
     }
 
     #[test]

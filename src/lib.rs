@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod exchange;
 pub mod gate;
+pub mod headers;
 pub mod jwk;
 pub mod jwks_cache;
 pub mod jws;

@@ -7,14 +7,15 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::{Context, Env, Headers, Method, Response};
 
 use crate::classify::Principal;
-use crate::config::Config;
+use crate::config::{Config, ServerTiming};
 use crate::gate::{extract_token, Begin, Gate, Verified};
+use crate::headers;
 use crate::keys::{KeyOutcome, KeyProvider};
 use crate::policy::RouteMatch;
 use crate::token_cache::TokenCache;
@@ -32,8 +33,6 @@ const CLIENTS_KV: &str = "CLIENTS";
 const CLIENT_TTL: f64 = 300.0;
 /// The secret holding the origin shared secret.
 const ORIGIN_SECRET: &str = "TOKENGATE_ORIGIN_SECRET";
-/// The default header carrying it.
-const ORIGIN_SECRET_HEADER: &str = "x-tokengate-secret";
 /// The service binding that, when present, receives allowed requests.
 const ORIGIN_BINDING: &str = "ORIGIN";
 
@@ -262,14 +261,21 @@ impl LogLine {
         }
     }
 
-    /// The `Server-Timing` header value: total time, decision, key source, verify time.
-    fn server_timing(&self, total_ms: f64) -> String {
+    /// The `Server-Timing` header value `edge.server_timing` asks for, if any: total
+    /// time and decision; with `detail` also the key source and verify time.
+    fn server_timing(&self, total_ms: f64, level: ServerTiming) -> Option<String> {
+        if level == ServerTiming::Off {
+            return None;
+        }
         let mut t = String::with_capacity(80);
         t.push_str("tokengate;dur=");
         push_ms(&mut t, total_ms);
         t.push_str(";desc=\"");
         t.push_str(self.decision);
         t.push('"');
+        if level == ServerTiming::Basic {
+            return Some(t);
+        }
         if let Some(j) = self.jwks {
             t.push_str(", jwks;desc=\"");
             t.push_str(j);
@@ -279,7 +285,7 @@ impl LogLine {
             t.push_str(", verify;dur=");
             push_ms(&mut t, v);
         }
-        t
+        Some(t)
     }
 }
 
@@ -365,22 +371,28 @@ pub async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::R
         decision: "error",
         ..LogLine::default()
     };
-    // Before the configuration is read, every line is logged.
+    // Before the configuration is read, every line is logged, and no Server-Timing.
     let mut level = LogLevel::All;
+    let mut timing_level = ServerTiming::Off;
+    // A 500's body says only that the authorizer failed (see `Deny::public_description`);
+    // what failed goes to the log line.
     let reply = match load_app(&env, &inc).await {
         Ok(app) => {
             level = app.log_level;
+            timing_level = app.gate.config().edge.server_timing;
             match handle_inner(&app, &inc, &env, &ctx, &mut log, started).await {
                 Ok(r) => r,
                 Err(e) => {
                     log.decision = "error";
-                    log.message = Some(format!("internal error: {e}"));
-                    Reply::Made(error_response(
-                        500,
-                        "server_error",
-                        "internal_error",
-                        "internal error",
-                    ))
+                    let deny = Deny {
+                        status: 500,
+                        code: "internal_error",
+                        message: format!("internal error: {e}"),
+                        www_authenticate: None,
+                    };
+                    log.code = Some(deny.code);
+                    log.message = Some(deny.message.clone());
+                    Reply::Made(deny_response(&deny, None))
                 }
             }
         }
@@ -388,12 +400,7 @@ pub async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::R
             log.decision = "config_error";
             log.code = Some(e.code());
             log.message = Some(e.to_string());
-            Reply::Made(error_response(
-                500,
-                "server_error",
-                e.code(),
-                &e.to_string(),
-            ))
+            Reply::Made(deny_response(&Deny::from_error(&e, "", None), None))
         }
     };
     log.status = match &reply {
@@ -401,27 +408,21 @@ pub async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::R
         Reply::Origin(r) => r.status(),
     };
     let total = now_ms() - started;
-    let timing = log.server_timing(total);
-    let resp = match reply {
-        Reply::Made(mut r) => {
+    let resp = match (reply, log.server_timing(total, timing_level)) {
+        (Reply::Made(r), None) => r.into(),
+        (Reply::Origin(r), None) => r,
+        (Reply::Made(mut r), Some(timing)) => {
             let _ = r.headers_mut().append("server-timing", &timing);
             r.into()
         }
         // The header is informational: should the copy fail, the origin's answer
         // goes out as it came.
-        Reply::Origin(r) => host::with_server_timing(&r, &timing).unwrap_or(r),
+        (Reply::Origin(r), Some(timing)) => host::with_server_timing(&r, &timing).unwrap_or(r),
     };
     if log.wanted(level) {
         log.emit(total);
     }
     resp
-}
-
-fn error_response(status: u16, error: &str, code: &str, description: &str) -> Response {
-    demo::json_response(
-        status,
-        &json!({"error": error, "error_description": description, "code": code}),
-    )
 }
 
 fn deny_response(deny: &Deny, retry_after: Option<u64>) -> Response {
@@ -437,7 +438,7 @@ fn deny_response(deny: &Deny, retry_after: Option<u64>) -> Response {
     Response::builder()
         .with_status(deny.status)
         .with_headers(headers)
-        .fixed(deny.body_json().into_bytes())
+        .fixed(deny.body_json_retry(retry_after).into_bytes())
 }
 
 async fn handle_inner(
@@ -487,17 +488,30 @@ async fn handle_inner(
         }
     }
 
-    // CORS preflight pass-through, when configured.
+    // A `_method` query parameter naming another method is refused on every
+    // forwarded path: an origin honouring it would run a method not authorized here.
+    if let Some((_, query)) = inc.path_and_query.split_once('?') {
+        if let Err(e) = headers::check_method_param(method.as_ref(), query) {
+            let deny = app.gate.deny(&e, None);
+            log.decision = "deny";
+            log.code = Some(deny.code);
+            log.message = Some(deny.message.clone());
+            return Ok(Reply::Made(deny_response(&deny, None)));
+        }
+    }
+
+    let route = app.gate.route(method.as_ref(), path);
+    log.route = route.index;
+    // CORS preflight pass-through, when configured, for paths that pass the path
+    // checks (a rejected path gets its 400 below).
     if cfg.edge.cors_preflight_passthrough
+        && !route.rejected
         && *method == Method::Options
         && inc.headers.has("access-control-request-method")?
     {
         log.decision = "preflight";
         return forward(app, env, inc, None, log, now_s).await;
     }
-
-    let route = app.gate.route(method.as_ref(), path);
-    log.route = route.index;
     if route.public && !route.rejected {
         log.decision = "public";
         return forward(app, env, inc, None, log, now_s).await;
@@ -652,14 +666,27 @@ async fn client_name(app: &App, env: &Env, client_id: &str, now: f64) -> Option<
     info.and_then(|i| i.name)
 }
 
-/// Appends `name\nvalue\n` for [`host::forward_headers`]; header values must not carry
-/// CR/LF or other controls, so they are dropped from `value` (which also keeps the
-/// pairs apart).
+/// Appends `name\nvalue\n` for [`host::forward_headers`]; `value` is already encoded
+/// ([`headers::encode_value`] / [`headers::encode_list`]: visible ASCII only, so no
+/// newline can split or join the pairs).
 fn push_header(out: &mut String, name: &str, value: &str) {
     out.push_str(name);
     out.push('\n');
-    out.extend(value.chars().filter(|c| !c.is_control()));
+    out.push_str(value);
     out.push('\n');
+}
+
+/// The inbound headers (`names`, one per line as [`host::header_names`] lists them) that
+/// must not reach the origin ([`headers::is_reserved_inbound`]), one per line.
+fn reserved_inbound(names: &str, origin_secret_header: &str) -> String {
+    let mut out = String::new();
+    for name in names.split('\n') {
+        if !name.is_empty() && headers::is_reserved_inbound(name, origin_secret_header) {
+            out.push_str(name);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// Forwards the request to the origin (service binding `ORIGIN`, the configured
@@ -675,39 +702,51 @@ async fn forward(
     let cfg = app.gate.config();
     // Identity headers as `name\nvalue\n` pairs, set in the same call that copies the
     // inbound headers (without host, inbound identity headers and, when so configured,
-    // the Authorization header).
+    // the Authorization header). Values are percent-encoded (`headers::encode_value`),
+    // never altered.
     let mut set = String::new();
     if let Some(p) = principal {
-        push_header(&mut set, "x-tokengate-kind", p.kind.as_str());
-        push_header(&mut set, "x-tokengate-subject", &p.subject);
+        use headers::{encode_list, encode_value};
+        push_header(&mut set, headers::KIND, p.kind.as_str());
+        push_header(&mut set, headers::SUBJECT, &encode_value(&p.subject));
         if let Some(c) = &p.client_id {
-            push_header(&mut set, "x-tokengate-client-id", c);
+            push_header(&mut set, headers::CLIENT_ID, &encode_value(c));
             if let Some(name) = client_name(app, env, c, now_s).await {
-                push_header(&mut set, "x-tokengate-client-name", &name);
+                push_header(&mut set, headers::CLIENT_NAME, &encode_value(&name));
             }
         }
-        push_header(&mut set, "x-tokengate-scopes", &p.scopes.join(" "));
-        push_header(&mut set, "x-tokengate-issuer", &p.issuer);
+        let scopes = encode_list(p.scopes.iter().map(String::as_str));
+        push_header(&mut set, headers::SCOPES, &scopes);
+        push_header(&mut set, headers::ISSUER, &encode_value(&p.issuer));
         if let Some(u) = &p.user_id {
-            push_header(&mut set, "x-tokengate-user-id", u);
+            push_header(&mut set, headers::USER_ID, &encode_value(u));
         }
         if let Some(actor) = &p.actor {
-            push_header(&mut set, "x-tokengate-actor", &actor.chain().join(" "));
+            push_header(&mut set, headers::ACTOR, &encode_list(actor.chain()));
         }
     }
-    let secret_name = app.origin_secret.as_ref().map(|_| {
-        cfg.edge
-            .origin_secret_header
-            .as_deref()
-            .unwrap_or(ORIGIN_SECRET_HEADER)
-    });
+    let secret_header = cfg
+        .edge
+        .origin_secret_header
+        .as_deref()
+        .unwrap_or(headers::DEFAULT_ORIGIN_SECRET_HEADER);
+    // Inbound identity, origin-secret and method-override headers, in every spelling
+    // an origin may fold together, are dropped on every path.
+    let drop = reserved_inbound(&host::header_names(&inc.headers)?, secret_header);
+    let secret_name = app.origin_secret.as_ref().map(|_| secret_header);
     let secret = app.origin_secret.as_deref();
     let drop_authorization = !cfg.edge.forward_authorization;
 
     if !app.origin_service && cfg.origin.is_none() {
         if app.demo.is_some() {
-            let headers =
-                host::forward_headers(&inc.headers, drop_authorization, &set, secret_name, secret)?;
+            let headers = host::forward_headers(
+                &inc.headers,
+                drop_authorization,
+                &drop,
+                &set,
+                secret_name,
+                secret,
+            )?;
             let bytes = match inc.raw.array_buffer() {
                 Ok(p) => JsFuture::from(p)
                     .await
@@ -725,11 +764,15 @@ async fn forward(
             )));
         }
         log.decision = "config_error";
-        return Ok(Reply::Made(error_response(
-            500,
-            "server_error",
-            "config_invalid",
+        let e = ConfigError::invalid(
+            "origin",
             "no origin is configured (set \"origin\" or bind a service named ORIGIN)",
+        );
+        log.code = Some(e.code());
+        log.message = Some(e.to_string());
+        return Ok(Reply::Made(deny_response(
+            &Deny::from_error(&e, "", None),
+            None,
         )));
     }
     let (service, target) = if app.origin_service {
@@ -751,6 +794,7 @@ async fn forward(
         &inc.raw,
         method,
         drop_authorization,
+        &drop,
         &set,
         secret_name,
         secret,

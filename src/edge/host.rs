@@ -6,19 +6,25 @@
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(inline_js = r#"
-// Inbound identity headers (any x-tokengate-*) are always removed.
-export function tgForwardHeaders(src, dropAuthorization, set, secretName, secret) {
+// Which inbound headers are dropped is decided in Rust (crate::headers), from the names
+// tgHeaderNames lists; `drop` names them, one per line.
+export function tgHeaderNames(h) {
+  let out = "";
+  for (const k of h.keys()) out += k + "\n";
+  return out;
+}
+export function tgForwardHeaders(src, dropAuthorization, drop, set, secretName, secret) {
   const h = new Headers(src);
   h.delete("host");
   if (dropAuthorization) h.delete("authorization");
-  for (const k of src.keys()) if (k.startsWith("x-tokengate-")) h.delete(k);
+  if (drop) for (const k of drop.split("\n")) if (k) h.delete(k);
   const p = set.split("\n");
   for (let i = 0; i + 1 < p.length; i += 2) h.set(p[i], p[i + 1]);
   if (secretName !== undefined) h.set(secretName, secret);
   return h;
 }
-export function tgForward(service, target, req, method, dropAuthorization, set, secretName, secret) {
-  const headers = tgForwardHeaders(req.headers, dropAuthorization, set, secretName, secret);
+export function tgForward(service, target, req, method, dropAuthorization, drop, set, secretName, secret) {
+  const headers = tgForwardHeaders(req.headers, dropAuthorization, drop, set, secretName, secret);
   const init = { method: method ?? req.method, headers, body: req.body, redirect: "manual" };
   return (service ?? globalThis).fetch(target, init);
 }
@@ -29,14 +35,20 @@ export function tgWithServerTiming(res, value) {
 }
 "#)]
 extern "C" {
-    /// The headers for the origin: a copy of `src` without `host`, without any
-    /// `x-tokengate-*` header, and without `authorization` when `drop_authorization`;
-    /// then `set`, `name\nvalue\n` pairs (values free of control characters), and
-    /// `secret_name: secret`, are set.
+    /// The names of `headers` (lower case, as the runtime keeps them), each followed
+    /// by a newline.
+    #[wasm_bindgen(js_name = tgHeaderNames, catch)]
+    pub fn header_names(headers: &web_sys::Headers) -> Result<String, JsValue>;
+
+    /// The headers for the origin: a copy of `src` without `host`, without the headers
+    /// named in `drop` (one per line), and without `authorization` when
+    /// `drop_authorization`; then `set`, `name\nvalue\n` pairs (values free of
+    /// control characters), and `secret_name: secret`, are set.
     #[wasm_bindgen(js_name = tgForwardHeaders, catch)]
     pub fn forward_headers(
         src: &web_sys::Headers,
         drop_authorization: bool,
+        drop: &str,
         set: &str,
         secret_name: Option<&str>,
         secret: Option<&str>,
@@ -53,6 +65,7 @@ extern "C" {
         req: &web_sys::Request,
         method: Option<&str>,
         drop_authorization: bool,
+        drop: &str,
         set: &str,
         secret_name: Option<&str>,
         secret: Option<&str>,

@@ -92,7 +92,7 @@ describe("allow/deny matrix", async () => {
       const before = w.originCalls();
       const res = await w.fetch(path, { method, ...(token ? bearer(token) : {}) });
       assert.equal(res.status, status, await res.clone().text());
-      assert.match(res.headers.get("server-timing") ?? "", /tokengate;dur=/);
+      assert.equal(res.headers.get("server-timing"), null, "Server-Timing is opt-in");
       if (status === 200) {
         assert.equal(w.originCalls(), before + 1);
         return;
@@ -139,7 +139,8 @@ describe("allow/deny matrix", async () => {
     assert.equal(seen.headers["x-tokengate-kind"], "machine");
     assert.equal(seen.headers["x-tokengate-subject"], "svc-builder@clients");
     assert.equal(seen.headers["x-tokengate-client-id"], "svc-builder");
-    assert.equal(seen.headers["x-tokengate-client-name"], "Build service");
+    // Identity header values are percent-encoded: the registry name's space too.
+    assert.equal(seen.headers["x-tokengate-client-name"], "Build%20service");
     assert.equal(seen.headers["x-tokengate-scopes"], "read:builds");
     assert.equal(seen.headers["x-tokengate-issuer"], "https://idp.test/");
     assert.equal(seen.headers["x-tokengate-user-id"], undefined);
@@ -209,7 +210,7 @@ describe("JWKS caching", async () => {
       const res = await fresh.fetch("/builds/1", bearer(issuer.machine()));
       assert.equal(res.status, 200);
       assert.equal(fresh.state.jwksFetches, 0);
-      assert.match(res.headers.get("server-timing"), /jwks;desc="store"/);
+      assert.equal((await fresh.requestLogs(1))[0].jwks, "store");
     } finally {
       await fresh.dispose();
     }
@@ -217,7 +218,7 @@ describe("JWKS caching", async () => {
 
   test("key rotation: a new kid -> one refetch, then allowed", async () => {
     const issuer = new Issuer();
-    const w = await boot(issuer, { cfg: config({ jwks_cache: { cooldown: 1 } }) });
+    const w = await boot(issuer, { cfg: config({ jwks_cache: { cooldown: 1 }, edge: { server_timing: "detail" } }) });
     try {
       assert.equal((await w.fetch("/builds/1", bearer(issuer.machine()))).status, 200);
       assert.equal(w.state.jwksFetches, 1);
@@ -259,7 +260,7 @@ describe("identity provider outages", async () => {
 
   test("down after warm-up: served from the stale set until the window ends, then 503", async () => {
     const issuer = new Issuer();
-    const w = await boot(issuer, { cfg: config({ jwks_cache: fastCache }) });
+    const w = await boot(issuer, { cfg: config({ jwks_cache: fastCache, edge: { server_timing: "detail" } }) });
     try {
       assert.equal((await w.fetch("/builds/1", bearer(issuer.machine()))).status, 200);
       w.state.idp = () => new Response("down", { status: 502 });
@@ -339,7 +340,7 @@ describe("forwarding", async () => {
     } finally {
       await off.dispose();
     }
-    const on = await boot(issuer, { cfg: config({ edge: { cors_preflight_passthrough: true } }) });
+    const on = await boot(issuer, { cfg: config({ edge: { cors_preflight_passthrough: true, server_timing: "basic" } }) });
     try {
       const res = await on.fetch("/builds/1", preflight);
       assert.equal(res.status, 200);
@@ -352,9 +353,9 @@ describe("forwarding", async () => {
     }
   });
 
-  test("the origin's status, status text, redirects and repeated headers come back as sent, plus Server-Timing", async () => {
+  test("the origin's status, status text, redirects and repeated headers come back as sent, plus Server-Timing when asked for", async () => {
     const w = await startWorker({
-      vars: { TOKENGATE_CONFIG: JSON.stringify(config()) },
+      vars: { TOKENGATE_CONFIG: JSON.stringify(config({ edge: { server_timing: "detail" } })) },
       outbound: (req) => {
         if (req.url === JWKS_URL) return json(issuer.jwks());
         const headers = new Headers({ location: "/elsewhere", "x-origin": "1" });
@@ -429,7 +430,9 @@ describe("forwarding", async () => {
     try {
       const res = await w.fetch("/health");
       assert.equal(res.status, 500);
-      assert.equal((await res.json()).code, "config_invalid");
+      const body = await res.json();
+      assert.equal(body.code, "config_invalid");
+      assert.equal(body.error_description, "the authorizer is misconfigured; see its logs");
       assert.equal(w.originCalls(), 0);
     } finally {
       await w.dispose();
@@ -474,7 +477,7 @@ describe("request log (edge.log)", async () => {
 
   test("denials: allowed and public requests are not logged; denials, errors and stale keys are", async () => {
     const fastCache = { default_max_age: 1, min_max_age: 1, max_max_age: 1, cooldown: 1, stale_window: 60, refresh_ahead: 0 };
-    const w = await boot(issuer, { cfg: config({ edge: { log: "denials" }, jwks_cache: fastCache }) });
+    const w = await boot(issuer, { cfg: config({ edge: { log: "denials", server_timing: "basic" }, jwks_cache: fastCache }) });
     try {
       assert.equal((await w.fetch("/builds/1", bearer(machine))).status, 200);
       assert.equal((await w.fetch("/health")).status, 200);
@@ -510,14 +513,16 @@ describe("request log (edge.log)", async () => {
   });
 
   for (const value of ["debug", 3, null]) {
-    test(`edge.log ${JSON.stringify(value)} -> 500 config_invalid naming the field`, async () => {
+    test(`edge.log ${JSON.stringify(value)} -> 500 config_invalid, the log line naming the field`, async () => {
       const w = await boot(issuer, { cfg: config({ edge: { log: value } }) });
       try {
         const res = await w.fetch("/health");
         assert.equal(res.status, 500);
         const body = await res.json();
         assert.equal(body.code, "config_invalid");
-        assert.match(body.error_description, /edge\.log: must be "all", "denials" or "off"/);
+        assert.equal(body.error_description, "the authorizer is misconfigured; see its logs");
+        const [line] = await w.requestLogs(1);
+        assert.match(line.message, /edge\.log: must be "all", "denials" or "off"/);
         assert.equal(w.originCalls(), 0);
       } finally {
         await w.dispose();
@@ -546,6 +551,7 @@ describe("configuration errors", async () => {
           assert.equal(res.status, 500);
           const body = await res.json();
           assert.equal(body.code, "config_invalid");
+          assert.equal(body.error_description, "the authorizer is misconfigured; see its logs");
         }
         assert.equal(w.outboundCalls.length, 0);
       } finally {

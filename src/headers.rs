@@ -1,0 +1,351 @@
+//! What crosses the edge in HTTP headers and the query string: the identity header
+//! names, which inbound headers a forwarder must drop, the `_method` override check,
+//! and the encoding of identity header values.
+//!
+//! # Inbound headers
+//!
+//! Origins do not all read header names the way the edge does: CGI-style servers
+//! (Rack/Puma, WSGI, PHP) turn `X_Tokengate_Kind` and `X-Tokengate-Kind` into the same
+//! `HTTP_X_TOKENGATE_KIND`. So a header is compared by its [`normalize_name`] (ASCII
+//! lowercase, `_` read as `-`), and [`is_reserved_inbound`] names every inbound header
+//! a forwarder drops on every path: identity headers (`x-tokengate-*`), the
+//! origin-secret header and the method-override headers ([`METHOD_OVERRIDE_HEADERS`]),
+//! which would let Rails, Laravel or Symfony run a `DELETE` that was authorized as a
+//! `POST`.
+//!
+//! # Identity header values
+//!
+//! A claim may hold anything JSON can: control characters, non-ASCII text, spaces.
+//! [`encode_value`] percent-encodes every byte of the UTF-8 text outside visible ASCII
+//! (`0x21..=0x7E`), the space and `%` itself, as `%XX`; [`encode_list`] joins encoded
+//! elements with one space. The encoding is lossless (`decodeURIComponent` in JS,
+//! `urllib.parse.unquote` in Python give the value back) and leaves typical values
+//! (`auth0|abc`, `abc@clients`, `https://tenant/`) unchanged:
+//!
+//! ```
+//! use tokengate::headers::{encode_list, encode_value};
+//! assert_eq!(encode_value("auth0|abc"), "auth0|abc");
+//! assert_eq!(encode_value("a b\n%é"), "a%20b%0A%25%C3%A9");
+//! assert_eq!(encode_list(["read:builds", "x y"]), "read:builds x%20y");
+//! ```
+
+use std::borrow::Cow;
+
+use crate::RequestError;
+
+/// The prefix of every identity header; an inbound header whose normalised name starts
+/// with it is always dropped.
+pub const IDENTITY_PREFIX: &str = "x-tokengate-";
+/// `machine` or `user`.
+pub const KIND: &str = "x-tokengate-kind";
+/// The `sub` claim.
+pub const SUBJECT: &str = "x-tokengate-subject";
+/// The client the token was issued to.
+pub const CLIENT_ID: &str = "x-tokengate-client-id";
+/// The client's name from the client registry.
+pub const CLIENT_NAME: &str = "x-tokengate-client-name";
+/// The granted scopes, space-separated.
+pub const SCOPES: &str = "x-tokengate-scopes";
+/// The `iss` claim.
+pub const ISSUER: &str = "x-tokengate-issuer";
+/// The user a token speaks for.
+pub const USER_ID: &str = "x-tokengate-user-id";
+/// The actor chain of a delegated token, space-separated, current actor first.
+pub const ACTOR: &str = "x-tokengate-actor";
+/// Every identity header the edge sets.
+pub const IDENTITY_HEADERS: [&str; 8] = [
+    KIND,
+    SUBJECT,
+    CLIENT_ID,
+    CLIENT_NAME,
+    SCOPES,
+    ISSUER,
+    USER_ID,
+    ACTOR,
+];
+/// The header carrying the origin shared secret unless `edge.origin_secret_header`
+/// names another.
+pub const DEFAULT_ORIGIN_SECRET_HEADER: &str = "x-tokengate-secret";
+/// Headers that make Rails, Laravel, Symfony (and others) run another method than the
+/// request's own; never forwarded.
+pub const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
+    "x-http-method-override",
+    "x-method-override",
+    "x-http-method",
+];
+/// The query (and form) parameter those frameworks read as the method.
+pub const METHOD_PARAM: &str = "_method";
+
+/// A header name as an origin may read it: ASCII lowercase, with `_` read as `-`.
+pub fn normalize_name(name: &str) -> String {
+    name.chars()
+        .map(|c| match c {
+            '_' => '-',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+/// Whether an inbound header must not reach the origin: its normalised name starts
+/// with `x-tokengate-`, equals the normalised `origin_secret_header` (the configured
+/// name, or [`DEFAULT_ORIGIN_SECRET_HEADER`]), or is a method-override header.
+pub fn is_reserved_inbound(name: &str, origin_secret_header: &str) -> bool {
+    let n = normalize_name(name);
+    n.starts_with(IDENTITY_PREFIX)
+        || METHOD_OVERRIDE_HEADERS.contains(&n.as_str())
+        || n == normalize_name(origin_secret_header)
+}
+
+/// Whether a byte goes into an identity header value as it is.
+fn is_plain(b: u8) -> bool {
+    (0x21..=0x7e).contains(&b) && b != b'%'
+}
+
+fn push_encoded(out: &mut String, value: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in value.as_bytes() {
+        if is_plain(b) {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0x0f)]));
+        }
+    }
+}
+
+/// One identity header value: every UTF-8 byte outside `0x21..=0x7E`, and `%`, as
+/// `%XX` (upper-case hex). Borrowed when nothing needs encoding.
+pub fn encode_value(value: &str) -> Cow<'_, str> {
+    if value.bytes().all(is_plain) {
+        return Cow::Borrowed(value);
+    }
+    let mut out = String::with_capacity(value.len() + 8);
+    push_encoded(&mut out, value);
+    Cow::Owned(out)
+}
+
+/// A list-valued identity header (`scopes`, `actor`): each element encoded as by
+/// [`encode_value`] (so an element's own spaces become `%20`), joined with one space.
+pub fn encode_list<'a, I>(items: I) -> String
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    let mut out = String::new();
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        push_encoded(&mut out, item);
+    }
+    out
+}
+
+/// Percent-decodes a query-string component (`+` is a space, as in forms); a `%` not
+/// followed by two hex digits stays as it is.
+fn decode_component(s: &str) -> Cow<'_, str> {
+    if !s.contains(['%', '+']) {
+        return Cow::Borrowed(s);
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: &u8| char::from(*c).to_digit(16);
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' => match (b.get(i + 1).and_then(hex), b.get(i + 2).and_then(hex)) {
+                (Some(h), Some(l)) => {
+                    // Two hex digits are at most 0xff.
+                    out.push(u8::try_from(h * 16 + l).unwrap_or(0));
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Whether a query parameter name is read as `_method` by some framework: compared
+/// percent-decoded, in any case, with leading spaces dropped and ` ` and `.` read as
+/// `_` (as PHP does), and with any `[...]` suffix (PHP arrays) cut off.
+fn is_method_param(raw_name: &str) -> bool {
+    let name = decode_component(raw_name);
+    let name = name.trim_start_matches(' ');
+    let base = name.split('[').next().unwrap_or("");
+    base.len() == METHOD_PARAM.len()
+        && base
+            .chars()
+            .map(|c| match c {
+                ' ' | '.' => '_',
+                c => c.to_ascii_lowercase(),
+            })
+            .eq(METHOD_PARAM.chars())
+}
+
+/// Checks the `_method` parameters of a request's query string (without the `?`):
+/// each must name the request's own `method` (case-insensitively), else the request is
+/// refused with [`RequestError::MethodOverride`]. Origins that honour `_method` would
+/// otherwise run another method than the one the route was authorized for.
+pub fn check_method_param(method: &str, query: &str) -> Result<(), RequestError> {
+    for pair in query.split('&') {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if is_method_param(name) && !decode_component(value).eq_ignore_ascii_case(method) {
+            return Err(RequestError::MethodOverride);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_normalised() {
+        assert_eq!(normalize_name("X_Tokengate_Kind"), "x-tokengate-kind");
+        assert_eq!(normalize_name("x-TOKENGATE-subject"), "x-tokengate-subject");
+        assert_eq!(normalize_name("Content-Type"), "content-type");
+    }
+
+    #[test]
+    fn reserved_inbound_headers_in_every_spelling() {
+        let secret = DEFAULT_ORIGIN_SECRET_HEADER;
+        for name in IDENTITY_HEADERS {
+            assert!(is_reserved_inbound(name, secret), "{name}");
+            assert!(
+                is_reserved_inbound(&name.replace('-', "_"), secret),
+                "{name}"
+            );
+            assert!(
+                is_reserved_inbound(&name.to_ascii_uppercase(), secret),
+                "{name}"
+            );
+        }
+        for name in [
+            "X_Tokengate_Kind",
+            "x-TOKENGATE-subject",
+            "X_TOKENGATE_SECRET",
+            "x-tokengate-anything-new",
+            "x_tokengate-mixed_Spelling",
+            "X-HTTP-Method-Override",
+            "x_http_method_override",
+            "X-Method-Override",
+            "X_HTTP_METHOD",
+        ] {
+            assert!(is_reserved_inbound(name, secret), "{name}");
+        }
+        for name in [
+            "x-tokengate",
+            "xtokengate-kind",
+            "authorization",
+            "x-custom",
+            "x-http-method-overrides",
+            "x-origin-key",
+        ] {
+            assert!(!is_reserved_inbound(name, secret), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_configured_origin_secret_header_is_reserved_in_every_spelling() {
+        for name in [
+            "x-origin-key",
+            "X_Origin_Key",
+            "X-ORIGIN-KEY",
+            "x_origin-key",
+        ] {
+            assert!(is_reserved_inbound(name, "X-Origin-Key"), "{name}");
+        }
+        assert!(!is_reserved_inbound("x-origin-keys", "x-origin-key"));
+        // The default one stays reserved through the identity prefix.
+        assert!(is_reserved_inbound("x_tokengate_secret", "x-origin-key"));
+    }
+
+    #[test]
+    fn typical_values_are_unchanged() {
+        for v in [
+            "auth0|abc",
+            "abc@clients",
+            "https://tenant/",
+            "machine",
+            "read:builds",
+            "",
+        ] {
+            assert!(matches!(encode_value(v), Cow::Borrowed(_)), "{v}");
+        }
+    }
+
+    #[test]
+    fn values_are_percent_encoded_losslessly() {
+        assert_eq!(encode_value("a\nb"), "a%0Ab");
+        assert_eq!(encode_value("a\r\n x"), "a%0D%0A%20x");
+        assert_eq!(encode_value("100%"), "100%25");
+        assert_eq!(encode_value("é"), "%C3%A9");
+        assert_eq!(encode_value("\u{0}\u{7f}\t"), "%00%7F%09");
+        assert_eq!(encode_value("Build service"), "Build%20service");
+        assert_eq!(encode_value("😀"), "%F0%9F%98%80");
+        // Decoding gives the value back.
+        for v in ["a\nb", "100%", "é x", "%41", "\u{1}\u{7f}~!"] {
+            let enc = encode_value(v);
+            assert_eq!(decode_component(&enc.replace('+', "%2B")), v);
+            assert!(enc.bytes().all(|b| (0x21..=0x7e).contains(&b)));
+        }
+    }
+
+    #[test]
+    fn list_elements_cannot_merge() {
+        assert_eq!(
+            encode_list(["read:builds", "update:builds"]),
+            "read:builds update:builds"
+        );
+        assert_eq!(encode_list(["a b", "c"]), "a%20b c");
+        assert_eq!(encode_list(Vec::<&str>::new()), "");
+        assert_eq!(encode_list(["x\ny"]), "x%0Ay");
+    }
+
+    #[test]
+    fn method_param_naming_another_method_is_refused() {
+        let refused = |m: &str, q: &str| check_method_param(m, q).is_err();
+        assert!(refused("POST", "_method=DELETE"));
+        assert!(refused("POST", "a=1&_method=delete&b=2"));
+        assert!(refused("GET", "_METHOD=PUT"));
+        assert!(refused("POST", "%5Fmethod=DELETE"));
+        assert!(refused("POST", "_method=%44ELETE"));
+        assert!(refused("POST", "_method[]=DELETE"));
+        assert!(refused("POST", ".method=DELETE"));
+        assert!(refused("POST", "+_method=DELETE"));
+        assert!(refused("POST", "_method=POST&_method=DELETE"));
+        assert!(refused("POST", "_method="));
+        assert!(refused("POST", "_method"));
+        assert!(refused("POST", "_method=+POST"));
+        assert_eq!(
+            check_method_param("POST", "_method=DELETE"),
+            Err(RequestError::MethodOverride)
+        );
+    }
+
+    #[test]
+    fn method_param_naming_the_own_method_is_allowed() {
+        let ok = |m: &str, q: &str| check_method_param(m, q).is_ok();
+        assert!(ok("POST", "_method=post"));
+        assert!(ok("POST", "_method=POST"));
+        assert!(ok("DELETE", "_method=DeLeTe&x=1"));
+        assert!(ok("POST", ""));
+        assert!(ok("POST", "method=DELETE&x_method=DELETE&_methods=DELETE"));
+        assert!(ok("POST", "a=_method%3DDELETE"));
+        assert!(ok("GET", "%zz=1&%=2&_method=GET"));
+    }
+
+    #[test]
+    fn components_decode() {
+        assert_eq!(decode_component("a%20b+c"), "a b c");
+        assert_eq!(decode_component("%zz%4"), "%zz%4");
+        assert_eq!(decode_component("%"), "%");
+        assert_eq!(decode_component("%C3%A9"), "é");
+    }
+}
