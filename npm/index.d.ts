@@ -45,8 +45,10 @@ export interface JWKS {
 /**
  * A shared key-value store for the JWKS cache state (for example Redis, Vercel KV,
  * Workers KV, or a Map in tests), so that many processes or isolates fetch the key set
- * once. Keys look like `jwks:v1:<issuer>`; values are JSON text. Errors are ignored
- * (the store is an optimisation, never a dependency).
+ * once. Keys look like `jwks:v2:<hex>`, the SHA-256 of `[issuer, "jwks_uri" or
+ * "discovery", url]` as JSON, so verifiers with the same issuer and different key
+ * sources never share a state; values are JSON text. Stored states dated in the future
+ * are refused. Errors are ignored (the store is an optimisation, never a dependency).
  */
 export interface KeyValueCache {
   get(key: string): Promise<string | null | undefined> | string | null | undefined;

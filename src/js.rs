@@ -933,6 +933,28 @@ impl KeyIo for JsIo {
     fn secret(&self, name: &str) -> Option<String> {
         self.secrets.get(name).cloned()
     }
+
+    /// A `setTimeout` promise made by the caller (so, in workerd, by its own request).
+    async fn sleep(&self, ms: u64) {
+        let global: JsValue = js_sys::global().into();
+        let promise = match get_fn(&global, "setTimeout") {
+            Some(set_timeout) => Promise::new(&mut |resolve, _reject| {
+                if set_timeout
+                    .call2(&global, &resolve, &(ms as f64).into())
+                    .is_err()
+                {
+                    let _ = resolve.call0(&JsValue::UNDEFINED);
+                }
+            }),
+            // No timers: at least yield to the event loop.
+            None => Promise::resolve(&JsValue::UNDEFINED),
+        };
+        let _ = JsFuture::from(promise).await;
+    }
+
+    fn fetch_timeout_ms(&self) -> u64 {
+        self.timeout_ms
+    }
 }
 
 // ---------------------------------------------------------------------------------

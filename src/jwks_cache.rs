@@ -458,6 +458,25 @@ impl JwksCacheState {
         }
         Ok(state)
     }
+
+    /// Reads a state from a shared store (Workers KV, a user cache) at `now`:
+    /// [`from_json`](Self::from_json), and then a state whose `fetched_at` or
+    /// `last_attempt` lies more than `max_skew` seconds in the future is refused as a
+    /// [`JwksError::Invalid`]. No isolate writes such a state (they stamp their own
+    /// clock), and [`decide`](Self::decide) measures freshness from `fetched_at`, so a
+    /// future-dated state could be served far longer than any response allowed.
+    pub fn from_stored(s: &str, now: u64, max_skew: u64) -> Result<Self, JwksError> {
+        let state = Self::from_json(s)?;
+        let limit = now.saturating_add(max_skew);
+        let future = (state.jwks.is_some() && state.fetched_at > limit)
+            || state.last_attempt.is_some_and(|t| t > limit);
+        if future {
+            return Err(JwksError::Invalid(
+                "cached state is refused: its times lie in the future".into(),
+            ));
+        }
+        Ok(state)
+    }
 }
 
 /// The generation of a JWKS text: the first 8 bytes of its SHA-256 as a big-endian

@@ -1,17 +1,38 @@
 //! The key provider: drives the [`JwksCacheState`] policy for every configured issuer
 //! through an adapter's I/O (memory first, then a shared store such as Workers KV,
-//! then a fetch), with one fetch in flight per issuer.
+//! then a fetch), with one store read and one fetch in flight per issuer.
 //!
 //! The provider itself does no I/O: everything goes through the [`KeyIo`] trait the
 //! adapter implements (the Worker with `fetch` and KV, the JS bindings with the global
 //! `fetch` and an optional user cache, tests with fakes). Time is a parameter.
+//!
+//! # Concurrent requests
+//!
+//! The first read of the shared store and every fetch are *single flight*: the request
+//! that starts one (the leader) does the I/O and records the outcome in the shared
+//! state; concurrent requests that need the same I/O wait for it without ever touching
+//! the leader's futures or I/O objects. They sleep on their own timers
+//! ([`KeyIo::sleep`]: 5, 10, 20, 40, then 50 ms) and look at the shared state after
+//! each sleep. In workerd a request must never await a promise created by another
+//! request, and this is how it does not.
+//!
+//! A waiter stops waiting when the flight it waits for (or a later one) has completed:
+//! it then answers with that flight's outcome, as the leader does. A leader that is
+//! dropped gives the flight up at once, and one that never finishes (a request cancelled
+//! in workerd is never resumed) is given up by its waiters once no progress was seen for
+//! [`wait_limit_ms`] of the adapter's [`fetch_timeout_ms`](KeyIo::fetch_timeout_ms): the
+//! first waiter to notice starts a new flight and leads it, the others wait for that
+//! one. A leader reports progress after each step (discovery, then the JWKS), and the
+//! store read is bounded by the same timeout, so a live leader is never given up on.
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::pin::pin;
 use std::rc::Rc;
 
-use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
+use futures_util::future::{select, Either};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use crate::config::{check_fetch_url, Config, KeySource};
 use crate::jwk::KeySet;
@@ -34,7 +55,9 @@ pub struct HttpResponse {
 
 /// The I/O an adapter provides to the key provider.
 pub trait KeyIo: Clone + 'static {
-    /// GETs `url` (with the adapter's timeout); `Err` for network errors and timeouts.
+    /// GETs `url`, headers and body within [`fetch_timeout_ms`](Self::fetch_timeout_ms);
+    /// `Err` for network errors, timeouts and a redirect that ended on a URL
+    /// [`check_fetch_url`] refuses.
     fn fetch(&self, url: &str) -> impl Future<Output = Result<HttpResponse, String>>;
     /// Reads a value from the shared store, if there is one.
     fn load(&self, key: &str) -> impl Future<Output = Option<String>>;
@@ -42,6 +65,13 @@ pub trait KeyIo: Clone + 'static {
     fn save(&self, key: &str, value: String, ttl_secs: u64) -> impl Future<Output = ()>;
     /// Looks up a named secret (for shared-secret issuers).
     fn secret(&self, name: &str) -> Option<String>;
+    /// Resolves after about `ms` milliseconds, on a timer of the calling request (in
+    /// workerd: a timer the current request creates, never another request's promise).
+    fn sleep(&self, ms: u64) -> impl Future<Output = ()>;
+    /// How long one [`fetch`](Self::fetch) may take, in milliseconds; store reads are
+    /// given the same time, and waiters derive their patience from it
+    /// ([`wait_limit_ms`]).
+    fn fetch_timeout_ms(&self) -> u64;
 }
 
 /// Where the keys of a decision came from, for logs and `Server-Timing`.
@@ -93,19 +123,193 @@ type FetchResult = Result<HttpResponse, String>;
 /// The generation of inline keys and shared secrets (they never change).
 const STATIC_GENERATION: u64 = 1;
 
+/// How long a waiter waits for a flight that shows no progress before it gives the
+/// flight up and leads a new one: the adapter's fetch timeout, plus half of it and
+/// 100 ms for the leader to record the outcome. A live leader's step (a fetch, or the
+/// store read) ends within the timeout, so it is never given up on.
+pub fn wait_limit_ms(fetch_timeout_ms: u64) -> u64 {
+    fetch_timeout_ms
+        .saturating_add(fetch_timeout_ms / 2)
+        .saturating_add(100)
+}
+
+/// The sleep before a waiter's `n`-th look at the shared state, in milliseconds.
+fn poll_delay_ms(n: u32) -> u64 {
+    match n {
+        0 => 5,
+        1 => 10,
+        2 => 20,
+        3 => 40,
+        _ => 50,
+    }
+}
+
+/// A flight: one store read or one fetch, led by one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Flight {
+    id: u64,
+    /// Steps the leader has completed (a waiter's patience restarts at each).
+    progress: u32,
+}
+
+/// Single flight for one kind of I/O of one issuer in one isolate.
+#[derive(Debug)]
+struct Lane<T> {
+    /// The id of the last flight started.
+    last_id: u64,
+    /// The flight in progress.
+    running: Option<Flight>,
+    /// The latest completed flight and its outcome.
+    done: Option<(u64, T)>,
+}
+
+impl<T> Default for Lane<T> {
+    fn default() -> Self {
+        Lane {
+            last_id: 0,
+            running: None,
+            done: None,
+        }
+    }
+}
+
+/// A request's part in a flight.
+enum Turn<T> {
+    /// Do the I/O of flight `id`.
+    Lead(u64),
+    /// Wait for this flight.
+    Wait(Flight),
+    /// The flight waited for completed with this outcome.
+    Done(T),
+}
+
+impl<T: Clone> Lane<T> {
+    fn start(&mut self) -> u64 {
+        self.last_id += 1;
+        self.running = Some(Flight {
+            id: self.last_id,
+            progress: 0,
+        });
+        self.last_id
+    }
+
+    /// Lead a new flight, or wait for the one in progress.
+    fn join(&mut self) -> Turn<T> {
+        match self.running {
+            Some(f) => Turn::Wait(f),
+            None => Turn::Lead(self.start()),
+        }
+    }
+
+    fn progress(&mut self, id: u64) {
+        if let Some(f) = self.running.as_mut().filter(|f| f.id == id) {
+            f.progress = f.progress.saturating_add(1);
+        }
+    }
+
+    fn finish(&mut self, id: u64, outcome: T) {
+        self.abandon(id);
+        if self.done.as_ref().is_none_or(|(d, _)| *d < id) {
+            self.done = Some((id, outcome));
+        }
+    }
+
+    fn abandon(&mut self, id: u64) {
+        if self.running.is_some_and(|f| f.id == id) {
+            self.running = None;
+        }
+    }
+
+    /// A waiter's look at the lane after sleeping `slept_ms`: `None` to keep waiting.
+    fn look(&mut self, w: &mut Waiter, slept_ms: u64, limit_ms: u64) -> Option<Turn<T>> {
+        if let Some((d, outcome)) = &self.done {
+            if *d >= w.flight.id {
+                return Some(Turn::Done(outcome.clone()));
+            }
+        }
+        match self.running {
+            // The leader went away without an outcome.
+            None => Some(Turn::Lead(self.start())),
+            // Another flight (a take-over), or progress: patience starts again.
+            Some(f) if f != w.flight => {
+                w.flight = f;
+                w.waited_ms = 0;
+                None
+            }
+            Some(_) => {
+                w.waited_ms = w.waited_ms.saturating_add(slept_ms);
+                (w.waited_ms >= limit_ms).then(|| Turn::Lead(self.start()))
+            }
+        }
+    }
+}
+
+/// A waiting request's view of the flight it waits for.
+struct Waiter {
+    flight: Flight,
+    waited_ms: u64,
+}
+
+#[derive(Clone, Copy)]
+enum LaneKind {
+    Store,
+    Fetch,
+}
+
 #[derive(Default)]
 struct IssuerState {
     cache: JwksCacheState,
     parsed: Option<(u64, Rc<KeySet>)>,
-    store_checked: bool,
+    /// The shared store has been read (once per isolate).
+    store_read: bool,
+    /// The first read of the shared store; its outcome: whether a state was loaded.
+    store: Lane<bool>,
+    /// Fetches of the key set.
+    fetch: Lane<Result<(), JwksError>>,
+    /// The `jwks_uri` found by discovery, used until a fetch from it fails.
     jwks_uri: Option<String>,
-    inflight: Option<Shared<LocalBoxFuture<'static, FetchResult>>>,
+}
+
+impl IssuerState {
+    fn abandon(&mut self, kind: LaneKind, id: u64) {
+        match kind {
+            LaneKind::Store => self.store.abandon(id),
+            LaneKind::Fetch => self.fetch.abandon(id),
+        }
+    }
+}
+
+/// Held by a flight's leader: a leader dropped before it finished gives the flight up,
+/// so that a waiter takes over at its next look.
+struct Leading<'a> {
+    cell: &'a RefCell<IssuerState>,
+    kind: LaneKind,
+    id: u64,
+}
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        // A finished flight is no longer running: abandoning it again changes nothing.
+        if let Ok(mut s) = self.cell.try_borrow_mut() {
+            s.abandon(self.kind, self.id);
+        }
+    }
+}
+
+/// An issuer of the provider.
+struct Issuer {
+    name: String,
+    source: KeySource,
+    /// Its key in the shared store.
+    store_key: String,
 }
 
 /// Keeps every issuer's key set under the cache policy.
 pub struct KeyProvider {
     cfg: JwksCacheConfig,
-    issuers: Vec<(String, KeySource)>,
+    /// How far in the future a stored state's times may lie (the token leeway).
+    max_skew: u64,
+    issuers: Vec<Issuer>,
     state: Vec<RefCell<IssuerState>>,
 }
 
@@ -117,9 +321,34 @@ impl std::fmt::Debug for KeyProvider {
     }
 }
 
-/// The shared-store key of an issuer's cache state.
-pub fn store_key(issuer: &str) -> String {
-    format!("jwks:v1:{issuer}")
+/// The shared-store key of an issuer's cache state: `jwks:v2:` and the hex SHA-256 of
+/// the JSON array `[issuer, "jwks_uri" or "discovery", url]`, so that issuers with the
+/// same `iss` but different key sources (two tenants, two verifiers sharing one cache)
+/// never read each other's keys. Inline keys and shared secrets are never stored
+/// (`None`).
+pub fn store_key(issuer: &str, source: &KeySource) -> Option<String> {
+    let (kind, url) = match source {
+        KeySource::JwksUri(u) => ("jwks_uri", u),
+        KeySource::Discovery(d) => ("discovery", d),
+        KeySource::Inline(_) | KeySource::SharedSecret(_) => return None,
+    };
+    let material = serde_json::json!([issuer, kind, url]).to_string();
+    let digest = Sha256::digest(material.as_bytes());
+    let mut key = String::with_capacity(8 + 64);
+    key.push_str("jwks:v2:");
+    for b in digest {
+        key.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        key.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+    }
+    Some(key)
+}
+
+/// `fut`, or `None` when it has not completed within `ms` (on the adapter's timer).
+async fn within<I: KeyIo, T>(io: &I, ms: u64, fut: impl Future<Output = T>) -> Option<T> {
+    match select(pin!(fut), pin!(io.sleep(ms))).await {
+        Either::Left((v, _)) => Some(v),
+        Either::Right(_) => None,
+    }
 }
 
 impl KeyProvider {
@@ -127,10 +356,18 @@ impl KeyProvider {
     pub fn new(config: &Config) -> Self {
         KeyProvider {
             cfg: config.jwks_cache.clone(),
+            max_skew: config.leeway,
             issuers: config
                 .issuers
                 .iter()
-                .map(|i| (i.issuer.clone(), i.key_source()))
+                .map(|i| {
+                    let source = i.key_source();
+                    Issuer {
+                        store_key: store_key(&i.issuer, &source).unwrap_or_default(),
+                        name: i.issuer.clone(),
+                        source,
+                    }
+                })
                 .collect(),
             state: config.issuers.iter().map(|_| RefCell::default()).collect(),
         }
@@ -142,8 +379,8 @@ impl KeyProvider {
     }
 
     /// The keys of issuer `issuer` at `now`, fetching when the policy says so. When
-    /// `kid` is given and not in the held set, one refetch is made if the cooldown
-    /// allows it.
+    /// `kid` is given and not in the held set, the fetch in flight is waited for, or
+    /// one refetch is made if the cooldown allows it.
     pub async fn keys<I: KeyIo>(
         &self,
         io: &I,
@@ -151,12 +388,10 @@ impl KeyProvider {
         kid: Option<&str>,
         now: u64,
     ) -> Result<Keys, JwksError> {
-        let (name, source) = self
-            .issuers
-            .get(issuer)
-            .ok_or_else(|| JwksError::Unavailable("unknown issuer".into()))?;
-        let cell = &self.state[issuer];
-        match source {
+        let (Some(iss), Some(cell)) = (self.issuers.get(issuer), self.state.get(issuer)) else {
+            return Err(JwksError::Unavailable("unknown issuer".into()));
+        };
+        match &iss.source {
             KeySource::Inline(v) => return self.static_keys(issuer, || KeySet::from_value(v)),
             KeySource::SharedSecret(secret_name) => {
                 let secret = io.secret(secret_name).ok_or_else(|| {
@@ -169,21 +404,7 @@ impl KeyProvider {
             }
             KeySource::JwksUri(_) | KeySource::Discovery(_) => {}
         }
-        let mut from_store = false;
-        if !cell.borrow().store_checked {
-            cell.borrow_mut().store_checked = true;
-            if cell.borrow().cache.jwks.is_none() {
-                if let Some(text) = io.load(&store_key(name)).await {
-                    if let Ok(state) = JwksCacheState::from_json(&text) {
-                        let mut s = cell.borrow_mut();
-                        if s.cache.jwks.is_none() {
-                            s.cache = state;
-                            from_store = true;
-                        }
-                    }
-                }
-            }
-        }
+        let from_store = self.read_store(io, issuer, now).await;
         let decision = {
             let s = cell.borrow();
             match s.cache.decide(&self.cfg, now) {
@@ -208,24 +429,33 @@ impl KeyProvider {
                 k
             }
             None => {
-                self.fetch_now(io, issuer, now).await?;
+                let first = cell.borrow_mut().fetch.join();
+                self.fetch_flight(io, issuer, now, first).await?;
                 let mut k = self.parsed(issuer)?;
                 k.outcome = KeyOutcome::Fetched;
                 k
             }
         };
         if let Some(kid) = kid {
-            let may = cell
-                .borrow()
-                .cache
-                .may_refetch_for_unknown_kid(&self.cfg, now);
-            if !keys.set.has_kid(kid)
-                && may
-                && keys.outcome != KeyOutcome::Fetched
-                && self.fetch_now(io, issuer, now).await.is_ok()
-            {
-                keys = self.parsed(issuer)?;
-                keys.outcome = KeyOutcome::KidRefetch;
+            if !keys.set.has_kid(kid) && keys.outcome != KeyOutcome::Fetched {
+                // A fetch in flight may bring the kid: wait for it rather than answer
+                // from the old set. Otherwise refetch once per cooldown.
+                let first = {
+                    let mut s = cell.borrow_mut();
+                    match s.fetch.running {
+                        Some(f) => Some(Turn::Wait(f)),
+                        None if s.cache.may_refetch_for_unknown_kid(&self.cfg, now) => {
+                            Some(Turn::Lead(s.fetch.start()))
+                        }
+                        None => None,
+                    }
+                };
+                if let Some(first) = first {
+                    if self.fetch_flight(io, issuer, now, first).await.is_ok() {
+                        keys = self.parsed(issuer)?;
+                        keys.outcome = KeyOutcome::KidRefetch;
+                    }
+                }
             }
         }
         Ok(keys)
@@ -237,13 +467,12 @@ impl KeyProvider {
     /// for their generation). A verification made with them may be reused while this
     /// holds.
     pub fn is_current(&self, issuer: usize, generation: u64, now: u64) -> bool {
-        let (Some((_, source)), Some(cell)) = (self.issuers.get(issuer), self.state.get(issuer))
-        else {
+        let (Some(iss), Some(cell)) = (self.issuers.get(issuer), self.state.get(issuer)) else {
             return false;
         };
         let s = cell.borrow();
         let held = s.parsed.as_ref().is_some_and(|(g, _)| *g == generation);
-        match source {
+        match iss.source {
             KeySource::Inline(_) | KeySource::SharedSecret(_) => held,
             KeySource::JwksUri(_) | KeySource::Discovery(_) => {
                 held && s.cache.generation == generation
@@ -252,9 +481,23 @@ impl KeyProvider {
         }
     }
 
-    /// Refreshes an issuer's keys (for a background task after [`Keys::refresh`]).
+    /// Refreshes an issuer's keys (for a background task after [`Keys::refresh`]);
+    /// nothing when a fetch is already in flight.
     pub async fn refresh<I: KeyIo>(&self, io: &I, issuer: usize, now: u64) {
-        let _ = self.fetch_now(io, issuer, now).await;
+        let (Some(iss), Some(cell)) = (self.issuers.get(issuer), self.state.get(issuer)) else {
+            return;
+        };
+        if !matches!(iss.source, KeySource::JwksUri(_) | KeySource::Discovery(_)) {
+            return;
+        }
+        let first = {
+            let mut s = cell.borrow_mut();
+            if s.fetch.running.is_some() {
+                return;
+            }
+            Turn::Lead(s.fetch.start())
+        };
+        let _ = self.fetch_flight(io, issuer, now, first).await;
     }
 
     /// Inline keys and shared secrets never change: parse them once per provider.
@@ -308,106 +551,206 @@ impl KeyProvider {
         })
     }
 
-    /// Fetches (or joins the fetch in flight), records the outcome and stores it.
-    ///
-    /// Whoever first sees the shared fetch complete records it (normally the request
-    /// that started it; a joiner if that request was dropped mid-fetch).
-    async fn fetch_now<I: KeyIo>(&self, io: &I, issuer: usize, now: u64) -> Result<(), JwksError> {
-        let cell = &self.state[issuer];
-        let fut = {
-            let mut s = cell.borrow_mut();
-            match &s.inflight {
-                Some(f) => f.clone(),
-                None => {
-                    s.cache.record_attempt(now);
-                    let (_, source) = &self.issuers[issuer];
-                    let f = fetch_jwks(io.clone(), source.clone(), s.jwks_uri.clone())
-                        .boxed_local()
-                        .shared();
-                    s.inflight = Some(f.clone());
-                    f
-                }
-            }
+    /// Waits, from `first`, until this request leads a flight of `lane` (the id) or
+    /// the flight it waits for completed (its outcome).
+    async fn take_turn<I: KeyIo, T: Clone>(
+        &self,
+        io: &I,
+        cell: &RefCell<IssuerState>,
+        first: Turn<T>,
+        lane: fn(&mut IssuerState) -> &mut Lane<T>,
+    ) -> Result<u64, T> {
+        let mut w = match first {
+            Turn::Lead(id) => return Ok(id),
+            Turn::Done(outcome) => return Err(outcome),
+            Turn::Wait(flight) => Waiter {
+                flight,
+                waited_ms: 0,
+            },
         };
-        let result = fut.await;
-        if cell.borrow().inflight.is_some() {
-            return self.record(io, issuer, now, result).await;
+        let limit = wait_limit_ms(io.fetch_timeout_ms());
+        let mut n = 0u32;
+        loop {
+            let ms = poll_delay_ms(n);
+            n = n.saturating_add(1);
+            io.sleep(ms).await;
+            let mut s = cell.borrow_mut();
+            match lane(&mut s).look(&mut w, ms, limit) {
+                None => {}
+                Some(Turn::Lead(id)) => return Ok(id),
+                Some(Turn::Done(outcome)) => return Err(outcome),
+                Some(Turn::Wait(_)) => {}
+            }
         }
-        result.map(|_| ()).map_err(JwksError::Unavailable)
     }
 
-    async fn record<I: KeyIo>(
+    /// Reads the shared store once per isolate, before the first decision: concurrent
+    /// first requests wait for the one read. Whether this request's state came from it.
+    async fn read_store<I: KeyIo>(&self, io: &I, issuer: usize, now: u64) -> bool {
+        let cell = &self.state[issuer];
+        let first = {
+            let mut s = cell.borrow_mut();
+            if s.store_read || s.cache.jwks.is_some() {
+                return false;
+            }
+            s.store.join()
+        };
+        let id = match self.take_turn(io, cell, first, |s| &mut s.store).await {
+            Ok(id) => id,
+            Err(loaded) => return loaded,
+        };
+        let leading = Leading {
+            cell,
+            kind: LaneKind::Store,
+            id,
+        };
+        let key = &self.issuers[issuer].store_key;
+        let text = within(io, io.fetch_timeout_ms(), io.load(key))
+            .await
+            .flatten();
+        // A corrupted or future-dated state is ignored: the request fetches.
+        let state = text.and_then(|t| JwksCacheState::from_stored(&t, now, self.max_skew).ok());
+        let mut s = cell.borrow_mut();
+        let loaded = match state {
+            Some(state) if s.cache.jwks.is_none() => {
+                s.cache = state;
+                true
+            }
+            _ => false,
+        };
+        s.store_read = true;
+        s.store.finish(id, loaded);
+        drop(s);
+        drop(leading);
+        loaded
+    }
+
+    /// Takes part in a fetch from `first`: leads it (fetch, record, store) or waits for
+    /// the one in flight; the outcome of the fetch.
+    async fn fetch_flight<I: KeyIo>(
         &self,
         io: &I,
         issuer: usize,
         now: u64,
-        result: FetchResult,
+        first: Turn<Result<(), JwksError>>,
     ) -> Result<(), JwksError> {
         let cell = &self.state[issuer];
-        let (name, _) = &self.issuers[issuer];
+        let id = match self.take_turn(io, cell, first, |s| &mut s.fetch).await {
+            Ok(id) => id,
+            Err(outcome) => return outcome,
+        };
+        let leading = Leading {
+            cell,
+            kind: LaneKind::Fetch,
+            id,
+        };
+        cell.borrow_mut().cache.record_attempt(now);
+        let (used_uri, result) = self.fetch_jwks(io, issuer, id).await;
+        let (outcome, stored) = self.record(issuer, now, used_uri, result);
+        cell.borrow_mut().fetch.finish(id, outcome.clone());
+        drop(leading);
+        // Waiters have the outcome already; the store write is the leader's alone.
+        if let Some((json, ttl)) = stored {
+            io.save(&self.issuers[issuer].store_key, json, ttl).await;
+        }
+        outcome
+    }
+
+    /// Records a fetch's result; its outcome and, on success, the state to store with
+    /// its time to live.
+    fn record(
+        &self,
+        issuer: usize,
+        now: u64,
+        used_uri: Option<String>,
+        result: FetchResult,
+    ) -> (Result<(), JwksError>, Option<(String, u64)>) {
         let outcome = result.and_then(|resp| {
             check_fetch_status(resp.status)?;
             let set = KeySet::from_jwks(resp.body.as_bytes()).map_err(|e| e.to_string())?;
             Ok((resp, set))
         });
-        let stored = {
-            let mut s = cell.borrow_mut();
-            s.inflight = None;
-            match outcome {
-                Ok((resp, set)) => {
-                    s.cache.record_success(
-                        &self.cfg,
-                        now,
-                        resp.body,
-                        resp.cache_control.as_deref(),
-                        resp.age.as_deref(),
-                    );
-                    let g = s.cache.generation;
-                    s.parsed = Some((g, Rc::new(set)));
-                    Ok(s.cache.to_json())
-                }
-                Err(e) => {
-                    s.cache.record_failure(&self.cfg, now, &e);
-                    Err(e)
-                }
+        let mut s = self.state[issuer].borrow_mut();
+        match outcome {
+            Ok((resp, set)) => {
+                s.cache.record_success(
+                    &self.cfg,
+                    now,
+                    resp.body,
+                    resp.cache_control.as_deref(),
+                    resp.age.as_deref(),
+                );
+                let g = s.cache.generation;
+                s.parsed = Some((g, Rc::new(set)));
+                let ttl = s.cache.usable_for(&self.cfg, now).max(60);
+                (Ok(()), Some((s.cache.to_json(), ttl)))
             }
-        };
-        match stored {
-            Ok(json) => {
-                let ttl = self.state[issuer]
-                    .borrow()
-                    .cache
-                    .usable_for(&self.cfg, now)
-                    .max(60);
-                io.save(&store_key(name), json, ttl).await;
-                Ok(())
+            Err(e) => {
+                s.cache.record_failure(&self.cfg, now, &e);
+                // A discovered jwks_uri that failed is looked up again next time.
+                if used_uri.is_some() && s.jwks_uri == used_uri {
+                    s.jwks_uri = None;
+                }
+                (Err(JwksError::Unavailable(e)), None)
             }
-            Err(e) => Err(JwksError::Unavailable(e)),
+        }
+    }
+
+    /// Fetches an issuer's JWKS as the leader of fetch flight `id`, resolving
+    /// `jwks_uri` by OIDC discovery when needed (once: the discovered URI is kept). The
+    /// discovered URI it used, if any, and the response.
+    async fn fetch_jwks<I: KeyIo>(
+        &self,
+        io: &I,
+        issuer: usize,
+        id: u64,
+    ) -> (Option<String>, FetchResult) {
+        let iss = &self.issuers[issuer];
+        let cell = &self.state[issuer];
+        match &iss.source {
+            KeySource::JwksUri(u) => (None, io.fetch(u).await),
+            KeySource::Discovery(d) => {
+                let known = cell.borrow().jwks_uri.clone();
+                let uri = match known {
+                    Some(u) => u,
+                    None => match discover(io, d, &iss.name).await {
+                        Ok(u) => {
+                            let mut s = cell.borrow_mut();
+                            s.jwks_uri = Some(u.clone());
+                            s.fetch.progress(id);
+                            u
+                        }
+                        Err(e) => return (None, Err(e)),
+                    },
+                };
+                let result = io.fetch(&uri).await;
+                (Some(uri), result)
+            }
+            KeySource::Inline(_) | KeySource::SharedSecret(_) => {
+                (None, Err("no jwks source".into()))
+            }
         }
     }
 }
 
-/// Fetches an issuer's JWKS, resolving `jwks_uri` by OIDC discovery when needed.
-async fn fetch_jwks<I: KeyIo>(io: I, source: KeySource, known_uri: Option<String>) -> FetchResult {
-    let uri = match (source, known_uri) {
-        (KeySource::JwksUri(u), _) => u,
-        (KeySource::Discovery(_), Some(u)) => u,
-        (KeySource::Discovery(d), None) => {
-            let resp = io.fetch(&d).await?;
-            check_fetch_status(resp.status).map_err(|e| format!("discovery: {e}"))?;
-            let doc =
-                parse_json(resp.body.as_bytes()).map_err(|e| format!("discovery document {e}"))?;
-            let uri = doc
-                .get("jwks_uri")
-                .and_then(Value::as_str)
-                .ok_or("discovery document has no jwks_uri")?
-                .to_string();
-            check_fetch_url(&uri).map_err(|e| format!("discovered jwks_uri: {e}"))?;
-            uri
-        }
-        _ => return Err("no jwks source".into()),
-    };
-    io.fetch(&uri).await
+/// Reads an OIDC discovery document: its `issuer` must be exactly the configured
+/// issuer (OIDC Discovery 1.0 §4.3) and its `jwks_uri` must pass [`check_fetch_url`].
+async fn discover<I: KeyIo>(io: &I, url: &str, issuer: &str) -> Result<String, String> {
+    let resp = io.fetch(url).await?;
+    check_fetch_status(resp.status).map_err(|e| format!("discovery: {e}"))?;
+    let doc = parse_json(resp.body.as_bytes()).map_err(|e| format!("discovery document {e}"))?;
+    match doc.get("issuer").and_then(Value::as_str) {
+        Some(i) if i == issuer => {}
+        Some(_) => return Err("discovery document names another issuer".into()),
+        None => return Err("discovery document has no issuer".into()),
+    }
+    let uri = doc
+        .get("jwks_uri")
+        .and_then(Value::as_str)
+        .ok_or("discovery document has no jwks_uri")?
+        .to_string();
+    check_fetch_url(&uri).map_err(|e| format!("discovered jwks_uri: {e}"))?;
+    Ok(uri)
 }
 
 #[cfg(test)]
@@ -455,6 +798,10 @@ mod tests {
         }
         fn secret(&self, _: &str) -> Option<String> {
             None
+        }
+        async fn sleep(&self, _ms: u64) {}
+        fn fetch_timeout_ms(&self) -> u64 {
+            1000
         }
     }
 

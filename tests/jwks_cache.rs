@@ -497,3 +497,41 @@ fn zero_stale_window_never_serves_past_freshness() {
     h.advance(1);
     assert_eq!(h.request(), Got::Unavailable);
 }
+
+#[test]
+fn a_stored_state_with_future_times_is_refused() {
+    let cfg = JwksCacheConfig::default();
+    let now = 1_700_000_000;
+    let stored = |fetched_at: u64, last_attempt: Option<u64>| {
+        let mut s = JwksCacheState::new();
+        s.record_success(&cfg, fetched_at, SET_A.into(), Some("max-age=600"), None);
+        s.last_attempt = last_attempt;
+        s.to_json()
+    };
+    // Fetched now, a little earlier, or within the allowed skew: accepted as is.
+    for at in [now, now - 500, now + 60] {
+        let json = stored(at, Some(at));
+        assert_eq!(
+            JwksCacheState::from_stored(&json, now, 60),
+            JwksCacheState::from_json(&json)
+        );
+        assert!(JwksCacheState::from_stored(&json, now, 60).is_ok(), "{at}");
+    }
+    // Fetched in the future (it would be fresh until then and beyond), or a fetch
+    // attempt stamped in the future: refused.
+    for json in [
+        stored(now + 61, Some(now + 61)),
+        stored(now + 86_400 * 365, None),
+        stored(now, Some(now + 3_600)),
+    ] {
+        match JwksCacheState::from_stored(&json, now, 60) {
+            Err(JwksError::Invalid(msg)) => assert!(msg.contains("future"), "{msg}"),
+            other => panic!("{json} gave {other:?}"),
+        }
+    }
+    // Corrupted content is still an error, and an empty state is fine.
+    assert!(JwksCacheState::from_stored("{", now, 60).is_err());
+    assert!(JwksCacheState::from_stored(&JwksCacheState::new().to_json(), now, 0).is_ok());
+    // Saturating: no overflow at the end of time.
+    assert!(JwksCacheState::from_stored(&stored(u64::MAX, None), u64::MAX, u64::MAX).is_ok());
+}

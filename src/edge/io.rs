@@ -1,10 +1,19 @@
-//! The Worker's I/O for the key provider: `fetch` with a timeout, and Workers KV.
+//! The Worker's I/O for the key provider: `fetch` with a timeout, Workers KV, and
+//! timers.
+//!
+//! Everything here runs in the request that calls it: the key provider never hands a
+//! request another request's promise (see [`crate::keys`]), and waiters sleep on their
+//! own [`Delay`]s.
 
+use std::pin::pin;
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
-use worker::{AbortController, Delay, Env, Fetch, Url};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use worker::{AbortController, Delay, Env};
 
+use crate::config::check_fetch_url;
 use crate::keys::{HttpResponse, KeyIo};
 
 /// The KV binding holding JWKS cache states (and the demo issuer's key).
@@ -15,44 +24,62 @@ pub const JWKS_KV: &str = "JWKS_CACHE";
 pub struct EdgeIo {
     /// The Worker's bindings.
     pub env: Env,
-    /// Timeout for key and discovery fetches.
+    /// Timeout for key and discovery fetches (headers and body together).
     pub timeout_ms: u64,
+}
+
+fn js_error(e: wasm_bindgen::JsValue) -> String {
+    worker::Error::from(e).to_string()
+}
+
+/// GETs `url` following redirects; the final URL must pass [`check_fetch_url`] like the
+/// configured one (https, or http on a loopback host).
+async fn get(url: &str, signal: &web_sys::AbortSignal) -> Result<HttpResponse, String> {
+    let init = web_sys::RequestInit::new();
+    init.set_signal(Some(signal));
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let resp = JsFuture::from(global.fetch_with_str_and_init(url, &init))
+        .await
+        .map_err(|e| format!("fetch failed: {}", js_error(e)))?;
+    let resp: web_sys::Response = resp
+        .dyn_into()
+        .map_err(|_| "fetch returned something that is not a Response".to_string())?;
+    let final_url = resp.url();
+    if !final_url.is_empty() {
+        check_fetch_url(&final_url).map_err(|why| format!("redirected to {final_url}: {why}"))?;
+    }
+    let headers = resp.headers();
+    let cache_control = headers.get("cache-control").ok().flatten();
+    let age = headers.get("age").ok().flatten();
+    let text = resp
+        .text()
+        .map_err(|e| format!("reading the body failed: {}", js_error(e)))?;
+    let body = JsFuture::from(text)
+        .await
+        .map_err(|e| format!("reading the body failed: {}", js_error(e)))?
+        .as_string()
+        .unwrap_or_default();
+    Ok(HttpResponse {
+        status: resp.status(),
+        body,
+        cache_control,
+        age,
+    })
 }
 
 impl KeyIo for EdgeIo {
     async fn fetch(&self, url: &str) -> Result<HttpResponse, String> {
-        let url = Url::parse(url).map_err(|e| format!("bad url: {e}"))?;
         let controller = AbortController::default();
         let signal = controller.signal();
-        let request = Fetch::Url(url);
-        let fetch = Box::pin(request.send_with_signal(&signal));
-        let timeout = Box::pin(Delay::from(Duration::from_millis(self.timeout_ms)));
-        let mut resp = match select(fetch, timeout).await {
-            Either::Left((Ok(resp), _)) => resp,
-            Either::Left((Err(e), _)) => return Err(format!("fetch failed: {e}")),
-            Either::Right(_) => {
-                controller.abort();
-                return Err(format!("fetch timed out after {} ms", self.timeout_ms));
-            }
+        let timeout = pin!(Delay::from(Duration::from_millis(self.timeout_ms)));
+        let work = pin!(get(url, &signal));
+        let outcome = match select(work, timeout).await {
+            Either::Left((result, _)) => Some(result),
+            Either::Right(_) => None,
         };
-        let status = resp.status_code();
-        let cache_control = resp.headers().get("cache-control").ok().flatten();
-        let age = resp.headers().get("age").ok().flatten();
-        let body = match select(
-            Box::pin(resp.text()),
-            Box::pin(Delay::from(Duration::from_millis(self.timeout_ms))),
-        )
-        .await
-        {
-            Either::Left((Ok(body), _)) => body,
-            Either::Left((Err(e), _)) => return Err(format!("reading the body failed: {e}")),
-            Either::Right(_) => return Err("reading the body timed out".into()),
-        };
-        Ok(HttpResponse {
-            status,
-            body,
-            cache_control,
-            age,
+        outcome.unwrap_or_else(|| {
+            controller.abort();
+            Err(format!("fetch timed out after {} ms", self.timeout_ms))
         })
     }
 
@@ -72,5 +99,13 @@ impl KeyIo for EdgeIo {
 
     fn secret(&self, name: &str) -> Option<String> {
         self.env.secret(name).ok().map(|s| s.to_string())
+    }
+
+    async fn sleep(&self, ms: u64) {
+        Delay::from(Duration::from_millis(ms)).await;
+    }
+
+    fn fetch_timeout_ms(&self) -> u64 {
+        self.timeout_ms
     }
 }

@@ -7,6 +7,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import crypto from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -145,6 +146,10 @@ test("Cloudflare Worker (JS) bundled by wrangler, run in workerd", { timeout: 12
   // Discovery and JWKS fetched once; the cache state is in KV for other isolates.
   assert.deepEqual(outbound, [`${ISSUER}.well-known/openid-configuration`, `${ISSUER}jwks`]);
   const kv = await mf.getKVNamespace("JWKS_CACHE");
-  const stored = await kv.get(`jwks:v1:${ISSUER}`);
+  const key = crypto
+    .createHash("sha256")
+    .update(JSON.stringify([ISSUER, "discovery", `${ISSUER}.well-known/openid-configuration`]))
+    .digest("hex");
+  const stored = await kv.get(`jwks:v2:${key}`);
   assert.ok(stored && JSON.parse(stored).jwks, "the JWKS cache state is stored in KV");
 });

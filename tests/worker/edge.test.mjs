@@ -9,6 +9,11 @@ import { Issuer } from "./tokens.mjs";
 
 const JWKS_URL = "https://idp.test/.well-known/jwks.json";
 const ORIGIN = "https://origin.test";
+/** The issuer's JWKS state in KV: jwks:v2:<sha-256 of [issuer, "jwks_uri", url]>. */
+const JWKS_KV_KEY = `jwks:v2:${crypto
+  .createHash("sha256")
+  .update(JSON.stringify(["https://idp.test/", "jwks_uri", JWKS_URL]))
+  .digest("hex")}`;
 
 function config(overrides = {}) {
   return {
@@ -199,13 +204,13 @@ describe("JWKS caching", async () => {
         assert.equal(res.status, 200);
       }
       assert.equal(w.state.jwksFetches, 1);
-      kvState = await w.kvGet("JWKS_CACHE", "jwks:v1:https://idp.test/");
+      kvState = await w.kvGet("JWKS_CACHE", JWKS_KV_KEY);
       assert.ok(kvState, "the JWKS cache state is in KV");
       assert.ok(JSON.parse(kvState).jwks.includes(issuer.current.kid));
     } finally {
       await w.dispose();
     }
-    const fresh = await boot(issuer, { kv: { JWKS_CACHE: { "jwks:v1:https://idp.test/": kvState } } });
+    const fresh = await boot(issuer, { kv: { JWKS_CACHE: { [JWKS_KV_KEY]: kvState } } });
     try {
       const res = await fresh.fetch("/builds/1", bearer(issuer.machine()));
       assert.equal(res.status, 200);

@@ -4,7 +4,7 @@
 // runMatrix(tg, t) registers subtests of the node:test context `t`.
 
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import {
   AUDIENCE,
   auth0Vector,
@@ -298,7 +298,9 @@ export async function runMatrix(tg, t) {
     const a = createVerifier(opts);
     assert.equal((await a.verify(sign(keys.rs, userClaims(server.issuer)))).ok, true);
     assert.equal(server.count("/jwks"), 1);
-    const key = `jwks:v1:${server.issuer}`;
+    const key = `jwks:v2:${createHash("sha256")
+      .update(JSON.stringify([server.issuer, "jwks_uri", server.jwksUri]))
+      .digest("hex")}`;
     assert.ok(cache.map.has(key), [...cache.map.keys()].join());
     const set = cache.calls.find((c) => c[0] === "set");
     assert.ok(set[2] >= 60, `ttl ${set[2]}`);
