@@ -195,6 +195,8 @@ impl Default for PolicyConfig {
 /// A literal pattern segment, percent-decoded, and its case-folded form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Lit {
+    /// As written, in [`raw_form`].
+    raw: String,
     exact: String,
     folded: String,
 }
@@ -217,9 +219,12 @@ struct Pattern {
 /// How a request path is read when it is compared with the patterns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Reading {
+    /// As sent (escapes kept, in [`raw_form`]), compared case-sensitively: what an
+    /// origin that neither decodes nor folds routes on.
+    Raw,
     /// Percent-decoded, compared case-sensitively.
     Exact,
-    /// Percent-decoded and case-folded (routes with `case_sensitive` compare exactly).
+    /// Percent-decoded and case-folded: the widest reading.
     Folded,
 }
 
@@ -263,7 +268,14 @@ impl Pattern {
                 ));
             };
             let folded = fold(&exact).into_owned();
+            if !folded_is_canonical(&folded) {
+                return Err(format!(
+                    "segment {part:?} reads as a path separator or dot segment once \
+                     case-folded, so it would never match"
+                ));
+            }
             segs.push(Seg::Lit(Lit {
+                raw: raw_form(part).into_owned(),
                 exact: exact.into_owned(),
                 folded,
             }));
@@ -283,6 +295,7 @@ impl Pattern {
             && self.segs.iter().enumerate().all(|(i, p)| match p {
                 Seg::Any => true,
                 Seg::Lit(l) => match reading {
+                    Reading::Raw => l.raw == path.raw[i],
                     Reading::Exact => l.exact == path.exact[i],
                     Reading::Folded => l.folded == path.folded[i],
                 },
@@ -293,6 +306,7 @@ impl Pattern {
 /// A canonical request path split into non-empty segments, each percent-decoded
 /// (`exact`) and also case-folded (`folded`).
 struct RequestPath<'a> {
+    raw: Vec<Cow<'a, str>>,
     exact: Vec<Cow<'a, str>>,
     folded: Vec<Cow<'a, str>>,
     trailing_slash: bool,
@@ -314,9 +328,9 @@ fn hex_value(b: u8) -> Option<u8> {
 
 /// Percent-decodes one path segment, or `None` when the segment is not canonical:
 /// empty, `.` or `..`; a `\`, `;`, `/` or control character, raw or escaped; an escape
-/// of `%` (double encoding) or of an RFC 3986 unreserved character (`%61` for `a`,
-/// `%2E` for `.`, which RFC 3986 §2.3 says producers should not create and which
-/// origins disagree on); a malformed escape; or bytes that do not decode to UTF-8.
+/// of `%` (double encoding), of a letter, a digit or `.` (`%61` for `a`, `%2E`: RFC 3986
+/// §2.3 says producers should not create them, and origins disagree on them); a
+/// malformed escape; or bytes that do not decode to UTF-8.
 fn decode_segment(seg: &str) -> Option<Cow<'_, str>> {
     if seg.is_empty() || seg == "." || seg == ".." {
         return None;
@@ -345,7 +359,9 @@ fn decode_segment(seg: &str) -> Option<Cow<'_, str>> {
             return None;
         }
         let b = (hex_value(h)? << 4) | hex_value(l)?;
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || b.is_ascii_control() {
+        // `%2D`, `%5F` and `%7E` are decoded: some encoders (Java's URLEncoder, PHP's
+        // urlencode) produce `%7E`.
+        if b.is_ascii_alphanumeric() || b == b'.' || b.is_ascii_control() {
             return None;
         }
         out.push(b);
@@ -358,16 +374,78 @@ fn decode_segment(seg: &str) -> Option<Cow<'_, str>> {
     Some(Cow::Owned(text))
 }
 
+/// A segment as sent, in one spelling per byte sequence: escapes with upper-case hex
+/// digits, and the bytes WHATWG URL serialisation escapes in a path (non-ASCII,
+/// space, `"`, `#`, `<`, `>`, `?`, `` ` ``, `{`, `}`) escaped. Pattern literals and
+/// request segments are compared in this form by the raw reading.
+fn raw_form(seg: &str) -> Cow<'_, str> {
+    let needs = |b: u8| !b.is_ascii() || b" \"#<>?`{}".contains(&b);
+    let bytes = seg.as_bytes();
+    let lower_hex = bytes
+        .windows(3)
+        .any(|w| w[0] == b'%' && (w[1].is_ascii_lowercase() || w[2].is_ascii_lowercase()));
+    if !lower_hex && !bytes.iter().any(|&b| needs(b)) {
+        return Cow::Borrowed(seg);
+    }
+    let mut out = String::with_capacity(seg.len() + 8);
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' && i + 2 < bytes.len() {
+            out.push('%');
+            out.push(char::from(bytes[i + 1].to_ascii_uppercase()));
+            out.push(char::from(bytes[i + 2].to_ascii_uppercase()));
+            i += 3;
+        } else if needs(b) {
+            out.push_str(&format!("%{b:02X}"));
+            i += 1;
+        } else {
+            out.push(char::from(b));
+            i += 1;
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Whether a case-folded segment is still a plain segment: not empty, `.` or `..`,
+/// and without `/`, `\`, `;`, `%` or control characters (fullwidth `．．` or `／`,
+/// and `..` followed by a space, fold into those).
+fn folded_is_canonical(seg: &str) -> bool {
+    !(seg.is_empty()
+        || seg == "."
+        || seg == ".."
+        || seg.contains(['/', '\\', ';', '%'])
+        || seg.chars().any(char::is_control))
+}
+
 /// Case-folds a decoded segment the widest way common origins compare paths without
 /// regard to case, so that a protected route is found however the path is spelled:
 /// ASCII letters are lowercased; any other character is upper-cased and then
 /// lower-cased with Unicode's full mappings (`ı` and `ſ` become `i` and `s`, as under
 /// .NET's ordinal-ignore-case and JavaScript's `i` regular expressions; the Kelvin sign
 /// `k`), `İ` becomes `i` (Java's `equalsIgnoreCase`), and fullwidth ASCII forms
-/// (`ａ`, U+FF41) become ASCII (Windows' best-fit mapping). Trailing dots and spaces
-/// are removed from the segment (Windows paths ignore them). Folding more than some
-/// origin does only ever adds rules a request must pass (see [`Policy::route`]).
+/// (`ａ`, U+FF41) become ASCII, and `¥`, `₩`, `∕` and `⁄` become `\` or `/`
+/// (Windows' best-fit mappings). Trailing dots and spaces are removed from the
+/// segment (Windows paths ignore them). The folding is applied until it no longer
+/// changes the text, so it is idempotent (`ẞ` folds to `ß` and on to `ss`). Folding
+/// more than some origin does only widens the set of rules a request must pass (see
+/// [`Policy::route`]).
 fn fold(seg: &str) -> Cow<'_, str> {
+    let once = fold_once(seg);
+    let Cow::Owned(mut cur) = once else {
+        return once;
+    };
+    for _ in 0..3 {
+        let next = fold_once(&cur).into_owned();
+        if next == cur {
+            break;
+        }
+        cur = next;
+    }
+    Cow::Owned(cur)
+}
+
+fn fold_once(seg: &str) -> Cow<'_, str> {
     let simple = seg
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._~!$&'()*+,=:@".contains(&b));
@@ -379,11 +457,17 @@ fn fold(seg: &str) -> Cow<'_, str> {
         match c {
             c if c.is_ascii() => out.push(c.to_ascii_lowercase()),
             '\u{130}' => out.push('i'),
+            '\u{a5}' | '\u{20a9}' => out.push('\\'),
+            '\u{2215}' | '\u{2044}' => out.push('/'),
             '\u{ff01}'..='\u{ff5e}' => {
                 let ascii = char::from_u32(u32::from(c) - 0xfee0).unwrap_or(c);
                 out.push(ascii.to_ascii_lowercase());
             }
-            c => out.extend(c.to_uppercase().flat_map(char::to_lowercase)),
+            c => out.extend(
+                c.to_lowercase()
+                    .flat_map(char::to_uppercase)
+                    .flat_map(char::to_lowercase),
+            ),
         }
     }
     let trimmed = out.trim_end_matches(['.', ' ']).len();
@@ -397,6 +481,7 @@ fn request_path(path: &str) -> Option<RequestPath<'_>> {
     let rest = path.strip_prefix('/')?;
     if rest.is_empty() {
         return Some(RequestPath {
+            raw: Vec::new(),
             exact: Vec::new(),
             folded: Vec::new(),
             trailing_slash: true,
@@ -408,17 +493,22 @@ fn request_path(path: &str) -> Option<RequestPath<'_>> {
         raw.pop();
     }
     let mut exact = Vec::with_capacity(raw.len());
-    for seg in raw {
+    for seg in &raw {
         exact.push(decode_segment(seg)?);
     }
-    let folded = exact
-        .iter()
-        .map(|s| match s {
+    let mut folded = Vec::with_capacity(raw.len());
+    for s in &exact {
+        let f = match s {
             Cow::Borrowed(b) => fold(b),
             Cow::Owned(o) => Cow::Owned(fold(o).into_owned()),
-        })
-        .collect();
+        };
+        if !folded_is_canonical(&f) {
+            return None;
+        }
+        folded.push(f);
+    }
     Some(RequestPath {
+        raw: raw.into_iter().map(raw_form).collect(),
         exact,
         folded,
         trailing_slash,
@@ -449,16 +539,13 @@ struct CompiledRoute {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     routes: Vec<CompiledRoute>,
-    /// Whether some pattern literal differs from its folded form (then the exact
-    /// reading of a path is computed even when the path itself folds to itself).
-    has_upper: bool,
     default: DefaultRule,
     wildcard_scopes: bool,
     realm: String,
 }
 
 /// The route rule a request falls under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteMatch<'a> {
     /// The index of the matching route in [`PolicyConfig::routes`]; `None` when no
     /// route matched (the [`DefaultRule`] applies) or the path was rejected. This is
@@ -471,13 +558,14 @@ pub struct RouteMatch<'a> {
     /// The path is not in canonical form (see the [module docs](self)): it matched no
     /// route and [`Policy::authorize`] denies it with [`PolicyError::PathRejected`].
     pub rejected: bool,
-    /// What the exact (case-sensitive) reading of the path matched, when that differs
-    /// from [`RouteMatch::index`]: its rule must hold as well.
-    pub also: Option<Also>,
+    /// Further rules the request must pass, when origins could route the path to
+    /// another rule than [`RouteMatch::index`] (see [`Policy::route`]); empty in the
+    /// usual case.
+    pub also: Vec<Also>,
 }
 
-/// The second rule a request must pass when the exact and the case-folded readings of
-/// its path fall under different rules.
+/// A further rule a request must pass when the readings of its path fall under
+/// different rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Also {
     /// The route at this index.
@@ -542,15 +630,8 @@ impl Policy {
                 pattern,
             });
         }
-        let has_upper = routes.iter().any(|r| {
-            r.pattern.segs.iter().any(|s| match s {
-                Seg::Lit(l) => l.exact != l.folded,
-                Seg::Any => false,
-            })
-        });
         Ok(Policy {
             routes,
-            has_upper,
             default: cfg.default.clone(),
             wildcard_scopes: cfg.wildcard_scopes,
             realm: cfg.realm.clone(),
@@ -592,12 +673,16 @@ impl Policy {
     /// `path` is the request's pathname (a `?query` or `#fragment` is ignored). A path
     /// that is not canonical matches no route and comes back `rejected`.
     ///
-    /// The path is percent-decoded and read two ways, as origins do: exactly, and
-    /// case-folded (see the [module docs](self)). Each reading finds its first matching
-    /// route; when they differ, the request must pass both rules
-    /// ([`RouteMatch::also`]), and it is public only when both are public routes. So a
-    /// spelling that some origin routes to a protected handler gets that handler's
-    /// rule, and case folding never makes a path public.
+    /// The path is read the widest way (percent-decoded and case-folded; routes with
+    /// `case_sensitive` compare it decoded but not folded) and the narrowest way (as
+    /// sent). Whatever an origin reads in between routes it to one of the routes the
+    /// wide reading matches, from the first of them ([`RouteMatch::index`]) up to the
+    /// first route the narrow reading matches (or the default rule when there is
+    /// none). The request must pass all of those rules ([`RouteMatch::also`]), and it
+    /// is public only when they are all public routes. So a spelling that some origin
+    /// routes to a protected handler gets that handler's rule, and case folding or
+    /// decoding never makes a path public. For a path spelled the way its route is
+    /// written, both readings find the same route and nothing changes.
     pub fn route(&self, method: &str, path: &str) -> RouteMatch<'_> {
         let Some(path) = request_path(path) else {
             return RouteMatch {
@@ -605,37 +690,51 @@ impl Policy {
                 public: false,
                 requirement: None,
                 rejected: true,
-                also: None,
+                also: Vec::new(),
             };
         };
-        let first = |reading: Reading| {
-            self.routes.iter().position(|r| {
-                let reading = if r.config.case_sensitive {
-                    Reading::Exact
-                } else {
-                    reading
-                };
-                method_matches(r.config.methods.as_deref(), method)
-                    && r.pattern.matches(&path, reading)
-            })
+        let wide = |r: &CompiledRoute| {
+            let reading = if r.config.case_sensitive {
+                Reading::Exact
+            } else {
+                Reading::Folded
+            };
+            method_matches(r.config.methods.as_deref(), method) && r.pattern.matches(&path, reading)
         };
-        let folded = first(Reading::Folded);
-        let exact = if path.exact == path.folded && !self.has_upper {
-            folded
-        } else {
-            first(Reading::Exact)
+        let Some(first) = self.routes.iter().position(wide) else {
+            // Nothing matches the widest reading, so nothing matches any reading.
+            return RouteMatch {
+                index: None,
+                public: false,
+                requirement: None,
+                rejected: false,
+                also: Vec::new(),
+            };
         };
-        let is_public = |i: Option<usize>| i.is_some_and(|i| self.routes[i].config.public);
-        let also = match exact {
-            e if e == folded => None,
-            Some(j) => Some(Also::Route(j)),
-            None => Some(Also::Unmatched),
-        };
-        let route = folded.map(|i| &self.routes[i]);
+        let narrow = self.routes[first..].iter().position(|r| {
+            method_matches(r.config.methods.as_deref(), method)
+                && r.pattern.matches(&path, Reading::Raw)
+        });
+        let mut also = Vec::new();
+        let upto = narrow.map_or(self.routes.len(), |j| first + j);
+        for (i, r) in self.routes.iter().enumerate().take(upto).skip(first + 1) {
+            if wide(r) {
+                also.push(Also::Route(i));
+            }
+        }
+        match narrow {
+            Some(0) => {}
+            Some(j) => also.push(Also::Route(first + j)),
+            None => also.push(Also::Unmatched),
+        }
+        let public = self.routes[first].config.public
+            && also
+                .iter()
+                .all(|a| matches!(a, Also::Route(i) if self.routes[*i].config.public));
         RouteMatch {
-            index: folded,
-            public: is_public(folded) && (also.is_none() || is_public(exact)),
-            requirement: route.and_then(|r| r.config.require.as_ref()),
+            index: Some(first),
+            public,
+            requirement: self.routes[first].config.require.as_ref(),
             rejected: false,
             also,
         }
@@ -647,7 +746,7 @@ impl Policy {
     /// this order: kinds, clients, delegation, then (unless a machine bypasses them)
     /// `scopes_all`, `scopes_any`, `roles_any`. A route without a requirement allows
     /// any principal; no route at all applies the [`DefaultRule`]. When the readings of
-    /// the path differ ([`RouteMatch::also`]), the second rule is checked as well.
+    /// the path differ ([`RouteMatch::also`]), those rules are checked as well.
     pub fn authorize(
         &self,
         route: &RouteMatch<'_>,
@@ -660,11 +759,13 @@ impl Policy {
             return Ok(());
         }
         self.rule(route.index, principal)?;
-        match route.also {
-            None => Ok(()),
-            Some(Also::Route(j)) => self.rule(Some(j), principal),
-            Some(Also::Unmatched) => self.rule(None, principal),
+        for also in &route.also {
+            match also {
+                Also::Route(j) => self.rule(Some(*j), principal)?,
+                Also::Unmatched => self.rule(None, principal)?,
+            }
         }
+        Ok(())
     }
 
     /// One rule: route `index` (public: allowed; no requirement: any principal), or
@@ -970,6 +1071,9 @@ mod tests {
             "/users/a%40b.com",
             "/caf%C3%A9",
             "/a%3Fb",
+            "/a%7e",
+            "/a%2D",
+            "/a%5F",
         ] {
             assert!(request_path(ok).is_some(), "{ok}");
         }
@@ -999,9 +1103,7 @@ mod tests {
             "/a\u{7f}",
             "/%61dmin",
             "/%41",
-            "/a%7e",
-            "/a%2D",
-            "/a%5F",
+            "/a%2e",
             "/a%0a",
             "/a%7F",
             "/a%zz",
@@ -1029,6 +1131,10 @@ mod tests {
             ("admin.", "admin"),
             ("admin. .", "admin"),
             ("v1.0", "v1.0"),
+            ("stra\u{1e9e}e", "strasse"),
+            ("stra\u{df}e", "strasse"),
+            ("\u{a5}", "\\"),
+            ("a\u{2215}b", "a/b"),
             ("Caf\u{c9}", "caf\u{e9}"),
         ] {
             assert_eq!(fold(seg), want, "{seg:?}");
@@ -1065,14 +1171,14 @@ mod tests {
                 "{path}"
             );
             // ... and the exact reading's rule (`/*`: scope read) too.
-            assert_eq!(r.also, Some(Also::Route(3)), "{path}");
+            assert_eq!(r.also, vec![Also::Route(3)], "{path}");
             assert!(p.authorize(&r, &m).is_err(), "{path}");
         }
         // A case variant of a public route is not public: the exact reading's rule holds.
         let r = p.route("GET", "/DOCS/x");
         assert_eq!(
-            (r.index, r.public, r.also),
-            (Some(0), false, Some(Also::Route(3)))
+            (r.index, r.public, r.also.clone()),
+            (Some(0), false, vec![Also::Route(3)])
         );
         assert!(p.authorize(&r, &u).is_ok());
         assert_eq!(
@@ -1095,9 +1201,98 @@ mod tests {
         assert_eq!(q.route("GET", "/CAF%C3%89").index, Some(0));
         // With the default rule `deny`, a variant that matches no route exactly is refused.
         let r = q.route("GET", "/CAF%C3%89");
-        assert_eq!(r.also, Some(Also::Unmatched));
+        assert_eq!(r.also, vec![Also::Unmatched]);
         assert_eq!(q.authorize(&r, &m), Err(PolicyError::DeniedByDefault));
         assert!(q.authorize(&q.route("GET", "/caf%C3%A9"), &m).is_ok());
+    }
+
+    #[test]
+    fn fold_is_idempotent() {
+        for c in (0u32..0x3_0000).filter_map(char::from_u32) {
+            let s = c.to_string();
+            let once = fold(&s).into_owned();
+            assert_eq!(fold(&once), once, "U+{:04X}", c as u32);
+        }
+    }
+
+    #[test]
+    fn folding_must_not_reach_an_earlier_weaker_route() {
+        // Found in review: the folded reading skips the route the origin runs
+        // (`/files/*`) and lands on an earlier public one, while the exact reading
+        // falls through to a later public one.
+        let p = policy(json!({"routes": [
+            {"path": "/files/public/*", "public": true},
+            {"path": "/files/*", "require": {"scopes_all": ["files:read"]}},
+            {"path": "/*", "public": true}
+        ]}));
+        let u = principal(Kind::User, &[]);
+        for path in [
+            "/FILES/public./x",
+            "/FILES/publ%C4%B1c/x",
+            "/FILES/%EF%BD%90ublic/x",
+            "/FILES/public%20/x",
+        ] {
+            let r = p.route("GET", path);
+            assert!(!r.public, "{path}");
+            assert!(r.also.contains(&Also::Route(1)), "{path}: {:?}", r.also);
+            assert_eq!(
+                p.authorize(&r, &u),
+                Err(PolicyError::InsufficientScope {
+                    required: vec!["files:read".into()]
+                }),
+                "{path}"
+            );
+        }
+        // The spellings as written are unchanged.
+        assert!(p.route("GET", "/files/public/x").public);
+        assert_eq!(p.route("GET", "/files/x").index, Some(1));
+        assert!(p.route("GET", "/files/x").also.is_empty());
+    }
+
+    #[test]
+    fn folds_into_separators_and_dot_segments_are_refused() {
+        let p = policy(json!({"routes": [
+            {"path": "/public/*", "public": true},
+            {"path": "/admin/*", "require": {"kinds": ["machine"]}}
+        ]}));
+        for path in [
+            "/public/%EF%BC%8E%EF%BC%8E/admin/x",
+            "/public/%EF%BC%8E%EF%BC%8E%EF%BC%8Fadmin%EF%BC%8Fx",
+            "/public/..%20/admin/x",
+            "/public/a%EF%BC%8Fb",
+            "/public/%C2%A5admin",
+            "/public/a%E2%88%95b",
+            "/public/%EF%BC%85",
+        ] {
+            assert!(p.route("GET", path).rejected, "{path}");
+        }
+        assert!(Pattern::compile("/a\u{ff0f}b").is_err());
+    }
+
+    #[test]
+    fn raw_reading_catches_escapes_a_raw_origin_routes_elsewhere() {
+        // An origin that does not decode (Express) routes `/api/user%2Dprofile` to its
+        // catch-all, not to `/api/user-profile`: both rules apply.
+        let p = policy(json!({"routes": [
+            {"path": "/api/user-profile", "require": {"kinds": ["user"]}},
+            {"path": "/api/*", "require": {"kinds": ["machine"]}}
+        ]}));
+        let r = p.route("GET", "/api/user%2Dprofile");
+        assert_eq!((r.index, r.also.clone()), (Some(0), vec![Also::Route(1)]));
+        assert!(p.authorize(&r, &principal(Kind::User, &[])).is_err());
+        assert!(p.authorize(&r, &principal(Kind::Machine, &[])).is_err());
+        // `%7E` (Java's URLEncoder) is accepted and decoded; a non-ASCII literal matches
+        // its WHATWG spelling in every reading.
+        let q = policy(json!({"routes": [
+            {"path": "/users/~john", "require": {"kinds": ["user"]}},
+            {"path": "/caf\u{e9}", "require": {"kinds": ["user"]}}
+        ]}));
+        assert_eq!(q.route("GET", "/users/%7Ejohn").index, Some(0));
+        assert!(q.route("GET", "/users/~john").also.is_empty());
+        let r = q.route("GET", "/caf%C3%A9");
+        assert_eq!((r.index, r.also.clone()), (Some(1), vec![]));
+        let r = q.route("GET", "/caf%c3%a9");
+        assert_eq!((r.index, r.also.clone()), (Some(1), vec![]));
     }
 
     #[test]
