@@ -47,20 +47,23 @@
 //!   [`Policy::authorize`] with [`PolicyError::PathRejected`] (400), whatever the
 //!   default rule: one that does not start with `/`, has an empty segment (`//`), a `.`
 //!   or `..` segment, a `\`, a `;` or a control character; a percent-encoded `/`, `\`,
-//!   `;`, `%` (double encoding), control character or RFC 3986 unreserved character
-//!   (`%61` for `a`, `%2E`, `%7E`: clients never need them); a malformed escape; or
-//!   escapes that do not decode to UTF-8. WHATWG URL parsing (a Worker's
+//!   `;`, `%` (double encoding), control character, letter, digit or `.` (`%61` for
+//!   `a`, `%2E`: clients never need them); a malformed escape; escapes that do not
+//!   decode to UTF-8; or a segment that case-folds into one of those (fullwidth `．．`
+//!   or `／`, `..` and a space). WHATWG URL parsing (a Worker's
 //!   `new URL(request.url).pathname`) already resolves dot segments, so only crafted
 //!   requests are affected;
-//! * other escapes (`%40`, `%20`, `%C3%A9`) are decoded before matching;
-//! * the decoded path is read twice: **exactly**, and **case-folded** the widest way
-//!   origins fold (ASCII case, and Unicode characters that .NET, Java or JavaScript
-//!   fold to ASCII: `ı`, `İ`, `ſ`, the Kelvin sign, fullwidth forms; trailing dots and
-//!   spaces of a segment, which Windows ignores). Each reading finds its first route.
-//!   When they differ, the request must pass both rules, and it is public only when
-//!   both are public. So `/ADMIN/x` or `/adm%C4%B1n/x` gets the rule of `/admin/*`
-//!   (and that of whatever its exact spelling matches: with `unmatched: deny` it is
-//!   refused), and a case variant of a public path is never public.
+//! * other escapes (`%7E`, `%40`, `%20`, `%C3%A9`) are decoded before matching;
+//! * the path is read the widest way (decoded, and case-folded the way the most
+//!   lenient origins fold: ASCII case, and Unicode characters that .NET, Java or
+//!   JavaScript fold to ASCII: `ı`, `İ`, `ſ`, the Kelvin sign, fullwidth forms; trailing
+//!   dots and spaces of a segment, which Windows ignores) and the narrowest way (as
+//!   sent). The request must pass the rule of every route an origin could run: those
+//!   the wide reading matches, from its first match up to the first route the narrow
+//!   reading matches (or the default rule when it matches none). It is public only when
+//!   all of them are public. So `/ADMIN/x` or `/adm%C4%B1n/x` gets the rule of
+//!   `/admin/*` (and, with `unmatched: deny`, is refused), and a case variant of a
+//!   public path is never public.
 //!
 //! # Scopes
 //!

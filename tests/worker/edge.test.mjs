@@ -17,6 +17,8 @@ const JWKS_KV_KEY = `jwks:v2:${crypto
 
 function config(overrides = {}) {
   return {
+    // These tests exercise a path no route names with a valid token (the default is deny).
+    unmatched: "any_valid_token",
     issuers: [{ issuer: "https://idp.test/", audiences: ["https://api.example.com"], jwks_uri: JWKS_URL }],
     origin: ORIGIN,
     routes: [
