@@ -150,6 +150,29 @@ export function bearerToken(authorization) {
 }
 
 /**
+ * Whether a forwarder must drop an inbound header: identity headers (`x-tokengate-*`),
+ * the origin-secret header and method-override headers, in any case and with `_` read
+ * as `-` (the edge authorizer's rule).
+ * @param {string} name
+ * @param {string} [originSecretHeader] default `x-tokengate-secret`
+ * @returns {boolean}
+ */
+export function isReservedHeader(name, originSecretHeader) {
+  return bindings.isReservedHeader(name, originSecretHeader);
+}
+
+/**
+ * An identity header value as the edge authorizer sends it: percent-encoded (bytes
+ * outside visible ASCII, spaces and `%`); an array's elements encoded and joined with
+ * one space. `decodeURIComponent` gives the value back.
+ * @param {string | readonly string[]} value
+ * @returns {string}
+ */
+export function encodeHeaderValue(value) {
+  return bindings.encodeHeaderValue(value);
+}
+
+/**
  * INTERNAL, not part of the API (no semver guarantee): checks one signature with a
  * public JWK (JSON text) through one signature backend, for the tests and benchmarks
  * that compare them. Resolves to a boolean, or null when the backend ("node",

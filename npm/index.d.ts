@@ -366,6 +366,23 @@ export type BearerTokenResult =
 export function bearerToken(authorization: string | null | undefined): BearerTokenResult;
 
 /**
+ * Whether a forwarder must drop an inbound header before passing a request on: an
+ * identity header (`x-tokengate-*`), the origin-secret header (`originSecretHeader`,
+ * default `x-tokengate-secret`) or a method-override header (`x-http-method-override`,
+ * `x-method-override`, `x-http-method`), in any case and with `_` read as `-` (CGI-style
+ * servers read `X_Tokengate_Kind` as `X-Tokengate-Kind`). The edge authorizer's rule.
+ */
+export function isReservedHeader(name: string, originSecretHeader?: string): boolean;
+
+/**
+ * An identity header value as the edge authorizer sends it: every byte of the UTF-8
+ * text outside visible ASCII, the space and `%` become `%XX`, so the value is exact
+ * (`decodeURIComponent` gives it back) and a header can always carry it; an array's
+ * elements are encoded and joined with one space (`scopes`).
+ */
+export function encodeHeaderValue(value: string | readonly string[]): string;
+
+/**
  * @internal INTERNAL, not part of the API (no semver guarantee): checks one signature
  * with a public JWK (JSON text) through one backend, for tests and benchmarks. Resolves
  * to a boolean, or null when `"webcrypto"` cannot do the check (no fallback here).

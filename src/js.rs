@@ -21,6 +21,8 @@
 //!   checks a [`Requirement`] with a compiled [`Policy`].
 //! * [`decode`] parses a token without verifying it and classifies its claims as a hint.
 //! * [`bearer_token`] reads the token out of an `Authorization` header value.
+//! * [`is_reserved_header`] and [`encode_header_value`] expose the edge's forwarding
+//!   rules ([`crate::headers`]) to JS forwarders such as the Next.js example.
 //! * `__verifySignature` ([`verify_signature_internal`]) is an internal hook for the
 //!   tests and benchmarks that compare the two signature backends.
 //!
@@ -1494,6 +1496,51 @@ pub fn bearer_token(authorization: JsValue) -> JsValue {
         Err(e) => failure(&Deny::from_error(&e, DEFAULT_REALM, None)),
     }
     .to_js()
+}
+
+/// `isReservedHeader(name, originSecretHeader?)`: whether a forwarder must drop an
+/// inbound header: an identity header (`x-tokengate-*`), the origin-secret header or a
+/// method-override header, in any case and with `_` read as `-`
+/// ([`crate::headers::is_reserved_inbound`], the rule the edge applies). Throws a
+/// `TypeError` when `name` (or a given `originSecretHeader`) is not a string.
+#[wasm_bindgen(js_name = isReservedHeader)]
+pub fn is_reserved_header(name: JsValue, origin_secret_header: JsValue) -> Result<bool, JsValue> {
+    let type_error = |m: &str| -> JsValue { js_sys::TypeError::new(m).into() };
+    let name = name
+        .as_string()
+        .ok_or_else(|| type_error("isReservedHeader: the name must be a string"))?;
+    let secret = if origin_secret_header.is_undefined() || origin_secret_header.is_null() {
+        crate::headers::DEFAULT_ORIGIN_SECRET_HEADER.to_string()
+    } else {
+        origin_secret_header
+            .as_string()
+            .ok_or_else(|| type_error("isReservedHeader: originSecretHeader must be a string"))?
+    };
+    Ok(crate::headers::is_reserved_inbound(&name, &secret))
+}
+
+/// `encodeHeaderValue(value)`: an identity header value as the edge sends it
+/// ([`crate::headers::encode_value`]: bytes outside visible ASCII, spaces and `%` as
+/// `%XX`); for an array of strings, the encoded elements joined with one space
+/// ([`crate::headers::encode_list`]). Throws a `TypeError` for anything else.
+#[wasm_bindgen(js_name = encodeHeaderValue)]
+pub fn encode_header_value(value: JsValue) -> Result<String, JsValue> {
+    if let Some(s) = value.as_string() {
+        return Ok(crate::headers::encode_value(&s).into_owned());
+    }
+    let bad = || -> JsValue {
+        js_sys::TypeError::new("encodeHeaderValue: expected a string or an array of strings").into()
+    };
+    if !Array::is_array(&value) {
+        return Err(bad());
+    }
+    let items = Array::from(&value)
+        .iter()
+        .map(|v| v.as_string().ok_or_else(bad))
+        .collect::<Result<Vec<String>, JsValue>>()?;
+    Ok(crate::headers::encode_list(
+        items.iter().map(String::as_str),
+    ))
 }
 
 /// `__setHostVerify(fn)`: **internal, not part of the API**: registers the runtime's

@@ -172,6 +172,28 @@ test("Next.js example: next build, next start, allow/deny in every runtime", { t
       const expired = sign(keys.rs, userClaims(idp.issuer, { iat: now() - 7200, exp: now() - 3600 }));
       const wrongAud = sign(keys.rs, userClaims(idp.issuer, { aud: "https://other.example" }));
       const forged = `${sign(keys.rs, userClaims(idp.issuer, { sub: "admin" })).split(".").slice(0, 2).join(".")}.${reader.split(".")[2]}`;
+      const oddSub = "auth0|a\nb é%";
+      const odd = sign(keys.rs, userClaims(idp.issuer, { sub: oddSub }));
+      // What the upstream must never see from the client, in spellings a CGI-style
+      // server folds into an identity header or a method override.
+      const spoofed = {
+        "x-tokengate-kind": "machine",
+        "x-tokengate-subject": "root",
+        X_Tokengate_Kind: "machine",
+        X_TOKENGATE_SCOPES: "update:builds",
+        "x_tokengate-client_id": "ci-bot",
+        x_tokengate_user_id: "root",
+        "X-HTTP-Method-Override": "DELETE",
+        X_HTTP_METHOD_OVERRIDE: "DELETE",
+        "X-Method-Override": "DELETE",
+        "X-HTTP-Method": "DELETE",
+      };
+      const RESERVED = ["x-tokengate-", "x-http-method-override", "x-method-override", "x-http-method"];
+      const reservedSeen = (headers) =>
+        Object.keys(headers)
+          .map((k) => k.toLowerCase().replaceAll("_", "-"))
+          .filter((k) => RESERVED.some((r) => (r.endsWith("-") ? k.startsWith(r) : k === r)))
+          .sort();
 
       const call = async (url, { token, method = "GET", body, headers = {} } = {}) => {
         const h = { ...headers };
@@ -194,10 +216,7 @@ test("Next.js example: next build, next start, allow/deny in every runtime", { t
 
           // A user with read:builds reads; identity headers reach the upstream, and
           // spoofed ones do not.
-          let r = await call(`${prefix}/builds/42?page=2`, {
-            token: reader,
-            headers: { "x-tokengate-kind": "machine", "x-tokengate-subject": "root" },
-          });
+          let r = await call(`${prefix}/builds/42?page=2`, { token: reader, headers: spoofed });
           assert.equal(r.status, 200, `${where}: ${r.text}\n${server.output()}`);
           assert.equal(r.json.url, "/builds/42?page=2");
           assert.equal(r.json.method, "GET");
@@ -205,6 +224,23 @@ test("Next.js example: next build, next start, allow/deny in every runtime", { t
           assert.equal(r.json.headers["x-tokengate-subject"], "auth0|user-1");
           assert.equal(r.json.headers["x-tokengate-client-id"], "spa-client");
           assert.equal(r.json.headers["x-tokengate-scopes"], "openid profile read:builds");
+          assert.deepEqual(
+            reservedSeen(r.json.headers),
+            ["x-tokengate-client-id", "x-tokengate-kind", "x-tokengate-scopes", "x-tokengate-subject"],
+            `${where}: ${Object.keys(r.json.headers).join(", ")}`,
+          );
+
+          // A claim a header cannot carry arrives percent-encoded, exactly (not a 500).
+          r = await call(`${prefix}/builds/42`, { token: odd });
+          assert.equal(r.status, 200, `${where}: ${r.text}`);
+          assert.equal(r.json.headers["x-tokengate-subject"], "auth0|a%0Ab%20%C3%A9%25");
+          assert.equal(decodeURIComponent(r.json.headers["x-tokengate-subject"]), oddSub);
+
+          // A method override does not reach the upstream: a POST stays a POST.
+          r = await call(`${prefix}/builds`, { token: machine, method: "POST", body: "{}", headers: spoofed });
+          assert.equal(r.status, 200, `${where}: ${r.text}`);
+          assert.equal(r.json.method, "POST");
+          assert.deepEqual(reservedSeen(r.json.headers), ["x-tokengate-client-id", "x-tokengate-kind", "x-tokengate-scopes", "x-tokengate-subject"]);
 
           // Writes: a user needs update:builds.
           const before = hits();

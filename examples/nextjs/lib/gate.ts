@@ -17,6 +17,8 @@
 import {
   bearerToken,
   createVerifier,
+  encodeHeaderValue,
+  isReservedHeader,
   type Principal,
   type Requirement,
   type TokengateError,
@@ -54,13 +56,17 @@ export function requirementFor(method: string): Requirement {
   };
 }
 
-/** The identity headers the upstream receives. */
+/**
+ * The identity headers the upstream receives. Values are percent-encoded the way the
+ * edge authorizer encodes them (a claim may hold newlines or non-ASCII text, which a
+ * header cannot carry); the upstream decodes them with decodeURIComponent.
+ */
 export function identityHeaders(p: Principal): Record<string, string> {
   return {
     "x-tokengate-kind": p.kind,
-    "x-tokengate-subject": p.subject,
-    "x-tokengate-client-id": p.clientId ?? "",
-    "x-tokengate-scopes": p.scopes.join(" "),
+    "x-tokengate-subject": encodeHeaderValue(p.subject),
+    "x-tokengate-client-id": encodeHeaderValue(p.clientId ?? ""),
+    "x-tokengate-scopes": encodeHeaderValue(p.scopes),
   };
 }
 
@@ -97,12 +103,16 @@ export async function check(request: Request): Promise<Check> {
   return { ok: true, principal: result.principal };
 }
 
-/** Request headers for the upstream: the client's, minus spoofable identity headers. */
+/**
+ * Request headers for the upstream: the client's, minus spoofable identity headers and
+ * method overrides in every spelling an upstream may read them (`X_Tokengate_Kind` is
+ * `X-Tokengate-Kind` to CGI-style servers): tokengate's `isReservedHeader` rule.
+ */
 export function upstreamHeaders(incoming: Headers, principal: Principal): Headers {
   const headers = new Headers();
   incoming.forEach((value, name) => {
     const n = name.toLowerCase();
-    if (n.startsWith("x-tokengate-") || n === "host" || n === "connection" || n === "content-length") return;
+    if (isReservedHeader(n) || n === "host" || n === "connection" || n === "content-length") return;
     headers.set(name, value);
   });
   for (const [name, value] of Object.entries(identityHeaders(principal))) headers.set(name, value);
