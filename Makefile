@@ -24,10 +24,11 @@ ENV := . scripts/env.sh &&
 WASM := wasm32-unknown-unknown
 DRY_RUN_DIR := target/deploy-dry-run
 DEV_PORT ?= 8787
-# The Worker bundle's gzip budget (index.js + wasm), set from measurement: 384 KiB
-# (393,573 bytes, `wrangler deploy --dry-run`) on 2026-11-23 after the request-path
-# rework; a change that grows it past this fails CI.
-WORKER_GZIP_BUDGET_KIB := 390
+# The Worker bundle's gzip budget (index.js + wasm), set from measurement: 402 KiB
+# (412,162 bytes, `wrangler deploy --dry-run`) on 2026-12-01 after the hardening work
+# (about 11 KiB of it is Unicode case folding for route matching); a change that grows
+# it past this fails CI.
+WORKER_GZIP_BUDGET_KIB := 405
 
 step = @printf '\n==> %s\n' "$(1)"
 

@@ -380,8 +380,12 @@ impl ExchangeError {
     /// The description is reduced to the characters RFC 6749 allows there (printable
     /// ASCII without `"` and `\`; `"` becomes `'`).
     pub fn body_json(&self) -> String {
-        let description: String = self
-            .description()
+        // A server error's detail (a signing or key failure) is for the log line only.
+        let text = match self {
+            Self::ServerError(_) => "the token service could not handle the request; see its logs",
+            _ => self.description(),
+        };
+        let description: String = text
             .chars()
             .filter_map(|c| match c {
                 '"' => Some('\''),
@@ -953,6 +957,21 @@ mod tests {
         assert!(form_decode(b"%4").is_err());
         assert!(form_decode(b"%zz").is_err());
         assert!(form_decode(b"%FF").is_err());
+    }
+
+    #[test]
+    fn server_error_bodies_carry_no_detail() {
+        let e = ExchangeError::ServerError("signing key \"k1\" failed: secret missing".into());
+        let v: Value = serde_json::from_str(&e.body_json()).unwrap();
+        assert_eq!(v["error"], "server_error");
+        assert_eq!(
+            v["error_description"],
+            "the token service could not handle the request; see its logs"
+        );
+        assert!(
+            e.to_string().contains("secret missing"),
+            "the log keeps the detail"
+        );
     }
 
     #[test]

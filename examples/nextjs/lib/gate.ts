@@ -74,7 +74,11 @@ export function identityHeaders(p: Principal): Record<string, string> {
 export function denyResponse(error: TokengateError): Response {
   const headers = new Headers({ "content-type": "application/json", "cache-control": "no-store" });
   if (error.wwwAuthenticate) headers.set("www-authenticate", error.wwwAuthenticate);
-  return new Response(JSON.stringify({ error: error.code, message: error.message }), {
+  // A 5xx message can carry fetch errors and URLs: clients learn the decision, the
+  // server log gets the detail.
+  if (error.status >= 500) console.error(`tokengate: ${error.code}: ${error.message}`);
+  const message = error.status >= 500 ? "the authorizer could not decide; retry later" : error.message;
+  return new Response(JSON.stringify({ error: error.code, message }), {
     status: error.status,
     headers,
   });
