@@ -252,7 +252,7 @@ function ruleReason(rule, claims, fired) {
       return clientId ? `sub is not the client id ${clientId}` : "no azp or client_id";
     case "sub_at_clients":
       if (fired) return `sub is "<client id>@clients" (Auth0 machine subject)`;
-      return clientId ? `sub is not ${clientId}@clients` : "no azp or client_id, so sub@clients decides nothing";
+      return "sub is not <client id>@clients";
     default:
       return "no machine rule fired, so it is a user token";
   }
