@@ -11,8 +11,8 @@
 #   4. tsc --noEmit of a TypeScript consumer (NodeNext ESM + CJS, and bundler
 #      resolution);
 #   5. a JS Cloudflare Worker bundled by wrangler and run in workerd (Miniflare), and
-#      the browser entry in headless Chromium (playwright-core; skipped when there is
-#      no Chromium at $CHROMIUM_PATH or /usr/bin/chromium);
+#      the browser entry in headless Chromium (playwright-core; Debian's chromium is
+#      installed by scripts/ensure-chromium.sh when missing);
 #   6. the Next.js example (examples/nextjs): npm install of the tarball into a copy,
 #      next build, next start on 127.0.0.1, real requests against the Node.js route,
 #      the edge route and proxy.ts, and a client page using the browser entry (skip
@@ -77,7 +77,10 @@ fi
 log "Cloudflare Worker (wrangler bundle + workerd)"
 node --test --test-reporter=spec workerd.test.mjs
 
-log "browser entry in headless Chromium (skipped without one)"
+# Chromium is installed here (as tests/www does) so that the browser test runs rather
+# than skips on a fresh machine.
+bash "$ROOT/scripts/ensure-chromium.sh"
+log "browser entry in headless Chromium"
 node --test --test-reporter=spec browser.test.mjs
 
 if [ -z "${TOKENGATE_SKIP_NEXT:-}" ]; then

@@ -25,22 +25,7 @@ die() { printf '[test-www] ERROR: %s\n' "$*" >&2; exit 1; }
 command -v node >/dev/null || die "node not found"
 command -v npm >/dev/null || die "npm not found"
 
-CHROMIUM="${CHROMIUM_PATH:-/usr/bin/chromium}"
-if [ ! -x "$CHROMIUM" ]; then
-  [ -z "${CHROMIUM_PATH:-}" ] || die "CHROMIUM_PATH=$CHROMIUM is not executable"
-  if [ "$(id -u)" = 0 ]; then
-    sudo=()
-  elif command -v sudo >/dev/null; then
-    sudo=(sudo)
-  else
-    die "$CHROMIUM is missing and this user cannot apt-get install chromium"
-  fi
-  log "installing Debian's chromium (apt-get)"
-  "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq chromium >/dev/null
-  [ -x "$CHROMIUM" ] || die "apt-get installed chromium but $CHROMIUM is missing"
-fi
-log "$("$CHROMIUM" --version 2>/dev/null | tail -n 1)"
+bash "$ROOT/scripts/ensure-chromium.sh"
 
 if [ ! -f "$HERE/node_modules/playwright-core/package.json" ] \
   || [ "$HERE/package-lock.json" -nt "$HERE/node_modules/.package-lock.json" ]; then
