@@ -475,46 +475,13 @@ impl fmt::Debug for ExchangeRequest {
     }
 }
 
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
 /// Decodes one `application/x-www-form-urlencoded` name or value: `+` is a space and
 /// `%XX` a byte; a `%` not followed by two hex digits, or bytes that are not UTF-8, are
 /// errors.
 fn form_decode(s: &[u8]) -> Result<String, ExchangeError> {
-    let mut out = Vec::with_capacity(s.len());
-    let mut i = 0;
-    while let Some(&b) = s.get(i) {
-        match b {
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b'%' => {
-                let hi = s.get(i + 1).copied().and_then(hex_value);
-                let lo = s.get(i + 2).copied().and_then(hex_value);
-                match (hi, lo) {
-                    (Some(h), Some(l)) => out.push(h * 16 + l),
-                    _ => {
-                        return Err(ExchangeError::InvalidRequest(
-                            "the form body has an invalid percent-encoding".into(),
-                        ))
-                    }
-                }
-                i += 3;
-            }
-            _ => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
+    let out = crate::percent::decode_form(s, true).ok_or_else(|| {
+        ExchangeError::InvalidRequest("the form body has an invalid percent-encoding".into())
+    })?;
     String::from_utf8(out)
         .map_err(|_| ExchangeError::InvalidRequest("the form body is not utf-8".into()))
 }

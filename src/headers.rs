@@ -164,26 +164,7 @@ fn decode_component(s: &str) -> Cow<'_, str> {
     if !s.contains(['%', '+']) {
         return Cow::Borrowed(s);
     }
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: &u8| char::from(*c).to_digit(16);
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' => match (b.get(i + 1).and_then(hex), b.get(i + 2).and_then(hex)) {
-                (Some(h), Some(l)) => {
-                    // Two hex digits are at most 0xff.
-                    out.push(u8::try_from(h * 16 + l).unwrap_or(0));
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            c => out.push(c),
-        }
-        i += 1;
-    }
+    let out = crate::percent::decode_form(s.as_bytes(), false).unwrap_or_default();
     Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 

@@ -18,6 +18,7 @@ pub mod jwks_cache;
 pub mod jws;
 pub mod keys;
 pub mod mint;
+mod percent;
 pub mod policy;
 pub mod token_cache;
 pub mod verify;

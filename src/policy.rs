@@ -78,6 +78,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::classify::{Kind, Principal};
+use crate::percent;
 use crate::{ConfigError, Deny, ErrorCode};
 
 /// Whether a route requires, or forbids, a delegated token (an RFC 8693 `act` claim).
@@ -320,15 +321,6 @@ struct RequestPath<'a> {
 /// characters are refused too (see [`decode_segment`]).
 const BAD_ESCAPES: [&[u8; 2]; 5] = [b"2f", b"5c", b"3b", b"25", b"00"];
 
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
 /// Percent-decodes one path segment, or `None` when the segment is not canonical:
 /// empty, `.` or `..`; a `\`, `;`, `/` or control character, raw or escaped; an escape
 /// of `%` (double encoding), of a letter, a digit or `.` (`%61` for `a`, `%2E`: RFC 3986
@@ -361,7 +353,7 @@ fn decode_segment(seg: &str) -> Option<Cow<'_, str>> {
         if BAD_ESCAPES.iter().any(|bad| **bad == pair) {
             return None;
         }
-        let b = (hex_value(h)? << 4) | hex_value(l)?;
+        let b = (percent::hex_value(h)? << 4) | percent::hex_value(l)?;
         // `%2D`, `%5F` and `%7E` are decoded: some encoders (Java's URLEncoder, PHP's
         // urlencode) produce `%7E`.
         if b.is_ascii_alphanumeric() || b == b'.' || b.is_ascii_control() {
