@@ -49,24 +49,22 @@ fmt-check:
 	cargo fmt --all -- --check
 
 clippy:
-	$(call step,clippy: native$(,) no features$(,) all targets)
-	cargo clippy --all-targets -- -D warnings
-	$(call step,clippy: $(WASM) --features worker)
-	cargo clippy --target $(WASM) --features worker -- -D warnings
-	$(call step,clippy: $(WASM) --features js)
-	cargo clippy --target $(WASM) --features js -- -D warnings
+	$(call step,clippy: native$(,) the core and the JS bindings' unit tests$(,) all targets)
+	cargo clippy --all-targets -p tokengate -p tokengate-js -- -D warnings
+	$(call step,clippy: $(WASM)$(,) the adapter crates (worker$(,) js$(,) webcrypto))
+	cargo clippy --target $(WASM) -p tokengate-worker -p tokengate-js -p tokengate-webcrypto --all-targets -- -D warnings
 
 test-rust:
 	$(call step,cargo test (native))
 	cargo test
-	$(call step,cargo test --features js --lib (the JS bindings' option translation and kept results$(,) natively))
-	cargo test --features js --lib js::
+	$(call step,cargo test -p tokengate-js (the JS bindings' option translation and kept results$(,) natively))
+	cargo test -p tokengate-js --lib
 	$(call step,Wycheproof counts per file)
 	cargo test -q --test wycheproof -- --show-output | grep -E '^(wycheproof |test result)'
 
 wasm-core:
-	$(call step,cargo build --target $(WASM) --lib (core$(,) no features))
-	cargo build --target $(WASM) --lib
+	$(call step,cargo build --target $(WASM) --lib (the core alone))
+	cargo build --target $(WASM) --lib -p tokengate
 
 worker:
 	$(call step,build the Worker (scripts/build-worker.sh))

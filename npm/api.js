@@ -4,7 +4,7 @@
 // functions.
 //
 // The functions are thin: option checking, verification, classification and policy
-// all happen in the Rust core (src/js.rs). This layer gives verifiers a plain object
+// all happen in the Rust core (crates/js). This layer gives verifiers a plain object
 // shape (so that `const { verify } = verifier` works and the wasm handle's `free()`
 // stays private; the handle is released by a FinalizationRegistry when the verifier is
 // garbage-collected), freezes results, and keeps the results of repeated tokens:

@@ -4,7 +4,7 @@
 // OpenSSL check but through a promise and a thread-pool hop, which in Node.js costs
 // more than an RSA-2048 check itself; this function returns at once.
 //
-// Called by src/webcrypto.rs as hostVerify(alg, jwk, message, signature): `alg` a JWS
+// Called by crates/webcrypto/src/lib.rs as hostVerify(alg, jwk, message, signature): `alg` a JWS
 // algorithm name, `jwk` the key's public JWK as an object (the same object each time
 // for the same key and algorithm, so the imported KeyObject is kept in a WeakMap on
 // it), `message` and `signature` Uint8Arrays. Returns true or false, or undefined

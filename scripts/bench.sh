@@ -50,28 +50,10 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-pkg_stale() {
-  local f newer
-  for f in node.mjs tokengate_bg.wasm tokengate_bg.js; do
-    [ -f "pkg/$f" ] || { log "pkg/$f is missing"; return 0; }
-  done
-  # src/edge is the Worker adapter, not part of the package.
-  newer="$(find src npm Cargo.toml Cargo.lock scripts/build-pkg.sh -path src/edge -prune \
-    -o -type f -newer pkg/tokengate_bg.wasm -print -quit 2>/dev/null || true)"
-  if [ -n "$newer" ]; then
-    log "pkg/ is older than $newer"
-    return 0
-  fi
-  return 1
-}
-
 if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
   t0=$SECONDS
   bash scripts/build-worker.sh >&2
-  if pkg_stale; then
-    log "building the npm package: bash scripts/build-pkg.sh"
-    bash scripts/build-pkg.sh >&2
-  fi
+  bash scripts/build-pkg.sh >&2
   log "builds checked in $((SECONDS - t0)) s"
 fi
 

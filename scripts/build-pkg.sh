@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the `tokengate` npm package into pkg/ (override with PKG_OUT=dir):
 #
-#   1. cargo build --release --target wasm32-unknown-unknown --features js (the JS
-#      bindings of src/js.rs, without the Worker feature), at opt-level 3
+#   1. cargo build --release --target wasm32-unknown-unknown -p tokengate-js (the JS
+#      bindings crate, crates/js), at opt-level 3
 #      (PKG_OPT_LEVEL): the package is tuned for speed, where the Worker (under a gzip
 #      budget) is tuned for size. Measured by an in-process A/B run of decode and verify in Node (this machine):
 #      opt-level 3 + wasm-opt -O3 cut the wasm-side time of a cold RS256 verify by
@@ -19,7 +19,8 @@
 #      fetching it next to itself;
 #   5. prints the raw and gzip sizes.
 #
-# Idempotent: pkg/ is rebuilt from scratch in a temporary directory and swapped in.
+# Idempotent: pkg/ is rebuilt from scratch in a temporary directory and swapped in, and
+# not at all when nothing that feeds it changed (scripts/stamp.sh; FORCE=1 rebuilds).
 # Pack it with `npm pack ./pkg`.
 set -euo pipefail
 
@@ -46,6 +47,19 @@ ESBUILD="$TG_NODE_BIN/esbuild"
 [ -x "$ESBUILD" ] || die "$ESBUILD not found: run scripts/setup.sh (npm part)"
 WASM_OPT="$TG_NODE_BIN/wasm-opt"
 
+# shellcheck source=scripts/stamp.sh
+. "$ROOT/scripts/stamp.sh"
+stamp_name="pkg-$(printf '%s' "$OUT" | sha256sum | cut -c1-12)"
+stamp="$(stamp_hash "$(
+    printf 'out=%s opt=%s wasm-opt=%s\n' "$OUT" "${PKG_OPT_LEVEL:-3}" "${PKG_WASM_OPT:--O3}"
+    "$WASM_BINDGEN" --version; "$ESBUILD" --version; [ ! -x "$WASM_OPT" ] || "$WASM_OPT" --version
+  )" src crates/js crates/webcrypto npm Cargo.toml Cargo.lock scripts/build-pkg.sh scripts/stamp.sh)"
+if stamp_fresh "$stamp_name" "$stamp" "$OUT/package.json" "$OUT/tokengate_bg.wasm" "$OUT/node.cjs"; then
+  log "$OUT is up to date (FORCE=1 to rebuild)"
+  exit 0
+fi
+stamp_clear "$stamp_name"
+
 version="$(awk -F'"' '/^version = / { print $2; exit }' Cargo.toml)"
 [ -n "$version" ] || die "no version in Cargo.toml"
 
@@ -53,18 +67,15 @@ target_dir="$(cargo metadata --format-version 1 --no-deps \
   | "$NODE" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
 [ -n "$target_dir" ] || die "cannot find cargo's target directory"
 
-log "cargo build --release --target wasm32-unknown-unknown --features js"
+log "cargo build --release --target wasm32-unknown-unknown -p tokengate-js"
 CARGO_PROFILE_RELEASE_OPT_LEVEL="${PKG_OPT_LEVEL:-3}" \
-  cargo build --release --lib --target wasm32-unknown-unknown --no-default-features --features js
-raw_wasm="$target_dir/wasm32-unknown-unknown/release/tokengate.wasm"
+  cargo build --release --lib --target wasm32-unknown-unknown -p tokengate-js
+raw_wasm="$target_dir/wasm32-unknown-unknown/release/tokengate_js.wasm"
 [ -f "$raw_wasm" ] || die "$raw_wasm was not built"
 
 mkdir -p "$target_dir"
 stage="$(mktemp -d "$target_dir/pkg-stage.XXXXXX")"
 trap '[ -n "${KEEP_STAGE:-}" ] || rm -rf "$stage"' EXIT
-# The target directory may be shared with other builds of the same crate (the Worker's
-# worker-build writes the same path with other features): copy the artifact at once,
-# and check below that it is the js build.
 cp "$raw_wasm" "$stage/tokengate.wasm"
 raw_wasm="$stage/tokengate.wasm"
 
@@ -78,7 +89,7 @@ wasm="$stage/bindgen/tokengate_bg.wasm"
 grep -q '^export function __wbg_set_wasm(' "$glue" || die "wasm-bindgen glue has no __wbg_set_wasm export"
 for sym in createVerifier decode bearerToken; do
   grep -q "^export function $sym(" "$glue" \
-    || die "the wasm has no $sym export: was $raw_wasm overwritten by a build without --features js? Run again."
+    || die "the wasm has no $sym export"
 done
 
 if [ -x "$WASM_OPT" ]; then
@@ -161,6 +172,7 @@ cp "$NPM_SRC/index.d.ts" "$pkg/index.d.cts"
 
 rm -rf "$OUT"
 mv "$pkg" "$OUT"
+stamp_record "$stamp_name" "$stamp"
 
 size() { wc -c < "$1" | tr -d ' '; }
 gz() { gzip -9 -c "$1" | wc -c | tr -d ' '; }

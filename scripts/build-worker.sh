@@ -3,7 +3,7 @@
 # pinned local tools (no downloads), then prints the wasm's raw and gzip size.
 #
 #   build/index.js        the module wrangler.toml's `main` points at
-#   build/index_bg.wasm   the Rust core + edge adapter (cargo --release --features worker)
+#   build/index_bg.wasm   the Rust core + the Worker adapter crate (crates/worker)
 #   build/worker/shim.mjs re-export of index.js (worker-build's compat alias)
 #
 # wrangler.toml's [build] command runs this, so `wrangler dev` / `wrangler deploy`
@@ -17,7 +17,7 @@
 #   WORKER_PROFILE=release|dev   cargo profile (default release)
 #   WASM_OPT=0                   skip wasm-opt (binaryen) entirely
 #   GLUE_PATCH=0                 keep worker-build's glue as generated (for comparison)
-#   FORCE=1                      rebuild even if sources are unchanged
+#   FORCE=1                      rebuild even if the inputs are unchanged (scripts/stamp.sh)
 #   CARGO_TARGET_DIR             honoured (worker-build finds the wasm through cargo)
 set -euo pipefail
 
@@ -40,22 +40,19 @@ esac
 if [ "${WASM_OPT:-1}" = 0 ]; then
   args+=(--no-opt)
 fi
-args+=(--features worker)
 
 # worker-build always re-runs wasm-bindgen, wasm-opt and esbuild (~20-60 s) even when
 # cargo has nothing to do, and wrangler runs this script on every `dev` start and
-# every `deploy`; so skip the whole thing when nothing that feeds it has changed.
-stamp_file=build/.tokengate-build-stamp
-stamp="$(
-  {
+# every `deploy`; so skip the whole thing when nothing that feeds it has changed
+# (scripts/stamp.sh: the one staleness scheme of the build scripts).
+# shellcheck source=scripts/stamp.sh
+. scripts/stamp.sh
+stamp="$(stamp_hash "$(
     printf '%s\n' "${args[*]}"
     "$WASM_BINDGEN_BIN" --version; worker-build --version
     "$ESBUILD_BIN" --version; "$WASM_OPT_BIN" --version
     printf 'glue-patch=%s\n' "${GLUE_PATCH:-1}"
-    find src -type f -print0 | sort -z | xargs -0 sha256sum
-    sha256sum Cargo.toml Cargo.lock scripts/build-worker.sh
-  } | sha256sum | cut -d' ' -f1
-)"
+  )" src crates/webcrypto crates/worker Cargo.toml Cargo.lock scripts/build-worker.sh scripts/stamp.sh)"
 
 report() {
   local wasm=build/index_bg.wasm raw gz
@@ -66,8 +63,7 @@ report() {
   printf '[build-worker] build/index.js: %s bytes\n' "$(wc -c < build/index.js)"
 }
 
-if [ "${FORCE:-0}" != 1 ] && [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp" ] \
-   && [ -f build/index.js ] && [ -f build/index_bg.wasm ]; then
+if stamp_fresh worker "$stamp" build/index.js build/index_bg.wasm; then
   echo "[build-worker] up to date (FORCE=1 to rebuild)"
   report
   exit 0
@@ -76,13 +72,21 @@ fi
 echo "[build-worker] worker-build ${args[*]}"
 echo "[build-worker]   (cold release build about 2-4 min on 2 cores; warm about 30 s)"
 t0=$SECONDS
-rm -f "$stamp_file"
+stamp_clear worker
+# worker-build builds the crate of the directory it runs in and writes its build/
+# there; the result moves to the top-level build/ that wrangler.toml's `main` names.
+build_crate() {
+  rm -rf crates/worker/build
+  (cd crates/worker && "$@")
+  rm -rf build
+  mv crates/worker/build build
+}
 if [ "${GLUE_PATCH:-1}" = 0 ]; then
-  worker-build "${args[@]}"
+  build_crate worker-build "${args[@]}"
 else
   # Unminified, so that the patches below match worker-build's own template text;
   # minified afterwards with the same esbuild.
-  NO_MINIFY=1 worker-build "${args[@]}"
+  build_crate env NO_MINIFY=1 worker-build "${args[@]}"
   # Glue patches (worker-build 0.8.7 / wasm-bindgen 0.2.130 output):
   #
   # 1. Microtasks. wasm-bindgen-futures schedules each poll of a Rust future with the
@@ -159,6 +163,6 @@ if [ "${WASM_OPT:-1}" != 0 ]; then
     --enable-bulk-memory --enable-multivalue --enable-reference-types \
     --enable-exception-handling -o build/index_bg.wasm
 fi
-echo "$stamp" > "$stamp_file"
+stamp_record worker "$stamp"
 echo "[build-worker] done in $((SECONDS - t0)) s"
 report

@@ -3,9 +3,8 @@
 # self-contained static site that works from any static file server, with relative
 # paths only (so the Worker can serve it as static assets too).
 #
-#   1. builds the npm package (bash scripts/build-pkg.sh) when pkg/ is missing or
-#      older than its sources (src/ but the Worker's src/edge/, npm/, Cargo.toml,
-#      Cargo.lock, build-pkg.sh);
+#   1. brings the npm package up to date (bash scripts/build-pkg.sh, which skips the
+#      build when nothing that feeds it changed: scripts/stamp.sh);
 #      set TG_WWW_NO_PKG_BUILD=1 to use pkg/ as it is (it must exist);
 #   2. copies the page (www/ without dist/) and the browser build of the package
 #      (browser.mjs as tokengate/browser.js, the modules it imports and the .wasm it
@@ -28,28 +27,12 @@ OUT="${WWW_OUT:-$ROOT/www/dist}"
 PKG="$ROOT/pkg"
 PKG_FILES=(browser.mjs tokengate_bg.wasm package.json)
 
-pkg_stale() {
-  local f
-  for f in "${PKG_FILES[@]}"; do
-    [ -f "$PKG/$f" ] || { log "pkg/$f is missing"; return 0; }
-  done
-  local newer
-  # src/edge is the Worker adapter (feature "worker"), not part of the package.
-  newer="$(find src npm Cargo.toml Cargo.lock scripts/build-pkg.sh -path src/edge -prune \
-    -o -type f -newer "$PKG/tokengate_bg.wasm" -print -quit 2>/dev/null || true)"
-  if [ -n "$newer" ]; then
-    log "pkg/ is older than $newer"
-    return 0
-  fi
-  return 1
-}
-
 if [ -n "${TG_WWW_NO_PKG_BUILD:-}" ]; then
   for f in "${PKG_FILES[@]}"; do
     [ -f "$PKG/$f" ] || die "pkg/$f is missing (TG_WWW_NO_PKG_BUILD is set): run bash scripts/build-pkg.sh"
   done
-elif pkg_stale; then
-  log "building the npm package: bash scripts/build-pkg.sh"
+else
+  # Up to date in well under a second when nothing changed (scripts/stamp.sh).
   bash "$ROOT/scripts/build-pkg.sh"
 fi
 

@@ -1,21 +1,19 @@
-//! The composed authorizer: configuration, verification, classification and policy.
+//! The compiled rules: configuration, per-issuer verification rules and route policy.
 //!
-//! A [`Gate`] is built once from a [`Config`]. It is sans-IO: an adapter reads the
-//! request, asks the gate what to do, fetches keys when told to, and carries out the
-//! [`Decision`]. The usual flow is:
-//!
-//! 1. [`extract_token`] from the `Authorization` header and optional cookie;
-//! 2. [`Gate::route`] (public routes need no token);
-//! 3. [`Gate::peek`] (size cap, parse, issuer) to learn which issuer's keys are needed;
-//! 4. [`Gate::verify`] with that issuer's [`KeySet`], through the [`TokenCache`];
-//! 5. [`Gate::authorize`] the [`Principal`] for the route.
+//! A [`Gate`] is built once from a [`Config`] and answers the pipeline's
+//! ([`Authenticator`](crate::Authenticator)) questions without any I/O: which route a
+//! request takes ([`Gate::route`]), which issuer a token names ([`Gate::peek`], size cap
+//! first), which key and algorithm it owes a signature check to ([`Gate::select_key`]),
+//! whether its claims hold once the signature did ([`Gate::complete`], and
+//! [`Gate::revalidate`] for a kept verification), whether a principal meets a route's
+//! requirement ([`Gate::authorize`]) and what a refusal looks like on the wire
+//! ([`Gate::deny`]). [`extract_token`] reads the token out of a request's headers.
 
-use crate::alg::{verify_signature, Alg};
+use crate::alg::Alg;
 use crate::classify::{classify, Principal};
 use crate::config::Config;
 use crate::jwk::{Key, KeySet};
 use crate::policy::{Policy, PolicyError, RouteMatch};
-use crate::token_cache::{TokenCache, TokenKey};
 use crate::verify::{self, IssuerRules, Unverified, VerifiedToken};
 use crate::{ConfigError, Deny, ErrorCode, RequestError, TokenError};
 
@@ -28,25 +26,15 @@ pub struct Verified {
     pub principal: Principal,
 }
 
-/// A signature check owed by [`Gate::begin`]: verify the token's signing input and
-/// signature with this key under this algorithm.
+/// A signature check owed to the pipeline: verify the token's signing input and
+/// signature with this key under this algorithm (see
+/// [`SignatureBackend`](crate::authenticator::SignatureBackend)).
 #[derive(Debug, Clone, Copy)]
 pub struct SignatureCheck<'k> {
     /// The selected key (its `jwk` has the public members for WebCrypto).
     pub key: &'k Key,
     /// The algorithm, chosen from the key.
     pub alg: Alg,
-    /// The token's verified-token cache key (its SHA-256), computed once.
-    pub cache_key: TokenKey,
-}
-
-/// The outcome of [`Gate::begin`].
-#[derive(Debug, Clone)]
-pub enum Begin<'k> {
-    /// The token was verified before with the same keys (the claims were rechecked).
-    Cached(Box<Verified>),
-    /// The signature must be checked, then [`Gate::complete`] called.
-    Check(SignatureCheck<'k>),
 }
 
 /// What to do with a request.
@@ -106,83 +94,32 @@ impl Gate {
         verify::peek(token, &self.rules, self.config.max_token_bytes)
     }
 
-    /// Verifies and classifies a peeked token with its issuer's keys at `now` (unix
-    /// seconds). A token already in `cache` for the same key-set `generation` skips the
-    /// signature check; the claims' time checks are always redone.
-    pub fn verify(
+    /// The key and algorithm (chosen from the key) whose signature check a peeked
+    /// token owes, from its issuer's key set.
+    pub fn select_key<'k>(
         &self,
-        token: &str,
-        unverified: &Unverified<'_>,
-        keys: &KeySet,
-        generation: u64,
-        cache: &mut TokenCache<Verified>,
-        now: i64,
-    ) -> Result<Verified, TokenError> {
-        match self.begin(token, unverified, keys, generation, cache, now)? {
-            Begin::Cached(v) => Ok(*v),
-            Begin::Check(check) => {
-                let ok = verify_signature(
-                    check.alg,
-                    &check.key.material,
-                    unverified.jws.signing_input.as_bytes(),
-                    &unverified.jws.signature,
-                );
-                self.complete(unverified, &check, ok, generation, cache, now)
-            }
-        }
-    }
-
-    /// The first half of [`Gate::verify`] for hosts that check signatures themselves
-    /// (WebCrypto): a cache hit, or the key and algorithm whose signature check is
-    /// owed. The bytes to check are `unverified.jws.signing_input` and
-    /// `unverified.jws.signature`.
-    pub fn begin<'k>(
-        &self,
-        token: &str,
         unverified: &Unverified<'_>,
         keys: &'k KeySet,
-        generation: u64,
-        cache: &mut TokenCache<Verified>,
-        now: i64,
-    ) -> Result<Begin<'k>, TokenError> {
+    ) -> Result<SignatureCheck<'k>, TokenError> {
         let rules = self.rules_for(unverified)?;
-        let now_u = u64::try_from(now).unwrap_or(0);
-        // A disabled cache (capacity 0: the JS bindings keep results themselves) is
-        // neither asked nor filled, so the token is not hashed for it.
-        let cache_key = if cache.capacity() == 0 {
-            TokenKey::UNUSED
-        } else {
-            TokenCache::<Verified>::key(token)
-        };
-        if let Some(hit) = cache.get(&cache_key, generation, now_u) {
-            verify::validate_claims(&hit.token.claims, rules, self.config.leeway, now)?;
-            return Ok(Begin::Cached(Box::new(hit)));
-        }
         let (key, alg) = verify::select_key(unverified, keys, rules)?;
-        Ok(Begin::Check(SignatureCheck {
-            key,
-            alg,
-            cache_key,
-        }))
+        Ok(SignatureCheck { key, alg })
     }
 
-    /// The second half of [`Gate::verify`]: given whether the owed signature check
-    /// passed, validates the claims, classifies and fills the cache.
-    #[allow(clippy::too_many_arguments)]
+    /// Given whether the owed signature check passed, validates the claims at `now`
+    /// (unix seconds) and classifies the token.
     pub fn complete(
         &self,
         unverified: &Unverified<'_>,
         check: &SignatureCheck<'_>,
         signature_ok: bool,
-        generation: u64,
-        cache: &mut TokenCache<Verified>,
         now: i64,
     ) -> Result<Verified, TokenError> {
         if !signature_ok {
             return Err(TokenError::SignatureInvalid);
         }
         let rules = self.rules_for(unverified)?;
-        let token_v = verify::finish(
+        let token = verify::finish(
             unverified,
             check.key,
             check.alg,
@@ -190,19 +127,28 @@ impl Gate {
             self.config.leeway,
             now,
         )?;
-        let principal = classify(&token_v.claims, &self.config.classify)?;
-        let verified = Verified {
-            token: token_v,
-            principal,
-        };
-        if let (Some(exp), true) = (verified.principal.expires_at, cache.capacity() > 0) {
-            let until = u64::try_from(exp)
-                .unwrap_or(0)
-                .saturating_add(self.config.leeway);
-            let now_u = u64::try_from(now).unwrap_or(0);
-            cache.insert(check.cache_key, verified.clone(), until, generation, now_u);
-        }
-        Ok(verified)
+        let principal = classify(&token.claims, &self.config.classify)?;
+        Ok(Verified { token, principal })
+    }
+
+    /// Verifies a peeked token with keys at hand and the Rust signature backend, with no
+    /// cache: [`Gate::select_key`], the signature, [`Gate::complete`]. The pipeline
+    /// ([`Authenticator`](crate::Authenticator)) takes the same steps with its keys,
+    /// its signature backend and its cache.
+    pub fn verify_with(
+        &self,
+        unverified: &Unverified<'_>,
+        keys: &KeySet,
+        now: i64,
+    ) -> Result<Verified, TokenError> {
+        let check = self.select_key(unverified, keys)?;
+        let ok = crate::alg::verify_signature(
+            check.alg,
+            &check.key.material,
+            unverified.jws.signing_input.as_bytes(),
+            &unverified.jws.signature,
+        );
+        self.complete(unverified, &check, ok, now)
     }
 
     /// Checks again, at `now`, the claims of a token verified earlier for issuer
@@ -242,51 +188,6 @@ impl Gate {
     pub fn deny_policy(&self, err: &PolicyError) -> Deny {
         let hint = err.scope_hint();
         self.deny(err, hint.as_deref())
-    }
-
-    /// The whole decision for a request whose keys are at hand: a convenience for
-    /// callers with inline or already-fetched keys (tests, the JS `authorize`).
-    ///
-    /// `keys` is asked for the key set of the token's issuer (by index) and returns it
-    /// with its generation, or the error that made keys unavailable.
-    pub fn decide<F>(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        mut keys: F,
-        cache: &mut TokenCache<Verified>,
-        now: i64,
-    ) -> Decision
-    where
-        F: FnMut(usize) -> Result<(KeySet, u64), crate::JwksError>,
-    {
-        let route = self.route(method, path);
-        if route.rejected {
-            return Decision::Deny(self.deny_policy(&PolicyError::PathRejected));
-        }
-        if route.public {
-            return Decision::Public;
-        }
-        let Some(token) = token else {
-            return Decision::Deny(self.deny(&RequestError::TokenMissing, None));
-        };
-        let unverified = match self.peek(token) {
-            Ok(u) => u,
-            Err(e) => return Decision::Deny(self.deny(&e, None)),
-        };
-        let (set, generation) = match keys(unverified.issuer_index) {
-            Ok(k) => k,
-            Err(e) => return Decision::Deny(self.deny(&e, None)),
-        };
-        let verified = match self.verify(token, &unverified, &set, generation, cache, now) {
-            Ok(v) => v,
-            Err(e) => return Decision::Deny(self.deny(&e, None)),
-        };
-        match self.authorize(&route, &verified.principal) {
-            Ok(()) => Decision::Allow(Box::new(verified)),
-            Err(e) => Decision::Deny(self.deny_policy(&e)),
-        }
     }
 }
 

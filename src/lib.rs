@@ -2,11 +2,13 @@
 //! tokens, and enforce per-route policy.
 //!
 //! The core is sans-IO: every function takes bytes, configuration and the current time
-//! and returns a decision. The Cloudflare Worker (feature `worker`) and the JS bindings
-//! (feature `js`) are thin adapters that only do I/O and translation.
+//! and returns a decision. The Cloudflare Worker (`crates/worker`) and the JS bindings
+//! (`crates/js`) are thin adapter crates that only do I/O and translation; the host
+//! signature backend they share is `crates/webcrypto`.
 #![warn(missing_docs)]
 
 pub mod alg;
+pub mod authenticator;
 pub mod classify;
 pub mod config;
 pub mod error;
@@ -27,15 +29,12 @@ pub mod verify;
 pub type Claims = serde_json::Map<String, serde_json::Value>;
 
 pub use alg::Alg;
+pub use authenticator::{
+    poll_once, AuthError, Authenticator, Credentials, Kept, RustBackend, SignatureBackend,
+    Verification,
+};
 pub use classify::{Kind, Principal};
 pub use config::Config;
 pub use error::{ConfigError, Deny, ErrorCode, JwksError, RequestError, TokenError};
-pub use gate::{extract_token, Decision, Gate, Verified};
+pub use gate::{extract_token, Decision, Gate, SignatureCheck, Verified};
 pub use jwk::KeySet;
-
-#[cfg(feature = "worker")]
-pub mod edge;
-#[cfg(feature = "js")]
-pub mod js;
-#[cfg(any(feature = "worker", feature = "js"))]
-pub mod webcrypto;

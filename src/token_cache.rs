@@ -118,6 +118,18 @@ impl<V: Clone> TokenCache<V> {
         None
     }
 
+    /// The value cached for `key` whatever its generation, if it has not expired
+    /// (`now < expires_at`); an expired entry is evicted. The caller applies its own
+    /// rule for the key set (see [`Authenticator::recheck`](crate::Authenticator::recheck)).
+    pub fn lookup(&mut self, key: &TokenKey, now: u64) -> Option<V> {
+        let entry = self.map.get(key)?;
+        if now < entry.expires_at {
+            return Some(entry.value.clone());
+        }
+        self.map.remove(key);
+        None
+    }
+
     /// Caches `value` for `key` until `expires_at` (unix seconds, exclusive) for the
     /// key-set `generation`. An already expired value is not cached; an existing entry
     /// for `key` is replaced in place. When the cache is full, expired entries go first,

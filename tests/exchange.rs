@@ -2,6 +2,8 @@
 //! tests, verified by a `Gate` whose configuration lists the edge's own issuer with the
 //! public JWKS of its signing key, exchanged with `plan`, signed, and verified again.
 
+mod common;
+
 use std::sync::OnceLock;
 
 use serde_json::{json, Value};
@@ -11,7 +13,6 @@ use tokengate::exchange::{
     TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT,
 };
 use tokengate::mint::{public_jwks, SigningKey};
-use tokengate::token_cache::TokenCache;
 use tokengate::{
     Claims, Config, ConfigError, Decision, ErrorCode, Gate, KeySet, Kind, TokenError, Verified,
 };
@@ -82,18 +83,12 @@ fn keys_of(gate: &Gate, index: usize) -> KeySet {
 fn verify(gate: &Gate, token: &str, now: i64) -> Result<Verified, TokenError> {
     let u = gate.peek(token)?;
     let keys = keys_of(gate, u.issuer_index);
-    gate.verify(token, &u, &keys, 1, &mut TokenCache::new(0), now)
+    gate.verify_with(&u, &keys, now)
 }
 
 fn decide(gate: &Gate, method: &str, path: &str, token: &str, now: i64) -> Decision {
-    gate.decide(
-        method,
-        path,
-        Some(token),
-        |i| Ok((keys_of(gate, i), 1)),
-        &mut TokenCache::new(0),
-        now,
-    )
+    let auth = tokengate::Authenticator::new(gate.config().clone()).unwrap();
+    common::decide(&auth, method, path, Some(token), now)
 }
 
 fn obj(v: Value) -> Claims {

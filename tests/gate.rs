@@ -2,21 +2,28 @@
 //! RFC 6750 challenges for machine and user tokens, the token cache, and the real Auth0
 //! client-credentials token.
 
+mod common;
+
 use serde_json::{json, Value};
 use tokengate::alg::Alg;
 use tokengate::classify::DecidedBy;
 use tokengate::mint::{public_jwks, SigningKey};
-use tokengate::token_cache::TokenCache;
-use tokengate::{Config, Decision, Gate, JwksError, KeySet, Kind};
+use tokengate::{Authenticator, Config, Decision, Kind};
 
 const ISS: &str = "https://tenant.auth0.com/";
 const AUD: &str = "https://api.example.com";
 const NOW: i64 = 1_700_000_000;
 
-fn gate() -> Gate {
-    let cfg = json!({
-        "issuers": [{"issuer": ISS, "audiences": [AUD],
-                     "jwks_uri": "https://tenant.auth0.com/.well-known/jwks.json"}],
+/// The README's configuration; `keys` inline (`None`: the `jwks_uri`, unreachable here).
+fn config(keys: Option<&SigningKey>) -> Value {
+    let mut issuer = json!({"issuer": ISS, "audiences": [AUD],
+                            "jwks_uri": "https://tenant.auth0.com/.well-known/jwks.json"});
+    if let Some(k) = keys {
+        issuer = json!({"issuer": ISS, "audiences": [AUD],
+                        "jwks": public_jwks(std::slice::from_ref(k))});
+    }
+    json!({
+        "issuers": [issuer],
         "origin": "https://api.internal.example.com",
         "routes": [
             {"path": "/admin/*", "methods": ["POST", "DELETE"], "require": {"kinds": ["machine"]}},
@@ -25,8 +32,7 @@ fn gate() -> Gate {
             {"path": "/builds/*", "require": {"scopes_any": ["read:builds"]}},
             {"path": "/health", "public": true}
         ]
-    });
-    Gate::new(Config::from_value(cfg).unwrap()).unwrap()
+    })
 }
 
 fn machine(key: &SigningKey, scope: &str) -> String {
@@ -43,30 +49,26 @@ fn user(key: &SigningKey, scope: &str, permissions: &[&str]) -> String {
 }
 
 struct Run {
-    gate: Gate,
-    keys: KeySet,
-    cache: TokenCache<tokengate::Verified>,
+    auth: Authenticator,
 }
 
 impl Run {
     fn new(key: &SigningKey) -> Run {
+        Run::with_config(config(Some(key)))
+    }
+
+    fn with_config(cfg: Value) -> Run {
         Run {
-            gate: gate(),
-            keys: KeySet::from_value(&public_jwks(std::slice::from_ref(key))).unwrap(),
-            cache: TokenCache::new(100),
+            auth: common::authenticator(cfg),
         }
     }
 
     fn decide(&mut self, method: &str, path: &str, token: Option<&str>) -> Decision {
-        let keys = self.keys.clone();
-        self.gate.decide(
-            method,
-            path,
-            token,
-            |_| Ok((keys.clone(), 7)),
-            &mut self.cache,
-            NOW,
-        )
+        common::decide(&self.auth, method, path, token, NOW)
+    }
+
+    fn decide_at(&mut self, method: &str, path: &str, token: Option<&str>, now: i64) -> Decision {
+        common::decide(&self.auth, method, path, token, now)
     }
 }
 
@@ -140,14 +142,8 @@ fn missing_invalid_and_public() {
     assert_eq!((status, code), (400, "path_rejected"));
     // Keys unavailable: 503, no challenge.
     let t = machine(&key, "read:builds");
-    let d = run.gate.decide(
-        "GET",
-        "/builds/1",
-        Some(&t),
-        |_| Err(JwksError::Unavailable("down".into())),
-        &mut run.cache,
-        NOW,
-    );
+    let mut down = Run::with_config(config(None));
+    let d = down.decide("GET", "/builds/1", Some(&t));
     let (status, code, www) = deny(d);
     assert_eq!((status, code, www), (503, "jwks_unavailable", None));
 }
@@ -158,35 +154,45 @@ fn token_cache_skips_signature_but_not_expiry() {
     let mut run = Run::new(&key);
     let m = machine(&key, "read:builds");
     allow(run.decide("GET", "/builds/1", Some(&m)));
-    assert_eq!(run.cache.len(), 1);
+    assert_eq!(run.auth.cached(), 1);
     allow(run.decide("GET", "/builds/2", Some(&m)));
     // Past exp + leeway the cached entry no longer helps.
-    let keys = run.keys.clone();
-    let d = run.gate.decide(
-        "GET",
-        "/builds/1",
-        Some(&m),
-        |_| Ok((keys.clone(), 7)),
-        &mut run.cache,
-        NOW + 3600 + 61,
-    );
+    let d = run.decide_at("GET", "/builds/1", Some(&m), NOW + 3600 + 61);
     assert_eq!(deny(d).1, "token_expired");
 }
 
 #[test]
 fn a_disabled_token_cache_is_never_filled_and_revalidate_rechecks_times() {
     let key = SigningKey::generate(Alg::EdDSA).unwrap();
-    let mut run = Run::new(&key);
-    run.cache = TokenCache::new(0);
+    let cfg = Config::from_value(config(Some(&key))).unwrap();
+    let mut run = Run {
+        auth: Authenticator::with_cache(cfg, 0).unwrap(),
+    };
     let m = machine(&key, "read:builds");
     let v = allow(run.decide("GET", "/builds/1", Some(&m)));
     allow(run.decide("GET", "/builds/1", Some(&m)));
-    assert_eq!(run.cache.len(), 0);
+    assert_eq!(run.auth.cached(), 0);
     // What the JS bindings redo for a kept result: the claims at the new time.
-    assert!(run.gate.revalidate(0, &v, NOW + 10).is_ok());
-    let late = run.gate.revalidate(0, &v, NOW + 3600 + 61).unwrap_err();
+    let gate = run.auth.gate();
+    assert!(gate.revalidate(0, &v, NOW + 10).is_ok());
+    let late = gate.revalidate(0, &v, NOW + 3600 + 61).unwrap_err();
     assert_eq!(tokengate::ErrorCode::code(&late), "token_expired");
-    assert!(run.gate.revalidate(7, &v, NOW).is_err(), "no such issuer");
+    assert!(gate.revalidate(7, &v, NOW).is_err(), "no such issuer");
+    // The one reuse rule: the key set of the same generation (inline keys: 1), and the
+    // time claims.
+    let kept = tokengate::Kept {
+        verified: v,
+        issuer: 0,
+        generation: 1,
+    };
+    let now = NOW as u64;
+    assert_eq!(run.auth.recheck(&kept, now), Ok(true));
+    let other = tokengate::Kept {
+        generation: 2,
+        ..kept.clone()
+    };
+    assert_eq!(run.auth.recheck(&other, now), Ok(false));
+    assert!(run.auth.recheck(&kept, now + 3600 + 61).is_err());
 }
 
 #[test]
@@ -198,18 +204,9 @@ fn real_auth0_token_classifies_as_machine() {
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let cfg = json!({"issuers": [{"issuer": doc["issuer"], "audiences": [doc["audience"]],
                                   "jwks": doc["jwks"]}], "unmatched": "any_valid_token"});
-    let gate = Gate::new(Config::from_value(cfg).unwrap()).unwrap();
-    let keys = KeySet::from_value(&doc["jwks"]).unwrap();
-    let mut cache = TokenCache::new(10);
+    let auth = common::authenticator(cfg);
     let at = doc["verify_at"].as_i64().unwrap();
-    let d = gate.decide(
-        "GET",
-        "/",
-        doc["token"].as_str(),
-        |_| Ok((keys.clone(), 1)),
-        &mut cache,
-        at,
-    );
+    let d = common::decide(&auth, "GET", "/", doc["token"].as_str(), at);
     let v = allow(d);
     let expected = &doc["expected"];
     assert_eq!(v.principal.kind.as_str(), expected["kind"]);

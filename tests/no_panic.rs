@@ -6,6 +6,8 @@
 
 use std::sync::OnceLock;
 
+mod common;
+
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 use tokengate::alg::Alg;
@@ -15,9 +17,10 @@ use tokengate::jwk::KeySet;
 use tokengate::jwks_cache::{parse_cache_control_max_age, JwksCacheState};
 use tokengate::jws::{self, b64_encode};
 use tokengate::mint::{public_jwks, SigningKey};
-use tokengate::token_cache::TokenCache;
 use tokengate::verify::{self, IssuerRules};
-use tokengate::{extract_token, Claims, Config, Decision, ErrorCode, Gate, Verified};
+use tokengate::{
+    extract_token, Authenticator, Claims, Config, Decision, ErrorCode, Gate, Verified,
+};
 
 const ISS: &str = "https://idp.example.com/";
 const EDGE: &str = "https://edge.example.com/";
@@ -79,6 +82,32 @@ fn config_json() -> Value {
 fn gate() -> &'static Gate {
     static G: OnceLock<Gate> = OnceLock::new();
     G.get_or_init(|| Gate::new(Config::from_value(config_json()).unwrap()).unwrap())
+}
+
+/// The pipeline over [`gate`]'s configuration, with a token cache (8 entries).
+fn authenticator() -> &'static Authenticator {
+    thread_local! {
+        static A: &'static Authenticator = Box::leak(Box::new(
+            Authenticator::with_cache(gate().config().clone(), 8).unwrap(),
+        ));
+    }
+    A.with(|a| *a)
+}
+
+/// The same with every issuer's keys behind a `jwks_uri` that cannot be reached.
+fn unreachable_keys() -> &'static Authenticator {
+    thread_local! {
+        static A: &'static Authenticator = Box::leak(Box::new({
+            let mut cfg = gate().config().clone();
+            for i in &mut cfg.issuers {
+                i.jwks = None;
+                i.shared_secret = None;
+                i.jwks_uri = Some("https://idp.invalid/jwks".into());
+            }
+            Authenticator::with_cache(cfg, 8).unwrap()
+        }));
+    }
+    A.with(|a| *a)
 }
 
 fn base_claims() -> Claims {
@@ -408,25 +437,13 @@ proptest! {
         now in now(),
         keys_fail in prop::bool::weighted(0.1),
     ) {
-        let g = gate();
-        let mut cache = TokenCache::<Verified>::new(8);
-        let keys = |i: usize| {
-            if keys_fail {
-                Err(tokengate::JwksError::Unavailable("down".into()))
-            } else {
-                KeySet::from_value(g.config().issuers[i].jwks.as_ref().unwrap_or(&Value::Null))
-                    .map(|k| (k, 7))
-            }
-        };
-        let d = g.decide(&m, &p, Some(&t), keys, &mut cache, now);
+        let auth = if keys_fail { unreachable_keys() } else { authenticator() };
+        let d = common::decide(auth, &m, &p, Some(&t), now);
         check_decision(&d);
         // Twice, through the cache.
-        let d2 = g.decide(&m, &p, Some(&t), |i| {
-            KeySet::from_value(g.config().issuers[i].jwks.as_ref().unwrap_or(&Value::Null))
-                .map(|k| (k, 7))
-        }, &mut cache, now);
+        let d2 = common::decide(auth, &m, &p, Some(&t), now);
         check_decision(&d2);
-        check_decision(&g.decide(&m, &p, None, |_| Err(tokengate::JwksError::NoUsableKey), &mut cache, now));
+        check_decision(&common::decide(auth, &m, &p, None, now));
     }
 
     #[test]
@@ -647,6 +664,5 @@ fn verify(g: &Gate, token: &str) -> Verified {
     let u = g.peek(token).unwrap();
     let keys =
         KeySet::from_value(g.config().issuers[u.issuer_index].jwks.as_ref().unwrap()).unwrap();
-    g.verify(token, &u, &keys, 1, &mut TokenCache::new(0), NOW)
-        .unwrap()
+    g.verify_with(&u, &keys, NOW).unwrap()
 }

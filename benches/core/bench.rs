@@ -16,10 +16,13 @@ use serde_json::{json, Value};
 use tokengate::alg::Alg;
 use tokengate::classify::classify;
 use tokengate::jws;
+use tokengate::keys::{HttpResponse, KeyIo};
 use tokengate::mint::{public_jwks, SigningKey};
 use tokengate::token_cache::TokenCache;
 use tokengate::verify;
-use tokengate::{Config, Gate, KeySet, Verified};
+use tokengate::{
+    poll_once, Authenticator, Config, Credentials, Gate, KeySet, RustBackend, Verified,
+};
 
 const ISS: &str = "https://tenant.auth0.com/";
 const AUD: &str = "https://api.example.com";
@@ -130,37 +133,76 @@ fn bench_claims(c: &mut Criterion) {
     g.finish();
 }
 
+/// A key I/O with nothing behind it: the benchmarks' keys are inline.
+#[derive(Clone, Copy)]
+struct NoIo;
+
+impl KeyIo for NoIo {
+    async fn fetch(&self, _url: &str) -> Result<HttpResponse, String> {
+        Err("no network in the benchmarks".into())
+    }
+    async fn load(&self, _key: &str) -> Option<String> {
+        None
+    }
+    async fn save(&self, _key: &str, _value: String, _ttl_secs: u64) {}
+    fn secret(&self, _name: &str) -> Option<String> {
+        None
+    }
+    async fn sleep(&self, _ms: u64) {}
+    fn fetch_timeout_ms(&self) -> u64 {
+        1000
+    }
+}
+
+/// The output of a pipeline future that does not wait (inline keys, Rust backend).
+fn ready<F: std::future::Future>(f: F) -> F::Output {
+    match poll_once(Box::pin(f)) {
+        Ok(v) => v,
+        Err(_) => panic!("the pipeline waited"),
+    }
+}
+
+/// The benchmark gate's configuration with `k`'s public key inline.
+fn authenticator(k: &SigningKey) -> Authenticator {
+    let mut cfg = gate().config().clone();
+    cfg.issuers[0].jwks_uri = None;
+    cfg.issuers[0].jwks = Some(public_jwks(std::slice::from_ref(k)));
+    Authenticator::new(cfg).expect("authenticator")
+}
+
 fn bench_token_cache(c: &mut Criterion) {
     let gate = gate();
     let k = key(Alg::ES256);
     let set = KeySet::from_value(&public_jwks(std::slice::from_ref(&k))).expect("jwks");
     let token = sign(&k, &user_claims());
-    let mut cache: TokenCache<Verified> = TokenCache::new(4096);
-    let unverified = gate.peek(&token).expect("peek");
-    gate.verify(&token, &unverified, &set, 1, &mut cache, NOW)
-        .expect("first verify fills the cache");
+    let auth = authenticator(&k);
+    let now = NOW as u64;
+    ready(auth.verify(&NoIo, &RustBackend, &token, now)).expect("first verify fills the cache");
     let mut g = c.benchmark_group("token_cache");
-    // Gate::verify on a token already in the cache: SHA-256 of the token, lookup,
-    // claims time checks again, clone of the cached value (the peek is not included).
+    // The pipeline's verify of a token already in the cache: SHA-256 of the token,
+    // lookup, the reuse rule (key-set generation, time claims), clone of the kept
+    // value; no parse.
     g.bench_function("hit", |b| {
-        b.iter(|| {
-            gate.verify(black_box(&token), &unverified, &set, 1, &mut cache, NOW)
-                .expect("hit")
-        })
+        b.iter(|| ready(auth.verify(&NoIo, &RustBackend, black_box(&token), now)).expect("hit"))
     });
-    // The whole per-request decision of the edge on the warm path: route, peek, keys
-    // at hand, cache hit, policy.
+    // The whole per-request decision of the edge on the warm path: route, bearer
+    // extraction, cache hit, policy.
     let path = "/projects/p-42/builds/b-7";
+    let header = format!("Bearer {token}");
     g.bench_function("decide_hit", |b| {
         b.iter(|| {
-            let d = gate.decide(
+            let credentials = Credentials {
+                authorization: Some(black_box(&header)),
+                cookie: None,
+            };
+            let d = ready(auth.decide(
+                &NoIo,
+                &RustBackend,
                 "GET",
                 black_box(path),
-                Some(black_box(&token)),
-                |_| Ok((set.clone(), 1)),
-                &mut cache,
-                NOW,
-            );
+                credentials,
+                now,
+            ));
             assert!(matches!(d, tokengate::Decision::Allow(_)));
             d
         })
@@ -168,9 +210,8 @@ fn bench_token_cache(c: &mut Criterion) {
     // A miss that has to insert (and evict, the cache being full): cost of the first
     // sight of a token minus the signature check.
     let mut full: TokenCache<Verified> = TokenCache::new(1024);
-    let verified = gate
-        .verify(&token, &unverified, &set, 1, &mut TokenCache::new(0), NOW)
-        .expect("verify");
+    let unverified = gate.peek(&token).expect("peek");
+    let verified = gate.verify_with(&unverified, &set, NOW).expect("verify");
     let mut n: u64 = 0;
     g.bench_function("insert_evict", |b| {
         b.iter_batched(
@@ -190,11 +231,8 @@ fn bench_policy(c: &mut Criterion) {
     let k = key(Alg::EdDSA);
     let set = KeySet::from_value(&public_jwks(std::slice::from_ref(&k))).expect("jwks");
     let token = sign(&k, &user_claims());
-    let mut cache = TokenCache::new(0);
     let unverified = gate.peek(&token).expect("peek");
-    let verified = gate
-        .verify(&token, &unverified, &set, 1, &mut cache, NOW)
-        .expect("verify");
+    let verified = gate.verify_with(&unverified, &set, NOW).expect("verify");
     let path = "/projects/p-42/builds/b-7";
     let mut g = c.benchmark_group("policy");
     g.bench_function("route_match", |b| {

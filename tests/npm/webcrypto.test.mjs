@@ -1,4 +1,4 @@
-// The signature backends (src/webcrypto.rs: node:crypto's synchronous verify, which
+// The signature backends (crates/webcrypto/src/lib.rs: node:crypto's synchronous verify, which
 // the Node.js entry registers (npm/node-crypto.js), and the runtime's WebCrypto;
 // src/alg.rs: the Rust code compiled to WebAssembly) must give the same answers:
 //

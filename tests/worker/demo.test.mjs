@@ -22,7 +22,7 @@ function demoVars() {
 }
 
 const PUBLIC = "https://tokengate-demo.example.workers.dev";
-/** The KV keys where the demo keeps its generated keys (src/edge/demo.rs, exchange.rs). */
+/** The KV keys where the demo keeps its generated keys (crates/worker/src/demo.rs, exchange.rs). */
 const DEMO_KEYS = ["demo:signing-key:v1", "demo:edge-signing-keys:v1"];
 
 async function noKeysGenerated(w) {

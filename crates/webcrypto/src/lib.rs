@@ -1,5 +1,5 @@
 //! Signature checks through the host's native crypto, for the Worker and the JS
-//! bindings (features `worker` and `js`).
+//! bindings (the `tokengate-worker` and `tokengate-js` crates).
 //!
 //! RSA and elliptic-curve arithmetic compiled to WebAssembly is several times slower
 //! than the host's native code. [`check`] therefore asks the host first and falls back
@@ -48,8 +48,8 @@ use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-use crate::alg::{key_fits, verify_signature, Alg};
-use crate::gate::SignatureCheck;
+use tokengate::alg::{key_fits, verify_signature, Alg};
+use tokengate::{SignatureBackend, SignatureCheck};
 
 /// The most keys kept per isolate.
 pub const MAX_KEYS: usize = 128;
@@ -141,6 +141,13 @@ pub async fn check(
         }
     }
     verify_signature(check.alg, &check.key.material, message, signature)
+}
+
+/// The pipeline's signature backend in a JS host: [`check`] with this backend.
+impl SignatureBackend for Backend {
+    async fn verify(&self, c: &SignatureCheck<'_>, message: &[u8], signature: &[u8]) -> bool {
+        check(c, message, signature, *self).await
+    }
 }
 
 /// What the host can be asked about `check`: `Err(answer)` when the answer is known

@@ -1,7 +1,7 @@
 //! The Cloudflare Worker adapter: the edge authorizer.
 //!
 //! `#[event(fetch)]` only routes; [`app`] translates requests to the core's
-//! [`Gate`](crate::Gate) and carries out its decisions, [`io`] gives the key provider
+//! [`Gate`](tokengate::Gate) and carries out its decisions, [`io`] gives the key provider
 //! `fetch` and Workers KV, [`host`] holds the few JS helpers of the request path, and
 //! [`demo`] is the local demo issuer and echo origin (active only in the `demo`
 //! environment).

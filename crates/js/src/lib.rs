@@ -9,7 +9,7 @@
 //! * [`Verifier::verify_now`] runs [`Gate::peek`], [`KeyProvider::keys`] (through [`JsIo`]:
 //!   the global `fetch`, read at call time, with an `AbortController` timeout, and the
 //!   optional user `cache`), then [`Gate::begin`], the signature check through
-//!   [`webcrypto::check`] (node:crypto's synchronous verify where the Node.js entry
+//!   [`tokengate_webcrypto::check`] (node:crypto's synchronous verify where the Node.js entry
 //!   registered it, else WebCrypto, with the Rust backend as the fallback or with
 //!   `signatureBackend: "wasm"`) and [`Gate::complete`] (the core's [`TokenCache`] is
 //!   disabled here). It polls that once: when nothing had to wait (keys in memory, a
@@ -22,7 +22,7 @@
 //! * [`decode`] parses a token without verifying it and classifies its claims as a hint.
 //! * [`bearer_token`] reads the token out of an `Authorization` header value.
 //! * [`is_reserved_header`] and [`encode_header_value`] expose the edge's forwarding
-//!   rules ([`crate::headers`]) to JS forwarders such as the Next.js example.
+//!   rules ([`tokengate::headers`]) to JS forwarders such as the Next.js example.
 //! * `__verifySignature` ([`verify_signature_internal`]) is an internal hook for the
 //!   tests and benchmarks that compare the two signature backends.
 //!
@@ -34,9 +34,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::future::Future;
 use std::rc::Rc;
-use std::task::{Context, Poll};
 
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use serde::de::DeserializeOwned;
@@ -45,19 +43,19 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
 
-use crate::alg::Alg;
-use crate::classify::{
+use tokengate::alg::Alg;
+use tokengate::classify::{
     classify, Actor, ClassifyConfig, ClassifyRule, Kind, Principal, ScopeSource,
 };
-use crate::config::{check_fetch_url, Config};
-use crate::gate::{Begin, Gate, SignatureCheck, Verified};
-use crate::jwk::KeySet;
-use crate::jws::{b64_decode, parse as parse_jws, DEFAULT_MAX_TOKEN_BYTES};
-use crate::keys::{HttpResponse, KeyIo, KeyProvider};
-use crate::policy::{Delegation, Policy, PolicyConfig, Requirement, RouteConfig};
-use crate::token_cache::TokenCache;
-use crate::webcrypto::{self, Backend};
-use crate::{ConfigError, Deny, ErrorCode, RequestError, TokenError};
+use tokengate::config::{check_fetch_url, Config};
+use tokengate::gate::{SignatureCheck, Verified};
+use tokengate::jwk::KeySet;
+use tokengate::jws::{b64_decode, parse as parse_jws, DEFAULT_MAX_TOKEN_BYTES};
+use tokengate::keys::{HttpResponse, KeyIo};
+use tokengate::policy::{Delegation, Policy, PolicyConfig, Requirement, RouteConfig};
+use tokengate::{poll_once, Authenticator, Kept};
+use tokengate::{ConfigError, Deny, ErrorCode, RequestError, TokenError};
+use tokengate_webcrypto::Backend;
 
 /// The realm used where no verifier configuration is at hand (`decode`, `bearerToken`).
 const DEFAULT_REALM: &str = "tokengate";
@@ -964,9 +962,7 @@ impl KeyIo for JsIo {
 // ---------------------------------------------------------------------------------
 
 struct Inner {
-    gate: Gate,
-    keys: KeyProvider,
-    tokens: RefCell<TokenCache<Verified>>,
+    auth: Authenticator,
     policies: RefCell<HashMap<String, Rc<Policy>>>,
     io: JsIo,
     current_date: Option<Function>,
@@ -974,25 +970,17 @@ struct Inner {
     memo: RefCell<Memo>,
 }
 
-/// A success of [`Inner::verify`]: the verified token, its issuer (index) and the
-/// generation of the key set that verified it.
-struct Success {
-    verified: Verified,
-    issuer: usize,
-    generation: u64,
-}
-
 /// The verifications that the package's JS wrapper (`npm/api.js`) keeps by token
 /// string, so that a repeated token skips the wasm call with the token, the hashing and
 /// the result marshalling: the wrapper holds `token -> (id, frozen result)` and, on a
 /// hit, asks [`Verifier::recheck`] whether entry `id` still holds *now*. The entries
-/// are the `Success`es themselves, so the recheck applies exactly the rules of a token
-/// cache hit: the same key-set generation, keys usable without a fetch or refresh, and
-/// every time claim valid at the current time. Bounded like the token cache.
+/// are the core's [`Kept`] verifications, and the recheck is the core's one reuse rule
+/// ([`Authenticator::recheck`]), the rule of the Worker's token cache. Bounded like the
+/// token cache.
 #[derive(Default)]
 struct Memo {
     capacity: usize,
-    entries: HashMap<u32, Success>,
+    entries: HashMap<u32, Kept>,
     order: std::collections::VecDeque<u32>,
     next: u32,
     /// The id of the last success kept (0: the last call kept nothing).
@@ -1000,7 +988,7 @@ struct Memo {
 }
 
 impl Memo {
-    fn insert(&mut self, success: Success) -> u32 {
+    fn insert(&mut self, success: Kept) -> u32 {
         if self.capacity == 0 {
             return 0;
         }
@@ -1078,7 +1066,7 @@ pub fn create_verifier(options: JsValue) -> Result<Verifier, JsValue> {
                 .to_js()
             })?
     };
-    if backend == Backend::Node && !webcrypto::has_host_verify() {
+    if backend == Backend::Node && !tokengate_webcrypto::has_host_verify() {
         return Err(OptionError::new(
             "signatureBackend",
             "\"node\" needs the package's Node.js entry (node:crypto); this runtime has none",
@@ -1099,17 +1087,13 @@ pub fn create_verifier(options: JsValue) -> Result<Verifier, JsValue> {
         timeout_ms: config.jwks_cache.fetch_timeout_ms,
     };
     // Successes are kept in `Memo` (with the JS wrapper's map by token string), not in
-    // the core's hashed token cache: one cache, and no token hashing.
-    let tokens = TokenCache::new(0);
+    // the pipeline's hashed token cache: one cache, and no token hashing.
     let memo_capacity = config.token_cache_size;
-    let keys = KeyProvider::new(&config);
-    let gate = Gate::new(config)
+    let auth = Authenticator::with_cache(config, 0)
         .map_err(|e| config_error(&e, value.get("issuers").is_none_or(|v| v.is_null())).to_js())?;
     Ok(Verifier {
         inner: Rc::new(Inner {
-            gate,
-            keys,
-            tokens: RefCell::new(tokens),
+            auth,
             policies: RefCell::new(HashMap::new()),
             io,
             current_date,
@@ -1160,12 +1144,12 @@ impl Inner {
     }
 
     fn deny(&self, err: &dyn ErrorCode) -> Obj {
-        failure(&self.gate.deny(err, None))
+        failure(&self.auth.gate().deny(err, None))
     }
 
     /// The result object of a verification and, with `keep`, the id its success is
     /// kept under (0: a failure, or not kept).
-    fn settle(&self, outcome: Result<Success, Obj>, keep: bool) -> (JsValue, u32) {
+    fn settle(&self, outcome: Result<Kept, Obj>, keep: bool) -> (JsValue, u32) {
         match outcome {
             Ok(s) => {
                 let result = success(&s.verified).to_js();
@@ -1181,7 +1165,7 @@ impl Inner {
     }
 
     /// Verifies a token; `Err` carries the failure result (not an exception).
-    async fn verify(self: &Rc<Self>, token: &JsValue, now: i64) -> Result<Success, Obj> {
+    async fn verify(self: &Rc<Self>, token: &JsValue, now: i64) -> Result<Kept, Obj> {
         let token = match token.as_string() {
             Some(t) if !t.is_empty() => t,
             _ if token.is_undefined() || token.is_null() || token.as_string().is_some() => {
@@ -1189,57 +1173,20 @@ impl Inner {
             }
             _ => return Err(self.deny(&TokenError::Malformed("the token must be a string".into()))),
         };
-        let unverified = self.gate.peek(&token).map_err(|e| self.deny(&e))?;
-        let issuer = unverified.issuer_index;
-        let kid = unverified.kid().map(str::to_owned);
-        let now_u = u64::try_from(now).unwrap_or(0);
-        let keys = self
-            .keys
-            .keys(&self.io, issuer, kid.as_deref(), now_u)
+        let now = u64::try_from(now).unwrap_or(0);
+        let v = self
+            .auth
+            .verify(&self.io, &self.backend, &token, now)
             .await
-            .map_err(|e| self.deny(&e))?;
-        if keys.refresh {
+            .map_err(|e| failure(&e.deny(self.auth.gate())))?;
+        if v.refresh {
             let me = Rc::clone(self);
+            let issuer = v.kept.issuer;
             spawn_local(async move {
-                me.keys.refresh(&me.io, issuer, now_u).await;
+                me.auth.refresh(&me.io, issuer, now).await;
             });
         }
-        // Gate::begin, the signature check (WebCrypto or Rust, see `signatureBackend`),
-        // then Gate::complete. The token cache is borrowed on either side of the await,
-        // never across it; `keys.set` (which `check` borrows) lives until the end.
-        let begun = {
-            let mut cache = self.tokens.borrow_mut();
-            self.gate.begin(
-                &token,
-                &unverified,
-                &keys.set,
-                keys.generation,
-                &mut cache,
-                now,
-            )
-        };
-        let success = |verified| Success {
-            verified,
-            issuer,
-            generation: keys.generation,
-        };
-        let check = match begun {
-            Ok(Begin::Cached(v)) => return Ok(success(*v)),
-            Ok(Begin::Check(check)) => check,
-            Err(e) => return Err(self.deny(&e)),
-        };
-        let ok = webcrypto::check(
-            &check,
-            unverified.jws.signing_input.as_bytes(),
-            &unverified.jws.signature,
-            self.backend,
-        )
-        .await;
-        let mut cache = self.tokens.borrow_mut();
-        self.gate
-            .complete(&unverified, &check, ok, keys.generation, &mut cache, now)
-            .map(success)
-            .map_err(|e| self.deny(&e))
+        Ok(v.kept)
     }
 
     /// The compiled policy of a requirement (cached by its JSON text).
@@ -1259,7 +1206,7 @@ impl Inner {
                 option: String::new(),
                 why: e.to_string(),
             })?;
-        let policy = self.gate.policy();
+        let policy = self.auth.gate().policy();
         let cfg = PolicyConfig {
             routes: vec![RouteConfig {
                 path: "/*".into(),
@@ -1305,17 +1252,16 @@ impl Verifier {
         self.inner.memo.borrow_mut().last = 0;
         let now = self.inner.now()?;
         let inner = Rc::clone(&self.inner);
-        let mut pending = Box::pin(async move { inner.verify(&token, now).await });
-        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
-        match pending.as_mut().poll(&mut cx) {
-            Poll::Ready(outcome) => {
+        let pending = Box::pin(async move { inner.verify(&token, now).await });
+        match poll_once(pending) {
+            Ok(outcome) => {
                 let (result, id) = self.inner.settle(outcome, keep);
                 self.inner.memo.borrow_mut().last = id;
                 Ok(result)
             }
             // Not done: the executor polls the same future again (with a real waker,
             // which is all a future owes: only the waker of its latest poll is woken).
-            Poll::Pending => {
+            Err(pending) => {
                 let inner = Rc::clone(&self.inner);
                 Ok(future_to_promise(async move {
                     let (result, id) = inner.settle(pending.await, keep);
@@ -1368,15 +1314,11 @@ impl Verifier {
             return false;
         };
         let mut memo = self.inner.memo.borrow_mut();
-        let holds = memo.entries.get(&id).is_some_and(|s| {
-            let now_u = u64::try_from(now).unwrap_or(0);
-            self.inner.keys.is_current(s.issuer, s.generation, now_u)
-                && self
-                    .inner
-                    .gate
-                    .revalidate(s.issuer, &s.verified, now)
-                    .is_ok()
-        });
+        let now = u64::try_from(now).unwrap_or(0);
+        let holds = memo
+            .entries
+            .get(&id)
+            .is_some_and(|kept| self.inner.auth.recheck(kept, now) == Ok(true));
         if !holds {
             memo.entries.remove(&id);
         }
@@ -1491,7 +1433,7 @@ fn decode_options(opts: &Value) -> OptResult<(ClassifyConfig, usize)> {
 #[wasm_bindgen(js_name = bearerToken)]
 pub fn bearer_token(authorization: JsValue) -> JsValue {
     let header = authorization.as_string();
-    match crate::gate::extract_token(header.as_deref(), None, None) {
+    match tokengate::gate::extract_token(header.as_deref(), None, None) {
         Ok(token) => Obj::default().with("ok", true).with("token", token),
         Err(e) => failure(&Deny::from_error(&e, DEFAULT_REALM, None)),
     }
@@ -1501,7 +1443,7 @@ pub fn bearer_token(authorization: JsValue) -> JsValue {
 /// `isReservedHeader(name, originSecretHeader?)`: whether a forwarder must drop an
 /// inbound header: an identity header (`x-tokengate-*`), the origin-secret header or a
 /// method-override header, in any case and with `_` read as `-`
-/// ([`crate::headers::is_reserved_inbound`], the rule the edge applies). Throws a
+/// ([`tokengate::headers::is_reserved_inbound`], the rule the edge applies). Throws a
 /// `TypeError` when `name` (or a given `originSecretHeader`) is not a string.
 #[wasm_bindgen(js_name = isReservedHeader)]
 pub fn is_reserved_header(name: JsValue, origin_secret_header: JsValue) -> Result<bool, JsValue> {
@@ -1510,23 +1452,23 @@ pub fn is_reserved_header(name: JsValue, origin_secret_header: JsValue) -> Resul
         .as_string()
         .ok_or_else(|| type_error("isReservedHeader: the name must be a string"))?;
     let secret = if origin_secret_header.is_undefined() || origin_secret_header.is_null() {
-        crate::headers::DEFAULT_ORIGIN_SECRET_HEADER.to_string()
+        tokengate::headers::DEFAULT_ORIGIN_SECRET_HEADER.to_string()
     } else {
         origin_secret_header
             .as_string()
             .ok_or_else(|| type_error("isReservedHeader: originSecretHeader must be a string"))?
     };
-    Ok(crate::headers::is_reserved_inbound(&name, &secret))
+    Ok(tokengate::headers::is_reserved_inbound(&name, &secret))
 }
 
 /// `encodeHeaderValue(value)`: an identity header value as the edge sends it
-/// ([`crate::headers::encode_value`]: bytes outside visible ASCII, spaces and `%` as
+/// ([`tokengate::headers::encode_value`]: bytes outside visible ASCII, spaces and `%` as
 /// `%XX`); for an array of strings, the encoded elements joined with one space
-/// ([`crate::headers::encode_list`]). Throws a `TypeError` for anything else.
+/// ([`tokengate::headers::encode_list`]). Throws a `TypeError` for anything else.
 #[wasm_bindgen(js_name = encodeHeaderValue)]
 pub fn encode_header_value(value: JsValue) -> Result<String, JsValue> {
     if let Some(s) = value.as_string() {
-        return Ok(crate::headers::encode_value(&s).into_owned());
+        return Ok(tokengate::headers::encode_value(&s).into_owned());
     }
     let bad = || -> JsValue {
         js_sys::TypeError::new("encodeHeaderValue: expected a string or an array of strings").into()
@@ -1538,7 +1480,7 @@ pub fn encode_header_value(value: JsValue) -> Result<String, JsValue> {
         .iter()
         .map(|v| v.as_string().ok_or_else(bad))
         .collect::<Result<Vec<String>, JsValue>>()?;
-    Ok(crate::headers::encode_list(
+    Ok(tokengate::headers::encode_list(
         items.iter().map(String::as_str),
     ))
 }
@@ -1549,13 +1491,13 @@ pub fn encode_header_value(value: JsValue) -> Result<String, JsValue> {
 #[wasm_bindgen(js_name = __setHostVerify)]
 pub fn set_host_verify(f: JsValue) -> Result<(), JsValue> {
     if f.is_null() || f.is_undefined() {
-        webcrypto::set_host_verify(None);
+        tokengate_webcrypto::set_host_verify(None);
         return Ok(());
     }
     let f = f
         .dyn_into::<Function>()
         .map_err(|_| JsValue::from(js_sys::TypeError::new("expected a function")))?;
-    webcrypto::set_host_verify(Some(f));
+    tokengate_webcrypto::set_host_verify(Some(f));
     Ok(())
 }
 
@@ -1591,24 +1533,20 @@ pub fn verify_signature_internal(
         let Some(key) = set.keys().first() else {
             return Ok(JsValue::NULL);
         };
-        let check = SignatureCheck {
-            key,
-            alg,
-            cache_key: crate::token_cache::TokenKey::from_token(""),
-        };
+        let check = SignatureCheck { key, alg };
         let answer = match backend {
-            Backend::Wasm => Some(crate::alg::verify_signature(
+            Backend::Wasm => Some(tokengate::alg::verify_signature(
                 alg,
                 &key.material,
                 &message,
                 &signature,
             )),
-            Backend::Node => webcrypto::verify_host(&check, &message, &signature),
-            Backend::WebCrypto => webcrypto::verify(&check, &message, &signature).await,
+            Backend::Node => tokengate_webcrypto::verify_host(&check, &message, &signature),
+            Backend::WebCrypto => tokengate_webcrypto::verify(&check, &message, &signature).await,
             // Both host backends, as a verifier would ask them (no Rust fallback).
-            Backend::Auto => match webcrypto::verify_host(&check, &message, &signature) {
+            Backend::Auto => match tokengate_webcrypto::verify_host(&check, &message, &signature) {
                 Some(ok) => Some(ok),
-                None => webcrypto::verify(&check, &message, &signature).await,
+                None => tokengate_webcrypto::verify(&check, &message, &signature).await,
             },
         };
         Ok(answer.map_or(JsValue::NULL, JsValue::from))
@@ -1622,17 +1560,20 @@ mod tests {
     #[test]
     fn memo_stays_bounded_when_entries_are_dropped_between_inserts() {
         let verified = || {
-            let key = crate::mint::SigningKey::generate(Alg::EdDSA).unwrap();
+            let key = tokengate::mint::SigningKey::generate(Alg::EdDSA).unwrap();
             let claims = json!({"iss": "https://i/", "aud": "a", "sub": "u", "exp": 2_000_000_000});
             let token = key.sign(claims.as_object().unwrap(), None);
             let cfg = Config::from_value(json!({"issuers": [{"issuer": "https://i/",
-                "audiences": ["a"], "jwks": crate::mint::public_jwks(&[key])}]}))
+                "audiences": ["a"], "jwks": tokengate::mint::public_jwks(&[key])}]}))
             .unwrap();
-            let gate = Gate::new(cfg).unwrap();
+            let gate = tokengate::Gate::new(cfg).unwrap();
             let u = gate.peek(&token).unwrap();
             let keys = KeySet::from_value(&gate.config().issuers[0].jwks.clone().unwrap()).unwrap();
-            gate.verify(&token, &u, &keys, 1, &mut TokenCache::new(0), 1_700_000_000)
-                .unwrap()
+            Kept {
+                verified: gate.verify_with(&u, &keys, 1_700_000_000).unwrap(),
+                issuer: 0,
+                generation: 1,
+            }
         };
         let v = verified();
         let mut memo = Memo {
@@ -1641,12 +1582,7 @@ mod tests {
         };
         let mut ids = Vec::new();
         for _ in 0..1000 {
-            let s = Success {
-                verified: v.clone(),
-                issuer: 0,
-                generation: 1,
-            };
-            let id = memo.insert(s);
+            let id = memo.insert(v.clone());
             // What a failed recheck does.
             memo.entries.remove(&id);
             ids.push(id);
@@ -1654,19 +1590,11 @@ mod tests {
         assert!(memo.order.len() <= 16, "{}", memo.order.len());
         assert!(ids.iter().all(|&id| id != 0));
         for _ in 0..10 {
-            let id = memo.insert(Success {
-                verified: v.clone(),
-                issuer: 0,
-                generation: 1,
-            });
+            let id = memo.insert(v.clone());
             assert_ne!(id, 0);
         }
         assert_eq!(memo.entries.len(), 4);
-        let empty = Memo::default().insert(Success {
-            verified: v,
-            issuer: 0,
-            generation: 1,
-        });
+        let empty = Memo::default().insert(v);
         assert_eq!(empty, 0, "capacity 0 keeps nothing");
     }
 

@@ -2,7 +2,7 @@
 //! timers.
 //!
 //! Everything here runs in the request that calls it: the key provider never hands a
-//! request another request's promise (see [`crate::keys`]), and waiters sleep on their
+//! request another request's promise (see [`tokengate::keys`]), and waiters sleep on their
 //! own [`Delay`]s.
 
 use std::pin::pin;
@@ -13,8 +13,8 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use worker::{AbortController, Delay, Env};
 
-use crate::config::check_fetch_url;
-use crate::keys::{HttpResponse, KeyIo};
+use tokengate::config::check_fetch_url;
+use tokengate::keys::{HttpResponse, KeyIo};
 
 /// The KV binding holding JWKS cache states (and the demo issuer's key).
 pub const JWKS_KV: &str = "JWKS_CACHE";

@@ -1,6 +1,6 @@
-//! The authorizer's request path: translate the request, ask the core, carry out the
-//! decision. Per isolate it keeps the built [`Gate`], the [`KeyProvider`] (memory tier
-//! of the JWKS cache), the verified-token cache and a small client-registry cache.
+//! The authorizer's request path: translate the request, ask the core's pipeline
+//! ([`Authenticator`]: rules, JWKS cache, verified-token cache), carry out the
+//! decision. Per isolate it keeps the built pipeline and a small client-registry cache.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -12,15 +12,17 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::{Context, Env, Headers, Method, Response};
 
-use crate::classify::Principal;
-use crate::config::{Config, ServerTiming};
-use crate::gate::{extract_token, Begin, Gate, Verified};
-use crate::headers;
-use crate::keys::{KeyOutcome, KeyProvider};
-use crate::policy::RouteMatch;
-use crate::token_cache::TokenCache;
-use crate::webcrypto::{self, Backend};
-use crate::{ConfigError, Deny, ErrorCode};
+use tokengate::classify::Principal;
+use tokengate::config::{Config, ServerTiming};
+use tokengate::gate::{Gate, Verified};
+use tokengate::headers;
+use tokengate::keys::KeyOutcome;
+use tokengate::policy::RouteMatch;
+use tokengate::{
+    AuthError, Authenticator, ConfigError, Credentials, Deny, ErrorCode, SignatureBackend,
+    SignatureCheck, Verification,
+};
+use tokengate_webcrypto::Backend;
 
 use super::demo::{self, Demo};
 use super::exchange::{self, SigningKeys};
@@ -44,12 +46,10 @@ struct ClientInfo {
 
 /// The per-isolate state built from the configuration.
 pub struct App {
-    pub(super) gate: Gate,
-    keys: KeyProvider,
-    tokens: RefCell<TokenCache<Verified>>,
+    auth: Authenticator,
     clients: RefCell<HashMap<String, (Option<ClientInfo>, f64)>>,
     demo: Option<Demo>,
-    pub(super) signing: Option<SigningKeys>,
+    signing: Option<SigningKeys>,
     /// The `TOKENGATE_ORIGIN_SECRET` secret, if set.
     origin_secret: Option<String>,
     /// Whether a service binding named `ORIGIN` exists.
@@ -174,10 +174,8 @@ async fn load_app(env: &Env, inc: &Incoming) -> Result<Rc<App>, ConfigError> {
     let log_level = take_log_level(&mut value)?;
     let config = Config::from_value(value)?;
     let app = Rc::new(App {
-        keys: KeyProvider::new(&config),
-        tokens: RefCell::new(TokenCache::new(config.token_cache_size)),
+        auth: Authenticator::new(config)?,
         clients: RefCell::new(HashMap::new()),
-        gate: Gate::new(config)?,
         demo,
         signing,
         origin_secret: env.secret(ORIGIN_SECRET).ok().map(|s| s.to_string()),
@@ -379,7 +377,7 @@ pub async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::R
     let reply = match load_app(&env, &inc).await {
         Ok(app) => {
             level = app.log_level;
-            timing_level = app.gate.config().edge.server_timing;
+            timing_level = app.gate().config().edge.server_timing;
             match handle_inner(&app, &inc, &env, &ctx, &mut log, started).await {
                 Ok(r) => r,
                 Err(e) => {
@@ -451,7 +449,7 @@ async fn handle_inner(
 ) -> worker::Result<Reply> {
     let path = inc.path.as_str();
     let method = &inc.method;
-    let cfg = app.gate.config();
+    let cfg = app.gate().config();
     let now_s = started / 1000.0;
 
     if let Some(resp) = exchange::metadata(app, path) {
@@ -492,7 +490,7 @@ async fn handle_inner(
     // forwarded path: an origin honouring it would run a method not authorized here.
     if let Some((_, query)) = inc.path_and_query.split_once('?') {
         if let Err(e) = headers::check_method_param(method.as_ref(), query) {
-            let deny = app.gate.deny(&e, None);
+            let deny = app.gate().deny(&e, None);
             log.decision = "deny";
             log.code = Some(deny.code);
             log.message = Some(deny.message.clone());
@@ -500,7 +498,7 @@ async fn handle_inner(
         }
     }
 
-    let route = app.gate.route(method.as_ref(), path);
+    let route = app.auth.route(method.as_ref(), path);
     log.route = route.index;
     // CORS preflight pass-through, when configured, for paths that pass the path
     // checks (a rejected path gets its 400 below).
@@ -530,7 +528,42 @@ async fn handle_inner(
     }
 }
 
-/// Extracts, verifies, classifies and authorizes; the error is the denial to send.
+impl App {
+    /// The compiled rules.
+    pub(super) fn gate(&self) -> &Gate {
+        self.auth.gate()
+    }
+
+    /// The exchange's signing keys, when the configuration has an `exchange` section.
+    pub(super) fn signing(&self) -> Option<&SigningKeys> {
+        self.signing.as_ref()
+    }
+}
+
+/// The signature backend of the request path: WebCrypto (Rust as the fallback), timed
+/// for the log line's `verify_ms`.
+struct TimedWebCrypto {
+    ms: std::cell::Cell<Option<f64>>,
+}
+
+impl SignatureBackend for TimedWebCrypto {
+    async fn verify(&self, check: &SignatureCheck<'_>, message: &[u8], signature: &[u8]) -> bool {
+        let t0 = now_ms();
+        let ok = Backend::WebCrypto.verify(check, message, signature).await;
+        self.ms.set(Some(now_ms() - t0));
+        ok
+    }
+}
+
+/// The denial for a pipeline error; a key-set failure carries `Retry-After` (the
+/// cooldown before keys are fetched again).
+fn refusal(app: &App, e: &AuthError) -> (Deny, Option<u64>) {
+    let retry = matches!(e, AuthError::Keys(_)).then(|| app.gate().config().jwks_cache.cooldown);
+    (e.deny(app.gate()), retry)
+}
+
+/// Extracts, verifies, classifies and authorizes (the core's pipeline); the error is
+/// the denial to send.
 async fn authenticate(
     app: &Rc<App>,
     env: &Env,
@@ -540,35 +573,26 @@ async fn authenticate(
     log: &mut LogLine,
     started: f64,
 ) -> Result<Verified, (Deny, Option<u64>)> {
-    let gate = &app.gate;
-    let cfg = gate.config();
-    if route.rejected {
-        return Err((
-            gate.deny(&crate::policy::PolicyError::PathRejected, None),
-            None,
-        ));
-    }
     let authorization = inc.headers.get("authorization").ok().flatten();
     // The Cookie header is read only when a cookie may carry the token.
-    let cookie = match cfg.edge.cookie {
+    let cookie = match app.gate().config().edge.cookie {
         Some(_) => inc.headers.get("cookie").ok().flatten(),
         None => None,
     };
-    let token = extract_token(
-        authorization.as_deref(),
-        cookie.as_deref(),
-        cfg.edge.cookie.as_deref(),
-    )
-    .map_err(|e| (gate.deny(&e, None), None))?
-    .ok_or_else(|| (gate.deny(&crate::RequestError::TokenMissing, None), None))?;
-    let verified = verify_token(app, env, ctx, token, log, started).await?;
-    gate.authorize(route, &verified.principal)
-        .map_err(|e| (gate.deny_policy(&e), None))?;
-    Ok(verified)
+    let credentials = Credentials {
+        authorization: authorization.as_deref(),
+        cookie: cookie.as_deref(),
+    };
+    let (io, backend, now) = pipeline_parts(app, env, started);
+    let outcome = app
+        .auth
+        .authenticate(&io, &backend, route, credentials, now)
+        .await;
+    finish(app, ctx, io, &backend, outcome, log)
 }
 
-/// Verifies and classifies one token against the configured issuers (keys from the
-/// key provider); the error is the denial to send and an optional `Retry-After`.
+/// Verifies and classifies one token (the core's pipeline, keys through `fetch` and
+/// KV); the error is the denial to send and an optional `Retry-After`.
 pub(super) async fn verify_token(
     app: &Rc<App>,
     env: &Env,
@@ -577,64 +601,51 @@ pub(super) async fn verify_token(
     log: &mut LogLine,
     started: f64,
 ) -> Result<Verified, (Deny, Option<u64>)> {
-    let gate = &app.gate;
-    let cfg = gate.config();
-    let deny = |e: &dyn ErrorCode| (gate.deny(e, None), None);
-    let unverified = gate.peek(token).map_err(|e| deny(&e))?;
-    let now = (started / 1000.0) as i64;
-    let now_u = u64::try_from(now).unwrap_or(0);
+    let (io, backend, now) = pipeline_parts(app, env, started);
+    let outcome = app.auth.verify(&io, &backend, token, now).await;
+    finish(app, ctx, io, &backend, outcome, log)
+}
+
+fn pipeline_parts(app: &App, env: &Env, started: f64) -> (EdgeIo, TimedWebCrypto, u64) {
     let io = EdgeIo {
         env: env.clone(),
-        timeout_ms: cfg.edge.fetch_timeout_ms,
+        timeout_ms: app.gate().config().edge.fetch_timeout_ms,
     };
-    let keys = app
-        .keys
-        .keys(&io, unverified.issuer_index, unverified.kid(), now_u)
-        .await
-        .map_err(|e| (gate.deny(&e, None), Some(cfg.jwks_cache.cooldown)))?;
-    log.jwks = Some(keys.outcome.as_str());
-    if keys.outcome == KeyOutcome::Stale {
-        log.message = Some("served with a stale key set (identity provider unreachable)".into());
+    let backend = TimedWebCrypto {
+        ms: std::cell::Cell::new(None),
+    };
+    (io, backend, (started / 1000.0).max(0.0) as u64)
+}
+
+/// Records a pipeline outcome in the log line, starts a due key refresh in the
+/// background, and turns an error into the denial to send.
+fn finish(
+    app: &Rc<App>,
+    ctx: &Context,
+    io: EdgeIo,
+    backend: &TimedWebCrypto,
+    outcome: Result<Verification, AuthError>,
+    log: &mut LogLine,
+) -> Result<Verified, (Deny, Option<u64>)> {
+    // The signature check's time; 0 for a kept verification, none when no check ran.
+    log.verify_ms = backend.ms.get().or_else(|| outcome.is_ok().then_some(0.0));
+    let v = outcome.map_err(|e| refusal(app, &e))?;
+    if let Some(keys) = v.keys {
+        log.jwks = Some(keys.as_str());
+        if keys == KeyOutcome::Stale {
+            log.message =
+                Some("served with a stale key set (identity provider unreachable)".into());
+        }
     }
-    if keys.refresh {
+    if v.refresh {
         let app2 = app.clone();
-        let issuer = unverified.issuer_index;
+        let issuer = v.kept.issuer;
+        let now = (now_ms() / 1000.0) as u64;
         ctx.wait_until(async move {
-            app2.keys.refresh(&io, issuer, now_u).await;
+            app2.auth.refresh(&io, issuer, now).await;
         });
     }
-    let t0 = now_ms();
-    // Gate::begin, the signature check through WebCrypto (Rust as the fallback), then
-    // Gate::complete. The token cache is borrowed on either side of the await, never
-    // across it; `keys.set` (which `check` borrows) lives until the end.
-    let begun = {
-        let mut cache = app.tokens.borrow_mut();
-        gate.begin(
-            token,
-            &unverified,
-            &keys.set,
-            keys.generation,
-            &mut cache,
-            now,
-        )
-    };
-    let verified = match begun {
-        Ok(Begin::Cached(v)) => Ok(*v),
-        Ok(Begin::Check(check)) => {
-            let ok = webcrypto::check(
-                &check,
-                unverified.jws.signing_input.as_bytes(),
-                &unverified.jws.signature,
-                Backend::WebCrypto,
-            )
-            .await;
-            let mut cache = app.tokens.borrow_mut();
-            gate.complete(&unverified, &check, ok, keys.generation, &mut cache, now)
-        }
-        Err(e) => Err(e),
-    };
-    log.verify_ms = Some(now_ms() - t0);
-    let verified = verified.map_err(|e| deny(&e))?;
+    let verified = v.kept.verified;
     let p = &verified.principal;
     log.kind = Some(p.kind.as_str());
     log.subject = Some(p.subject.clone());
@@ -699,7 +710,7 @@ async fn forward(
     log: &mut LogLine,
     now_s: f64,
 ) -> worker::Result<Reply> {
-    let cfg = app.gate.config();
+    let cfg = app.gate().config();
     // Identity headers as `name\nvalue\n` pairs, set in the same call that copies the
     // inbound headers (without host, inbound identity headers and, when so configured,
     // the Authorization header). Values are percent-encoded (`headers::encode_value`),

@@ -1,14 +1,14 @@
 //! Edge token exchange (RFC 8693): the Worker's own signing keys, its JWKS and OIDC
-//! metadata, and the token endpoint. The rules live in [`crate::exchange`]; this file
+//! metadata, and the token endpoint. The rules live in [`tokengate::exchange`]; this file
 //! only reads the request, verifies the two tokens with the same gate, signs and answers.
 
 use serde_json::{json, Value};
 use worker::{Context, Env, Headers, Method, Request, Response};
 
-use crate::alg::Alg;
-use crate::exchange::{plan, response_json, ExchangeError, ExchangeRequest};
-use crate::mint::SigningKey;
-use crate::ErrorCode;
+use tokengate::alg::Alg;
+use tokengate::exchange::{plan, response_json, ExchangeError, ExchangeRequest};
+use tokengate::mint::SigningKey;
+use tokengate::ErrorCode;
 
 use super::app::{verify_token, App, LogLine};
 use super::io::JWKS_KV;
@@ -49,7 +49,7 @@ impl SigningKeys {
 
     /// The public JWKS of every key (current and previous).
     pub fn jwks(&self) -> Value {
-        crate::mint::public_jwks(&self.0)
+        tokengate::mint::public_jwks(&self.0)
     }
 
     /// Points the configured own issuer at these keys (inline, no network fetch).
@@ -105,7 +105,7 @@ fn json_response(status: u16, body: String) -> Response {
 /// Serves `/.well-known/jwks.json` and `/.well-known/openid-configuration` for the
 /// edge's own issuer, when the path is one of them.
 pub fn metadata(app: &App, path: &str) -> Option<Response> {
-    let (ex, keys) = (app.gate.config().exchange.as_ref()?, app.signing.as_ref()?);
+    let (ex, keys) = (app.gate().config().exchange.as_ref()?, app.signing()?);
     let base = ex.issuer.trim_end_matches('/');
     match path {
         "/.well-known/jwks.json" => Some(json_response(200, keys.jwks().to_string())),
@@ -115,7 +115,7 @@ pub fn metadata(app: &App, path: &str) -> Option<Response> {
                 "issuer": ex.issuer,
                 "jwks_uri": format!("{base}/.well-known/jwks.json"),
                 "token_endpoint": format!("{base}{}", ex.path),
-                "grant_types_supported": [crate::exchange::GRANT_TYPE],
+                "grant_types_supported": [tokengate::exchange::GRANT_TYPE],
                 "token_endpoint_auth_methods_supported": ["none"],
                 "id_token_signing_alg_values_supported": keys.0.iter().map(|k| k.alg().as_str()).collect::<Vec<_>>(),
             })
@@ -150,13 +150,13 @@ pub async fn token_endpoint(
     log: &mut LogLine,
     started: f64,
 ) -> worker::Result<Response> {
-    let Some(ex) = app.gate.config().exchange.as_ref() else {
+    let Some(ex) = app.gate().config().exchange.as_ref() else {
         return Ok(fail(
             &ExchangeError::ServerError("exchange is not configured".into()),
             log,
         ));
     };
-    let Some(keys) = app.signing.as_ref() else {
+    let Some(keys) = app.signing() else {
         return Ok(fail(
             &ExchangeError::ServerError("no signing key".into()),
             log,

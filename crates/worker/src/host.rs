@@ -6,7 +6,7 @@
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(inline_js = r#"
-// Which inbound headers are dropped is decided in Rust (crate::headers), from the names
+// Which inbound headers are dropped is decided in Rust (tokengate::headers), from the names
 // tgHeaderNames lists; `drop` names them, one per line.
 export function tgHeaderNames(h) {
   let out = "";

@@ -1,0 +1,380 @@
+//! The one verification pipeline: extract, verify (keys from memory, then the shared
+//! store, then a fetch), classify and authorize.
+//!
+//! An [`Authenticator`] is built once from a [`Config`] and kept for the life of the
+//! process (an isolate, a verifier). It owns the [`Gate`] (the compiled rules), the
+//! [`KeyProvider`] (the JWKS cache and its single-flight I/O) and the verified-token
+//! cache. An adapter gives it two things, both traits so that the pipeline stays sans-IO:
+//!
+//! * the key I/O ([`KeyIo`]): `fetch`, the shared store, timers, secrets;
+//! * the signature backend ([`SignatureBackend`]): WebCrypto or a host function in
+//!   the Worker and the npm package, [`RustBackend`] natively.
+//!
+//! The adapters then only translate: request parts in, a [`Verification`] or an
+//! [`AuthError`] out.
+//!
+//! # Reusing a verification
+//!
+//! A success is kept as a [`Kept`] (the verified token, its issuer and the generation of
+//! the key set that verified it). Whoever keeps it (this authenticator's token cache,
+//! keyed by the token's SHA-256, or the npm package's results kept by token string)
+//! reuses it only under one rule, [`Authenticator::recheck`]: the issuer's key set is
+//! still of that generation and usable without any I/O, and every time claim holds at
+//! the current time. When the key set is due a refresh the full path runs (it starts the
+//! refresh), and a kept result of the generation it then uses is still reused.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use crate::alg::verify_signature;
+use crate::config::Config;
+use crate::gate::{extract_token, Decision, Gate, SignatureCheck, Verified};
+use crate::keys::{KeyIo, KeyOutcome, KeyProvider};
+use crate::policy::{PolicyError, RouteMatch};
+use crate::token_cache::{TokenCache, TokenKey};
+use crate::{ConfigError, Deny, JwksError, RequestError, TokenError};
+
+/// Checks a signature owed by the pipeline: `signature` over `message` with
+/// `check.key` under `check.alg` (chosen from the key, never from the token).
+pub trait SignatureBackend {
+    /// Whether the signature is valid. A backend that cannot do a check (no host
+    /// crypto, a key the host will not import) falls back to [`verify_signature`].
+    fn verify(
+        &self,
+        check: &SignatureCheck<'_>,
+        message: &[u8],
+        signature: &[u8],
+    ) -> impl Future<Output = bool>;
+}
+
+/// The portable Rust backend (the reference; synchronous, so a verification with
+/// keys in memory completes on its first poll).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RustBackend;
+
+impl SignatureBackend for RustBackend {
+    async fn verify(&self, check: &SignatureCheck<'_>, message: &[u8], signature: &[u8]) -> bool {
+        verify_signature(check.alg, &check.key.material, message, signature)
+    }
+}
+
+/// A verification kept for reuse; see the [module docs](self).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Kept {
+    /// The verified, classified token.
+    pub verified: Verified,
+    /// The configured issuer (index) it was verified against.
+    pub issuer: usize,
+    /// The generation of the key set that verified it.
+    pub generation: u64,
+}
+
+/// A successful verification and what it cost.
+#[derive(Debug, Clone)]
+pub struct Verification {
+    /// The verification, as kept.
+    pub kept: Kept,
+    /// Where the keys came from; `None` for a reused verification (no key was needed).
+    pub keys: Option<KeyOutcome>,
+    /// Whether the adapter should call [`Authenticator::refresh`] for
+    /// [`Verification::kept`]'s issuer in the background.
+    pub refresh: bool,
+}
+
+impl Verification {
+    /// The verified token and its principal.
+    pub fn verified(&self) -> &Verified {
+        &self.kept.verified
+    }
+}
+
+/// Why a request or a token was refused, by stage.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// The request itself (no token, a malformed `Authorization` header).
+    Request(RequestError),
+    /// The token (malformed, unknown issuer, bad signature, claims).
+    Token(TokenError),
+    /// The issuer's keys could not be had.
+    Keys(JwksError),
+    /// The route refused the principal (or the path itself).
+    Policy(PolicyError),
+}
+
+impl AuthError {
+    /// The denial to answer with (status, code, RFC 6750 challenge) under `gate`'s realm.
+    pub fn deny(&self, gate: &Gate) -> Deny {
+        match self {
+            AuthError::Request(e) => gate.deny(e, None),
+            AuthError::Token(e) => gate.deny(e, None),
+            AuthError::Keys(e) => gate.deny(e, None),
+            AuthError::Policy(e) => gate.deny_policy(e),
+        }
+    }
+
+    /// The stable code of the error.
+    pub fn code(&self) -> &'static str {
+        use crate::ErrorCode;
+        match self {
+            AuthError::Request(e) => e.code(),
+            AuthError::Token(e) => e.code(),
+            AuthError::Keys(e) => e.code(),
+            AuthError::Policy(e) => e.code(),
+        }
+    }
+}
+
+impl From<RequestError> for AuthError {
+    fn from(e: RequestError) -> Self {
+        AuthError::Request(e)
+    }
+}
+impl From<TokenError> for AuthError {
+    fn from(e: TokenError) -> Self {
+        AuthError::Token(e)
+    }
+}
+impl From<JwksError> for AuthError {
+    fn from(e: JwksError) -> Self {
+        AuthError::Keys(e)
+    }
+}
+impl From<PolicyError> for AuthError {
+    fn from(e: PolicyError) -> Self {
+        AuthError::Policy(e)
+    }
+}
+
+/// Where a request's token may come from: the `Authorization` header and the cookie
+/// named by `edge.cookie`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Credentials<'a> {
+    /// The `Authorization` header value.
+    pub authorization: Option<&'a str>,
+    /// The `Cookie` header value (read only when a cookie is configured).
+    pub cookie: Option<&'a str>,
+}
+
+/// The pipeline; see the [module docs](self).
+#[derive(Debug)]
+pub struct Authenticator {
+    gate: Gate,
+    keys: KeyProvider,
+    cache: RefCell<TokenCache<Kept>>,
+}
+
+/// Unix seconds as the claims checks take them.
+fn signed(now: u64) -> i64 {
+    i64::try_from(now).unwrap_or(i64::MAX)
+}
+
+impl Authenticator {
+    /// Validates the configuration and builds the pipeline, with a token cache of
+    /// `token_cache_size` entries.
+    pub fn new(config: Config) -> Result<Authenticator, ConfigError> {
+        let capacity = config.token_cache_size;
+        Authenticator::with_cache(config, capacity)
+    }
+
+    /// As [`Authenticator::new`] with a token cache of `capacity` entries; 0 disables
+    /// it (the token is then not hashed: for callers that keep results themselves, such
+    /// as the npm package).
+    pub fn with_cache(config: Config, capacity: usize) -> Result<Authenticator, ConfigError> {
+        let keys = KeyProvider::new(&config);
+        let gate = Gate::new(config)?;
+        Ok(Authenticator {
+            gate,
+            keys,
+            cache: RefCell::new(TokenCache::new(capacity)),
+        })
+    }
+
+    /// The compiled rules.
+    pub fn gate(&self) -> &Gate {
+        &self.gate
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        self.gate.config()
+    }
+
+    /// The key provider (for inspection: [`KeyProvider::state`]).
+    pub fn key_provider(&self) -> &KeyProvider {
+        &self.keys
+    }
+
+    /// The number of verifications in the token cache.
+    pub fn cached(&self) -> usize {
+        self.cache.borrow().len()
+    }
+
+    /// Finds the route rule for a request (the path without query string).
+    pub fn route(&self, method: &str, path: &str) -> RouteMatch<'_> {
+        self.gate.route(method, path)
+    }
+
+    /// Whether a kept verification may be reused at `now` (unix seconds): its key-set
+    /// generation is still the issuer's and usable without I/O, and its time claims
+    /// hold. `Ok(false)`: the key set changed or is due a refresh (verify again);
+    /// `Err`: a time claim no longer holds (the token expired, for one).
+    pub fn recheck(&self, kept: &Kept, now: u64) -> Result<bool, TokenError> {
+        if !self.keys.is_current(kept.issuer, kept.generation, now) {
+            return Ok(false);
+        }
+        self.gate
+            .revalidate(kept.issuer, &kept.verified, signed(now))
+            .map(|()| true)
+    }
+
+    /// Starts a background refresh of an issuer's keys (after
+    /// [`Verification::refresh`]); nothing when one is in flight.
+    pub async fn refresh<I: KeyIo>(&self, io: &I, issuer: usize, now: u64) {
+        self.keys.refresh(io, issuer, now).await;
+    }
+
+    /// Verifies and classifies a token at `now` (unix seconds): size cap, a kept
+    /// verification ([`Authenticator::recheck`]), else parse and issuer, keys (memory,
+    /// store, fetch), the signature through `backend`, the claims; a success is cached.
+    pub async fn verify<I: KeyIo, S: SignatureBackend>(
+        &self,
+        io: &I,
+        backend: &S,
+        token: &str,
+        now: u64,
+    ) -> Result<Verification, AuthError> {
+        let now_s = signed(now);
+        // A token over the size cap is never hashed (peek refuses it below).
+        let cache_key =
+            if self.cache.borrow().capacity() == 0 || token.len() > self.config().max_token_bytes {
+                None
+            } else {
+                Some(TokenKey::from_token(token))
+            };
+        if let Some(key) = &cache_key {
+            let hit = self.cache.borrow_mut().lookup(key, now);
+            if let Some(kept) = hit {
+                if self.recheck(&kept, now)? {
+                    return Ok(Verification {
+                        kept,
+                        keys: None,
+                        refresh: false,
+                    });
+                }
+            }
+        }
+        let unverified = self.gate.peek(token)?;
+        let issuer = unverified.issuer_index;
+        let keys = self.keys.keys(io, issuer, unverified.kid(), now).await?;
+        let outcome = Some(keys.outcome);
+        let refresh = keys.refresh;
+        // A verification kept with the generation the provider serves now (a refresh is
+        // due, or the keys are served stale) is reused too: the same rule.
+        if let Some(key) = &cache_key {
+            let hit = self.cache.borrow_mut().get(key, keys.generation, now);
+            if let Some(kept) = hit {
+                self.gate.revalidate(issuer, &kept.verified, now_s)?;
+                return Ok(Verification {
+                    kept,
+                    keys: outcome,
+                    refresh,
+                });
+            }
+        }
+        let check = self.gate.select_key(&unverified, &keys.set)?;
+        let ok = backend
+            .verify(
+                &check,
+                unverified.jws.signing_input.as_bytes(),
+                &unverified.jws.signature,
+            )
+            .await;
+        let verified = self.gate.complete(&unverified, &check, ok, now_s)?;
+        let kept = Kept {
+            verified,
+            issuer,
+            generation: keys.generation,
+        };
+        if let (Some(key), Some(exp)) = (cache_key, kept.verified.principal.expires_at) {
+            let until = u64::try_from(exp)
+                .unwrap_or(0)
+                .saturating_add(self.config().leeway);
+            self.cache
+                .borrow_mut()
+                .insert(key, kept.clone(), until, keys.generation, now);
+        }
+        Ok(Verification {
+            kept,
+            keys: outcome,
+            refresh,
+        })
+    }
+
+    /// The whole check of a request that needs a token (the route is not public): the
+    /// path checks, the token from `credentials`, [`Authenticator::verify`], then the
+    /// route's requirement.
+    pub async fn authenticate<I: KeyIo, S: SignatureBackend>(
+        &self,
+        io: &I,
+        backend: &S,
+        route: &RouteMatch<'_>,
+        credentials: Credentials<'_>,
+        now: u64,
+    ) -> Result<Verification, AuthError> {
+        if route.rejected {
+            return Err(PolicyError::PathRejected.into());
+        }
+        let cookie_name = self.config().edge.cookie.as_deref();
+        let token = extract_token(
+            credentials.authorization,
+            cookie_name.and(credentials.cookie),
+            cookie_name,
+        )?
+        .ok_or(RequestError::TokenMissing)?;
+        let verification = self.verify(io, backend, token, now).await?;
+        self.gate
+            .authorize(route, &verification.kept.verified.principal)?;
+        Ok(verification)
+    }
+}
+
+impl Authenticator {
+    /// The whole decision for a request, for adapters that forward or refuse and do
+    /// nothing else in between: the route (a public route needs no token), then
+    /// [`Authenticator::authenticate`].
+    pub async fn decide<I: KeyIo, S: SignatureBackend>(
+        &self,
+        io: &I,
+        backend: &S,
+        method: &str,
+        path: &str,
+        credentials: Credentials<'_>,
+        now: u64,
+    ) -> Decision {
+        let route = self.route(method, path);
+        if route.public && !route.rejected {
+            return Decision::Public;
+        }
+        match self
+            .authenticate(io, backend, &route, credentials, now)
+            .await
+        {
+            Ok(v) => Decision::Allow(Box::new(v.kept.verified)),
+            Err(e) => Decision::Deny(e.deny(&self.gate)),
+        }
+    }
+}
+
+/// Polls a future once with a waker that does nothing: `Ok` with its output when it
+/// completed without waiting (keys in memory and a synchronous signature backend),
+/// otherwise `Err` with the future, for an executor to poll again with a real waker.
+pub fn poll_once<F: Future>(mut fut: Pin<Box<F>>) -> Result<F::Output, Pin<Box<F>>> {
+    let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+    match fut.as_mut().poll(&mut cx) {
+        Poll::Ready(v) => Ok(v),
+        Poll::Pending => Err(fut),
+    }
+}
