@@ -76,8 +76,9 @@ pub struct Kept {
 pub struct Verification {
     /// The verification, as kept.
     pub kept: Kept,
-    /// Where the keys came from; `None` for a reused verification (no key was needed).
-    pub keys: Option<KeyOutcome>,
+    /// Where the keys came from. A reused verification reports
+    /// [`KeyOutcome::Memory`]: the key set it was made with is the one in memory, fresh.
+    pub keys: KeyOutcome,
     /// Whether the adapter should call [`Authenticator::refresh`] for
     /// [`Verification::kept`]'s issuer in the background.
     pub refresh: bool,
@@ -260,7 +261,7 @@ impl Authenticator {
                 if self.recheck(&kept, now)? {
                     return Ok(Verification {
                         kept,
-                        keys: None,
+                        keys: KeyOutcome::Memory,
                         refresh: false,
                     });
                 }
@@ -269,7 +270,7 @@ impl Authenticator {
         let unverified = self.gate.peek(token)?;
         let issuer = unverified.issuer_index;
         let keys = self.keys.keys(io, issuer, unverified.kid(), now).await?;
-        let outcome = Some(keys.outcome);
+        let outcome = keys.outcome;
         let refresh = keys.refresh;
         // A verification kept with the generation the provider serves now (a refresh is
         // due, or the keys are served stale) is reused too: the same rule.

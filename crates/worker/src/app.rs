@@ -630,12 +630,9 @@ fn finish(
     // The signature check's time; 0 for a kept verification, none when no check ran.
     log.verify_ms = backend.ms.get().or_else(|| outcome.is_ok().then_some(0.0));
     let v = outcome.map_err(|e| refusal(app, &e))?;
-    if let Some(keys) = v.keys {
-        log.jwks = Some(keys.as_str());
-        if keys == KeyOutcome::Stale {
-            log.message =
-                Some("served with a stale key set (identity provider unreachable)".into());
-        }
+    log.jwks = Some(v.keys.as_str());
+    if v.keys == KeyOutcome::Stale {
+        log.message = Some("served with a stale key set (identity provider unreachable)".into());
     }
     if v.refresh {
         let app2 = app.clone();
