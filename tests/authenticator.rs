@@ -1,4 +1,4 @@
-//! The composed Gate on the configuration from the README: decisions, statuses and
+//! The pipeline (Authenticator) on the configuration from the README: decisions, statuses and
 //! RFC 6750 challenges for machine and user tokens, the token cache, and the real Auth0
 //! client-credentials token.
 
@@ -216,4 +216,46 @@ fn real_auth0_token_classifies_as_machine() {
     );
     assert_eq!(json!(v.principal.scopes), expected["scopes"]);
     assert_eq!(v.principal.decided_by, DecidedBy::Gty);
+}
+
+/// A backend that counts the signature checks it is asked for.
+#[derive(Default)]
+struct Counting(std::cell::Cell<u32>);
+
+impl tokengate::SignatureBackend for Counting {
+    async fn verify(&self, c: &tokengate::SignatureCheck<'_>, m: &[u8], s: &[u8]) -> bool {
+        self.0.set(self.0.get() + 1);
+        tokengate::RustBackend.verify(c, m, s).await
+    }
+}
+
+#[test]
+fn a_kept_verification_is_reused_under_the_one_rule() {
+    let key = SigningKey::generate(Alg::ES256).unwrap();
+    let auth = common::authenticator(config(Some(&key)));
+    let backend = Counting::default();
+    let m = machine(&key, "read:builds");
+    let now = NOW as u64;
+    let first = common::ready(auth.verify(&common::NoIo, &backend, &m, now)).unwrap();
+    assert_eq!(backend.0.get(), 1);
+    assert_eq!(first.keys, tokengate::keys::KeyOutcome::Static);
+    // The same token again: no signature check, the same principal.
+    let again = common::ready(auth.verify(&common::NoIo, &backend, &m, now + 5)).unwrap();
+    assert_eq!(backend.0.get(), 1, "reused");
+    assert_eq!(again.kept, first.kept);
+    // Past exp + leeway the cache entry is gone with it, and the token is refused.
+    let late = common::ready(auth.verify(&common::NoIo, &backend, &m, now + 3600 + 61));
+    assert_eq!(late.unwrap_err().code(), "token_expired");
+    let checks = backend.0.get();
+    // A token that differs by one character is not the kept one.
+    let i = m.len() - 10;
+    let c = if &m[i..=i] == "A" { "B" } else { "A" };
+    let forged = format!("{}{c}{}", &m[..i], &m[i + 1..]);
+    let e = common::ready(auth.verify(&common::NoIo, &backend, &forged, now)).unwrap_err();
+    assert_eq!(backend.0.get(), checks + 1, "checked, not reused");
+    assert_eq!(e.code(), "signature_invalid");
+    // An oversized token is refused before it is hashed or parsed.
+    let big = "a".repeat(auth.config().max_token_bytes + 1);
+    let e = common::ready(auth.verify(&common::NoIo, &backend, &big, now)).unwrap_err();
+    assert_eq!(e.code(), "token_too_large");
 }
