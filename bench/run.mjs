@@ -93,7 +93,14 @@ function targets(res) {
   for (const r of (res.edge?.results ?? []).filter((x) => x.worker === "tokengate" && x.scenario !== "public")) {
     t.push({ id: `edge.${r.scenario}.vs_passthrough`, what: `Worker req/s vs passthrough (${r.scenario})`, target: ">= 0.8x", value: r.rpsVsPassthrough, met: r.rpsVsPassthrough == null ? null : r.rpsVsPassthrough >= 0.8 });
     t.push({ id: `edge.${r.scenario}.vs_jose`, what: `Worker req/s vs jose+KV (${r.scenario})`, target: ">= 1.0x", value: r.rpsVsJose, met: r.rpsVsJose == null ? null : r.rpsVsJose >= 1.0 });
+    const cpuTarget = r.scenario === "pool" ? 0.5 : 1.0;
+    t.push({ id: `edge.${r.scenario}.cpu`, what: `Worker CPU overhead over passthrough vs jose's (${r.scenario})`, target: `<= ${cpuTarget.toFixed(1)}x`, value: r.cpuOverheadVsJose, met: r.cpuOverheadVsJose == null ? null : r.cpuOverheadVsJose <= cpuTarget });
     t.push({ id: `edge.${r.scenario}.kv_reads`, what: `KV reads per request after warm-up (${r.scenario})`, target: "< 0.01", value: r.kvReadsPerRequest, met: r.kvReadsPerRequest == null ? null : r.kvReadsPerRequest < 0.01 });
+  }
+  for (const r of (res.edge?.results ?? []).filter((x) => x.worker === "tokengate" && x.scenario === "public")) {
+    const pt = res.edge.results.find((x) => x.worker === "passthrough" && x.scenario === "public");
+    const v = pt ? r.cpuOverheadUs / pt.cpuUsPerRequest : null;
+    t.push({ id: "edge.public.cpu", what: "Worker CPU overhead on a public route, share of passthrough's CPU", target: "<= 0.10", value: v, met: v == null ? null : v <= 0.1 });
   }
   return t;
 }
@@ -176,6 +183,13 @@ function render(res, tgts) {
           `${r.rps.toFixed(0)} req/s${rounds}  p50 ${fmtMs(r.latencyMs.p50)}  p99 ${fmtMs(r.latencyMs.p99)}${errs}`,
           r.worker === "passthrough" ? "" : `${fmtRatio(r.rpsVsPassthrough)} passthrough, ${fmtRatio(r.rpsVsJose)} jose+KV`,
           r.worker === "tokengate" && sc !== "public" ? `${tgt(`edge.${sc}.vs_passthrough`)} / ${tgt(`edge.${sc}.vs_jose`)}` : "",
+        ]);
+        rows.push([
+          area,
+          `${r.label} workerd CPU/request`,
+          `${r.cpuUsPerRequest.toFixed(0)} us (rounds ${r.cpuUsRounds.map((x) => x.toFixed(0)).join(", ")})`,
+          r.worker === "passthrough" ? "" : `+${r.cpuOverheadUs.toFixed(0)} us over passthrough${r.cpuOverheadVsJose == null || r.worker !== "tokengate" ? "" : `, ${fmtRatio(r.cpuOverheadVsJose)} jose's overhead`}`,
+          r.worker === "tokengate" ? tgt(`edge.${sc}.cpu`) : "",
         ]);
         if (r.worker !== "passthrough" && sc !== "public") {
           rows.push([

@@ -13,7 +13,9 @@
 // Every Worker is entered through workers/counting-entry.mjs, which counts KV calls
 // and requests. The three run side by side (one workerd each) and are loaded in turn,
 // in rounds whose order rotates, so that drifting background load on the machine hits
-// them alike; req/s is the median over the rounds, latencies are pooled. KV reads per
+// them alike; req/s is the median over the rounds, latencies are pooled. The cost of a
+// request is also measured as the CPU time (user + system, from /proc) of the Worker's
+// own workerd process over the measured rounds, divided by the requests it answered. KV reads per
 // request are counted over all measured rounds, after a warm-up run. Scenarios:
 //
 //   public  GET /health without a token, a public route for both authorizers (their
@@ -31,6 +33,7 @@ import { createRequire } from "node:module";
 import { makeKey, jwksOf, signTokens, ISSUER, AUDIENCE } from "../lib/keys.mjs";
 import { summarize } from "../lib/stats.mjs";
 import { run, log } from "../lib/proc.mjs";
+import { cpuSeconds, descendants } from "../lib/cpu.mjs";
 
 const require = createRequire(import.meta.url);
 
@@ -101,9 +104,13 @@ async function bootWorker({ name, dir, modules, bindings, compatDate }) {
     bindings,
   };
   const opts = typeof miniflare.convertV4MiniflareOptions === "function" ? miniflare.convertV4MiniflareOptions(v4) : v4;
+  const known = new Set(descendants(process.pid, "workerd"));
   const mf = new miniflare.Miniflare(opts);
   const url = await mf.ready;
-  return { mf, url: String(url).replace(/\/$/, "") };
+  // The workerd process this Miniflare started: its CPU time is what the Worker costs.
+  const pids = descendants(process.pid, "workerd").filter((p) => !known.has(p));
+  if (pids.length !== 1) throw new Error(`${name}: expected one new workerd process, found ${pids.length}`);
+  return { mf, url: String(url).replace(/\/$/, ""), pid: pids[0] };
 }
 
 /** One autocannon run; latencies (ms, 2xx only) recorded at full precision. */
@@ -264,8 +271,8 @@ export async function edgeSection({ smoke, root, workDir, buildDir }) {
     // Boot all three and check that they do their job.
     for (const w of workers) {
       const t1 = performance.now();
-      const { mf, url } = await bootWorker({ name: w.id, dir: w.dir, modules: w.modules, bindings: w.bindings, compatDate });
-      running.push({ ...w, mf, url });
+      const { mf, url, pid } = await bootWorker({ name: w.id, dir: w.dir, modules: w.modules, bindings: w.bindings, compatDate });
+      running.push({ ...w, mf, url, pid });
       log(`edge: ${w.label} up on ${url} in ${(performance.now() - t1).toFixed(0)} ms`);
       const ok = await fetch(`${url}/api/data`, { headers: { authorization: `Bearer ${poolTokens[0]}` } });
       await ok.arrayBuffer();
@@ -286,13 +293,17 @@ export async function edgeSection({ smoke, root, workDir, buildDir }) {
       const before = new Map();
       for (const w of running) before.set(w.id, await getJson(`${w.url}/__bench/stats`));
       const o0 = await getJson(`${originUrl}/__stats`);
-      const perWorker = new Map(running.map((w) => [w.id, { rps: [], lat: [], n2xx: 0, non2xx: 0, errors: 0, timeouts: 0, seconds: 0 }]));
+      const perWorker = new Map(running.map((w) => [w.id, { rps: [], lat: [], n2xx: 0, non2xx: 0, errors: 0, timeouts: 0, seconds: 0, cpu: 0, cpuRounds: [] }]));
       for (let round = 0; round < rounds; round++) {
         // Rotate the order: round 0 = a b c, round 1 = b c a, ...
         const order = running.map((_, k) => running[(k + round) % running.length]);
         for (const w of order) {
+          const cpu0 = cpuSeconds(w.pid);
           const { res, lat } = await load(w.url, { connections, duration, requests: reqs.get(w.id) });
+          const cpu = cpuSeconds(w.pid) - cpu0;
           const acc = perWorker.get(w.id);
+          acc.cpu += cpu;
+          acc.cpuRounds.push((cpu * 1e6) / Math.max(1, res["2xx"] + res.non2xx));
           acc.rps.push(res["2xx"] / res.duration);
           for (const x of lat) acc.lat.push(x);
           acc.n2xx += res["2xx"];
@@ -326,6 +337,9 @@ export async function edgeSection({ smoke, root, workDir, buildDir }) {
           timeouts: acc.timeouts,
           rps: rpsS.median,
           rpsRounds: acc.rps,
+          // workerd CPU (user + system, /proc) per request answered, over all rounds.
+          cpuUsPerRequest: (acc.cpu * 1e6) / Math.max(1, acc.n2xx + acc.non2xx),
+          cpuUsRounds: acc.cpuRounds,
           latencyMs: { p50: l.median, p99: l.p99, mean: l.mean, max: l.max },
           workerRequests: served,
           kvReads: kv1.reads - kv0.reads,
@@ -337,16 +351,10 @@ export async function edgeSection({ smoke, root, workDir, buildDir }) {
           jwksFetchesTotal: o1.jwksFetchesBy[w.id] ?? 0,
         };
         if (sc.id === "unique") r.uniqueTokenPool = uniqueN;
-        // tokengate says where its keys came from in Server-Timing.
-        if (w.id === "tokengate") {
-          const p = await fetch(`${w.url}/api/data`, { headers: { authorization: `Bearer ${poolTokens[2]}` } });
-          await p.arrayBuffer();
-          r.serverTiming = p.headers.get("server-timing");
-        }
         results.push(r);
         log(
           `edge: ${w.label.padEnd(11)} ${sc.id.padEnd(6)} median ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.latencyMs.p50.toFixed(2)} ms  ` +
-            `p99 ${r.latencyMs.p99.toFixed(2)} ms  non2xx ${r.non2xx}  KV reads/req ${r.kvReadsPerRequest?.toFixed(4)} ` +
+            `p99 ${r.latencyMs.p99.toFixed(2)} ms  cpu ${r.cpuUsPerRequest.toFixed(0)} us/req  non2xx ${r.non2xx}  KV reads/req ${r.kvReadsPerRequest?.toFixed(4)} ` +
             `(${r.kvReads} in window, ${r.kvReadsTotal} since boot)`,
         );
       }
@@ -361,6 +369,11 @@ export async function edgeSection({ smoke, root, workDir, buildDir }) {
     const pt = results.find((x) => x.worker === "passthrough" && x.scenario === r.scenario);
     const jk = results.find((x) => x.worker === "jose-kv" && x.scenario === r.scenario);
     r.rpsVsPassthrough = pt ? r.rps / pt.rps : null;
+    // CPU over passthrough's, and that overhead against the jose Worker's overhead.
+    r.cpuOverheadUs = pt ? r.cpuUsPerRequest - pt.cpuUsPerRequest : null;
+    // (No ratio when jose's own overhead was not measurable: at or below passthrough.)
+    const joseOverhead = pt && jk ? jk.cpuUsPerRequest - pt.cpuUsPerRequest : 0;
+    r.cpuOverheadVsJose = joseOverhead > 0 ? r.cpuOverheadUs / joseOverhead : null;
     r.rpsVsJose = jk ? r.rps / jk.rps : null;
   }
   return {
