@@ -12,11 +12,13 @@
 # worker-build's generated JS glue ships as generated: no rewriting of its template.
 # (Until 2026-12-02 this script regex-patched it, queueMicrotask -> promise reaction and
 # the entrypoint Proxy -> a subclass, for a claimed 25-35 us of CPU per request. Measured
-# on this 2-core machine, same wasm, patched vs unpatched glue side by side in workerd,
-# 20 alternating rounds per scenario over two runs: the workerd CPU per request differed
-# by -21..+31 us (public), -19..+61 us (100 RS256 tokens), -13..+16 us (unique ES256)
-# out of 450-900 us, sign flipping between runs, within the round-to-round spread of
-# about +-80 us; bench/edge req/s ratios were no better either. So the patch went.)
+# on the 2-core dev machine, same wasm, patched vs unpatched glue side by side in
+# workerd (Miniflare), workerd CPU time per request over alternating rounds (two runs,
+# 8 x 4 s and 12 x 3 s per scenario, 8 connections): medians 460-710 us per request;
+# unpatched minus patched, by mean, public +31/+17 us, 100 RS256 tokens +16/+46 us,
+# unique ES256 +12/-17 us, with a round-to-round s.d. of 45-135 us: about +17 us
+# (2.5%) pooled, 1.3 standard errors, within noise; the bench/edge req/s ratios showed
+# no gain either. So the patch went, with its risk of breaking on a worker-build bump.)
 #
 # Env knobs:
 #   WORKER_PROFILE=release|dev   cargo profile (default release)
