@@ -32,6 +32,32 @@ fn load(name: &str) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// Guards against a truncated or empty vector file: the cases a test ran must be all of
+/// the file's `numberOfTests`, and at least `min_valid` / `min_invalid` of each kind
+/// (the counts of the files as vendored), so that a test cannot pass on fewer cases.
+fn assert_case_counts(
+    file: &str,
+    doc: &Value,
+    ran: usize,
+    valid: usize,
+    invalid: usize,
+    min: (usize, usize),
+) {
+    let declared = doc["numberOfTests"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{file}: no numberOfTests"));
+    assert_eq!(
+        ran as u64, declared,
+        "{file}: ran {ran} cases, the file declares {declared}"
+    );
+    assert!(
+        valid >= min.0 && invalid >= min.1,
+        "{file}: {valid} valid and {invalid} invalid cases, expected at least {} and {}",
+        min.0,
+        min.1
+    );
+}
+
 fn hex(s: &str) -> Vec<u8> {
     (0..s.len())
         .step_by(2)
@@ -70,8 +96,9 @@ fn ec_key_from_uncompressed(group: &Value, p384: bool) -> Option<KeyMaterial> {
 }
 
 /// Runs a primitive file: every `valid` case must verify, every `invalid` one must not,
-/// and `acceptable` ones are rejected (our documented choice).
-fn primitive(file: &str, alg: Alg) -> Counts {
+/// and `acceptable` ones are rejected (our documented choice). `min` is the least number
+/// of (valid, invalid) cases the file must hold.
+fn primitive(file: &str, alg: Alg, min: (usize, usize)) -> Counts {
     let doc = load(file);
     let mut counts = Counts::default();
     let mut failures = Vec::new();
@@ -115,6 +142,14 @@ fn primitive(file: &str, alg: Alg) -> Counts {
         failures.len(),
         failures.join("\n")
     );
+    assert_case_counts(
+        file,
+        &doc,
+        counts.valid + counts.invalid + counts.acceptable,
+        counts.valid,
+        counts.invalid,
+        min,
+    );
     println!(
         "wycheproof {file}: {} valid verified, {} invalid rejected, {} acceptable rejected",
         counts.valid, counts.invalid, counts.acceptable
@@ -124,60 +159,80 @@ fn primitive(file: &str, alg: Alg) -> Counts {
 
 #[test]
 fn rsa_pkcs1_sha256_2048() {
-    let c = primitive("rsa_signature_2048_sha256_test.json", Alg::RS256);
+    let c = primitive("rsa_signature_2048_sha256_test.json", Alg::RS256, (9, 249));
     assert!(c.valid > 0 && c.invalid > 200);
 }
 
 #[test]
 fn rsa_pkcs1_sha384_2048() {
-    primitive("rsa_signature_2048_sha384_test.json", Alg::RS384);
+    primitive("rsa_signature_2048_sha384_test.json", Alg::RS384, (7, 250));
 }
 
 #[test]
 fn rsa_pkcs1_sha512_2048() {
-    primitive("rsa_signature_2048_sha512_test.json", Alg::RS512);
+    primitive("rsa_signature_2048_sha512_test.json", Alg::RS512, (8, 250));
 }
 
 #[test]
 fn rsa_pkcs1_sha256_3072() {
-    primitive("rsa_signature_3072_sha256_test.json", Alg::RS256);
+    primitive("rsa_signature_3072_sha256_test.json", Alg::RS256, (8, 250));
 }
 
 #[test]
 fn rsa_pkcs1_sha256_4096() {
-    primitive("rsa_signature_4096_sha256_test.json", Alg::RS256);
+    primitive("rsa_signature_4096_sha256_test.json", Alg::RS256, (7, 250));
 }
 
 #[test]
 fn rsa_pss_sha256() {
-    primitive("rsa_pss_2048_sha256_mgf1_32_test.json", Alg::PS256);
+    primitive(
+        "rsa_pss_2048_sha256_mgf1_32_test.json",
+        Alg::PS256,
+        (63, 45),
+    );
 }
 
 #[test]
 fn rsa_pss_sha384() {
-    primitive("rsa_pss_2048_sha384_mgf1_48_test.json", Alg::PS384);
+    primitive(
+        "rsa_pss_2048_sha384_mgf1_48_test.json",
+        Alg::PS384,
+        (95, 46),
+    );
 }
 
 #[test]
 fn rsa_pss_sha512() {
-    primitive("rsa_pss_4096_sha512_mgf1_64_test.json", Alg::PS512);
+    primitive(
+        "rsa_pss_4096_sha512_mgf1_64_test.json",
+        Alg::PS512,
+        (132, 47),
+    );
 }
 
 #[test]
 fn ecdsa_p256() {
-    let c = primitive("ecdsa_secp256r1_sha256_p1363_test.json", Alg::ES256);
+    let c = primitive(
+        "ecdsa_secp256r1_sha256_p1363_test.json",
+        Alg::ES256,
+        (173, 89),
+    );
     assert!(c.valid > 100);
 }
 
 #[test]
 fn ecdsa_p384() {
-    let c = primitive("ecdsa_secp384r1_sha384_p1363_test.json", Alg::ES384);
+    let c = primitive(
+        "ecdsa_secp384r1_sha384_p1363_test.json",
+        Alg::ES384,
+        (193, 87),
+    );
     assert!(c.valid > 100);
 }
 
 #[test]
 fn ed25519() {
-    primitive("ed25519_test.json", Alg::EdDSA);
+    primitive("ed25519_test.json", Alg::EdDSA, (88, 63));
 }
 
 #[test]
@@ -217,6 +272,14 @@ fn hmac_sha256() {
     }
     assert!(failures.is_empty(), "{failures:?}");
     assert!(counts.valid > 0);
+    assert_case_counts(
+        "hmac_sha256_test.json",
+        &doc,
+        counts.valid + counts.rejected_by_design + counts.invalid,
+        counts.valid + counts.rejected_by_design,
+        counts.invalid,
+        (66, 108),
+    );
     println!(
         "wycheproof hmac_sha256_test.json: {} valid verified, {} invalid rejected, {} valid-but-truncated-tag-or-short-key rejected by design",
         counts.valid, counts.invalid, counts.rejected_by_design
@@ -264,7 +327,8 @@ fn jws_keyset(group: &Value) -> KeySet {
     KeySet::from_value(&doc).unwrap_or_default()
 }
 
-fn run_jws_file(file: &str) -> BTreeMap<&'static str, usize> {
+/// Runs a JWS/JWK file; `min` is the least number of (valid, invalid) cases it must hold.
+fn run_jws_file(file: &str, min: (usize, usize)) -> BTreeMap<&'static str, usize> {
     let doc = load(file);
     let mut counts = BTreeMap::new();
     let mut failures = Vec::new();
@@ -323,13 +387,23 @@ fn run_jws_file(file: &str) -> BTreeMap<&'static str, usize> {
         failures.len(),
         failures.join("\n")
     );
+    let valid = counts.get("valid verified").copied().unwrap_or(0)
+        + counts.get("valid rejected by design").copied().unwrap_or(0);
+    assert_case_counts(
+        file,
+        &doc,
+        counts.values().sum(),
+        valid,
+        counts.values().sum::<usize>() - valid,
+        min,
+    );
     println!("wycheproof {file}: {counts:?}");
     counts
 }
 
 #[test]
 fn json_web_signature() {
-    let c = run_jws_file("json_web_signature_test.json");
+    let c = run_jws_file("json_web_signature_test.json", (46, 355));
     assert!(c["valid verified"] >= 40);
     assert_eq!(c["valid rejected by design"], 6);
     assert_eq!(c["invalid identical to a valid case, verified"], 2);
@@ -337,6 +411,6 @@ fn json_web_signature() {
 
 #[test]
 fn json_web_key() {
-    let c = run_jws_file("json_web_key_test.json");
+    let c = run_jws_file("json_web_key_test.json", (5, 21));
     assert!(c["valid verified"] >= 4);
 }
