@@ -4,9 +4,11 @@
 //!
 //! A [`PolicyConfig`] is compiled once into a [`Policy`]. For each request an adapter
 //! calls [`Policy::route`] with the method and the path, lets public routes through,
-//! verifies and classifies the token otherwise, and calls [`Policy::authorize`]. A
-//! [`PolicyError`] becomes a 403 with [`Policy::deny`] (or [`Deny::from_error`] with
-//! [`PolicyError::scope_hint`]):
+//! verifies and classifies the token otherwise, and calls [`Policy::authorize`]. Its
+//! error ([`AuthError`]: a [`PolicyError`], or the request's
+//! [`RequestError::PathRejected`]) becomes a denial with [`Policy::deny`]; a
+//! [`PolicyError`] is a 403 (by itself, with [`PolicyError::to_deny`] or
+//! [`Deny::from_error`] and [`PolicyError::scope_hint`]):
 //!
 //! ```text
 //! WWW-Authenticate: Bearer realm="tokengate", error="insufficient_scope",
@@ -552,7 +554,7 @@ pub struct RouteMatch<'a> {
     /// The matching route's requirement, if it has one.
     pub requirement: Option<&'a Requirement>,
     /// The path is not in canonical form (see the [module docs](self)): it matched no
-    /// route and [`Policy::authorize`] denies it with [`PolicyError::PathRejected`].
+    /// route and [`Policy::authorize`] denies it with [`RequestError::PathRejected`].
     pub rejected: bool,
     /// Further rules the request must pass, when origins could route the path to
     /// another rule than [`RouteMatch::index`] (see [`Policy::route`]); empty in the
@@ -738,11 +740,12 @@ impl Policy {
 
     /// Decides whether `principal` may use `route`.
     ///
-    /// A rejected path is denied; a public route allows; a requirement is checked in
-    /// this order: kinds, clients, delegation, then (unless a machine bypasses them)
-    /// `scopes_all`, `scopes_any`, `roles_any`. A route without a requirement allows
-    /// any principal; no route at all applies the [`DefaultRule`]. When the readings of
-    /// the path differ ([`RouteMatch::also`]), those rules are checked as well.
+    /// A rejected path is denied ([`RequestError::PathRejected`]); a public route allows;
+    /// a requirement is checked in this order: kinds, clients, delegation, then (unless
+    /// a machine bypasses them) `scopes_all`, `scopes_any`, `roles_any`. A route without
+    /// a requirement allows any principal; no route at all applies the [`DefaultRule`].
+    /// When the readings of the path differ ([`RouteMatch::also`]), those rules are
+    /// checked as well.
     pub fn authorize(
         &self,
         route: &RouteMatch<'_>,

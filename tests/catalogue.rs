@@ -41,7 +41,11 @@ fn npm_error_code_union_matches_the_catalogue() {
     let decl = &dts[start..start + dts[start..].find(';').expect("ErrorCode ends with ;")];
     let listed: Vec<&str> = decl.split('"').skip(1).step_by(2).collect();
     let unique: BTreeSet<&str> = listed.iter().copied().collect();
-    assert_eq!(unique.len(), listed.len(), "a code is listed twice: {listed:?}");
+    assert_eq!(
+        unique.len(),
+        listed.len(),
+        "a code is listed twice: {listed:?}"
+    );
     assert!(
         decl.contains("(string & {})"),
         "ErrorCode stays open to new codes"

@@ -201,7 +201,7 @@ pub const TOKEN_MISSING: CodeInfo = row(
 pub const INVALID_REQUEST: CodeInfo = request(
     "invalid_request",
     "the authorization header is not one bearer token, or two different tokens were presented",
-    "The Authorization header is not a bearer token.",
+    "The Authorization header is not one bearer token, or the header and the cookie carry different tokens.",
 );
 /// `path_rejected` (400).
 pub const PATH_REJECTED: CodeInfo = request(

@@ -101,7 +101,7 @@ void verifier.authorize("t", { scopes: ["x"] });
 
 // The error catalogue: typed rows.
 const catalogue: ErrorInfo[] = errorCatalogue();
-const firstStatus: number = catalogue[0].status;
+const firstStatus: number | undefined = catalogue[0]?.status;
 const helpText: string | undefined = catalogue.find((r) => r.code === "path_rejected")?.help;
 void firstStatus;
 void helpText;
