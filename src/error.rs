@@ -291,7 +291,8 @@ pub struct Deny {
     pub error: &'static str,
     /// The lowercase human-readable message.
     pub message: String,
-    /// The `WWW-Authenticate` header value for 400/401/403, `None` otherwise.
+    /// The `WWW-Authenticate` header value the catalogue row calls for (400, 401 and
+    /// 403 of the authorizer; a refused client at the token endpoint), else `None`.
     pub www_authenticate: Option<String>,
 }
 
@@ -478,6 +479,34 @@ mod tests {
             .www_authenticate
             .as_deref()
             .is_some_and(|w| w.contains("error=\"invalid_request\"")));
+    }
+
+    #[test]
+    fn challenges_come_from_the_catalogue() {
+        use crate::exchange::ExchangeError;
+        let d = Deny::from_error(&ExchangeError::UnauthorizedClient("x".into()), "api", None);
+        assert_eq!(
+            (d.status, d.code, d.error),
+            (401, "unauthorized_client", "unauthorized_client")
+        );
+        assert_eq!(d.www_authenticate.as_deref(), Some("Bearer realm=\"api\""));
+        let d = Deny::from_error(&ExchangeError::InvalidRequest("x".into()), "api", None);
+        assert_eq!((d.status, d.www_authenticate), (400, None));
+        let d = Deny::from_error(&RequestError::PathRejected, "api", None);
+        assert_eq!((d.status, d.code), (400, "path_rejected"));
+        assert!(d.body_json().contains("\"error\":\"invalid_request\""));
+        let d = Deny::from_error(&InternalError("boom".into()), "api", None);
+        assert_eq!(
+            (d.status, d.code, d.www_authenticate.as_deref()),
+            (500, "internal_error", None)
+        );
+        assert_eq!(d.message, "internal error: boom");
+        assert!(!d.body_json().contains("boom"));
+        let t: serde_json::Value = serde_json::from_str(
+            &Deny::from_error(&RequestError::TokenMissing, "", None).body_json(),
+        )
+        .unwrap();
+        assert_eq!(t["error"], "unauthorized");
     }
 
     #[test]
