@@ -141,6 +141,15 @@ export function decode(token, options) {
 }
 
 /**
+ * The error catalogue: every stable code with its stage, HTTP status, OAuth `error`
+ * value, description and help text (a fresh array on every call).
+ * @returns {import("./index.js").ErrorInfo[]}
+ */
+export function errorCatalogue() {
+  return bindings.errorCatalogue();
+}
+
+/**
  * Reads the token of an `Authorization: Bearer <token>` header value.
  * @param {string | null | undefined} authorization
  * @returns {import("./index.js").BearerTokenResult}

@@ -200,10 +200,16 @@ export interface Principal {
   actor?: Actor;
 }
 
-/** The stable error codes (more may be added; switch with a default branch). */
+/**
+ * The stable error codes of the verifier and the Worker, in the order of the core's
+ * catalogue (`errorCatalogue()` describes each); more may be added, so switch with a
+ * default branch.
+ */
 export type ErrorCode =
   | "token_missing"
   | "invalid_request"
+  | "path_rejected"
+  | "method_override_rejected"
   | "token_too_large"
   | "token_malformed"
   | "alg_not_allowed"
@@ -214,14 +220,11 @@ export type ErrorCode =
   | "token_expired"
   | "token_not_yet_valid"
   | "issued_in_future"
+  | "token_too_old"
   | "issuer_mismatch"
   | "audience_mismatch"
   | "claim_missing"
   | "claim_invalid"
-  | "token_too_old"
-  | "jwks_invalid"
-  | "jwks_no_usable_key"
-  | "jwks_unavailable"
   | "insufficient_scope"
   | "role_not_allowed"
   | "kind_not_allowed"
@@ -229,6 +232,12 @@ export type ErrorCode =
   | "delegation_required"
   | "delegation_forbidden"
   | "denied_by_default"
+  | "jwks_unavailable"
+  | "jwks_invalid"
+  | "jwks_no_usable_key"
+  | "config_invalid"
+  | "internal_error"
+  | "signing_key_invalid"
   | (string & {});
 
 /** Why a token was refused, ready for an HTTP answer. */
@@ -353,6 +362,24 @@ export type DecodeResult = DecodeSuccess | DecodeFailure;
  * a bad token. Throws a TypeError only for invalid options.
  */
 export function decode(token: string, options?: DecodeOptions): DecodeResult;
+
+/** One row of the error catalogue. */
+export interface ErrorInfo {
+  /** The stable code; the token endpoint's RFC 6749 codes have stage `exchange`. */
+  code: ErrorCode;
+  stage: "request" | "token" | "policy" | "keys" | "config" | "internal" | "exchange";
+  /** The HTTP status the code is answered with. */
+  status: number;
+  /** The OAuth `error` value of the JSON body (e.g. `invalid_token`). */
+  error: string;
+  /** A one-line lowercase description of when the code is given. */
+  description: string;
+  /** A short help text: what the code means and what to do. */
+  help: string;
+}
+
+/** Every stable error code with its stage, status, OAuth `error`, description and help. */
+export function errorCatalogue(): ErrorInfo[];
 
 export type BearerTokenResult =
   | { ok: true; token: string | null }

@@ -87,7 +87,7 @@ wasm="$stage/bindgen/tokengate_bg.wasm"
 [ -f "$glue" ] && [ -f "$wasm" ] || die "wasm-bindgen did not produce tokengate_bg.js and tokengate_bg.wasm"
 [ ! -d "$stage/bindgen/snippets" ] || die "wasm-bindgen produced JS snippets, which npm/init.js does not load"
 grep -q '^export function __wbg_set_wasm(' "$glue" || die "wasm-bindgen glue has no __wbg_set_wasm export"
-for sym in createVerifier decode bearerToken; do
+for sym in createVerifier decode bearerToken errorCatalogue; do
   grep -q "^export function $sym(" "$glue" \
     || die "the wasm has no $sym export"
 done

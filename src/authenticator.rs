@@ -95,38 +95,68 @@ impl Verification {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum AuthError {
-    /// The request itself (no token, a malformed `Authorization` header).
+    /// The request itself (no token, a malformed `Authorization` header, a path not in
+    /// canonical form).
     Request(RequestError),
     /// The token (malformed, unknown issuer, bad signature, claims).
     Token(TokenError),
     /// The issuer's keys could not be had.
     Keys(JwksError),
-    /// The route refused the principal (or the path itself).
+    /// The route refused the principal.
     Policy(PolicyError),
 }
 
 impl AuthError {
     /// The denial to answer with (status, code, RFC 6750 challenge) under `gate`'s realm.
     pub fn deny(&self, gate: &Gate) -> Deny {
+        self.to_deny(&gate.config().realm)
+    }
+
+    /// The denial with `realm`; a policy error carries its `scope="..."` hint.
+    pub fn to_deny(&self, realm: &str) -> Deny {
         match self {
-            AuthError::Request(e) => gate.deny(e, None),
-            AuthError::Token(e) => gate.deny(e, None),
-            AuthError::Keys(e) => gate.deny(e, None),
-            AuthError::Policy(e) => gate.deny_policy(e),
+            AuthError::Policy(e) => e.to_deny(realm),
+            other => Deny::from_error(other, realm, None),
         }
     }
 
     /// The stable code of the error.
     pub fn code(&self) -> &'static str {
-        use crate::ErrorCode;
+        crate::ErrorCode::code(self)
+    }
+
+    /// The `scope="..."` hint of a policy error ([`PolicyError::scope_hint`]).
+    pub fn scope_hint(&self) -> Option<String> {
         match self {
-            AuthError::Request(e) => e.code(),
-            AuthError::Token(e) => e.code(),
-            AuthError::Keys(e) => e.code(),
-            AuthError::Policy(e) => e.code(),
+            AuthError::Policy(e) => e.scope_hint(),
+            _ => None,
         }
     }
 }
+
+impl crate::ErrorCode for AuthError {
+    fn info(&self) -> &'static crate::error::catalogue::CodeInfo {
+        match self {
+            AuthError::Request(e) => e.info(),
+            AuthError::Token(e) => e.info(),
+            AuthError::Keys(e) => e.info(),
+            AuthError::Policy(e) => e.info(),
+        }
+    }
+}
+
+impl std::fmt::Display for AuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuthError::Request(e) => e.fmt(f),
+            AuthError::Token(e) => e.fmt(f),
+            AuthError::Keys(e) => e.fmt(f),
+            AuthError::Policy(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for AuthError {}
 
 impl From<RequestError> for AuthError {
     fn from(e: RequestError) -> Self {
@@ -326,7 +356,7 @@ impl Authenticator {
         now: u64,
     ) -> Result<Verification, AuthError> {
         if route.rejected {
-            return Err(PolicyError::PathRejected.into());
+            return Err(RequestError::PathRejected.into());
         }
         let cookie_name = self.config().edge.cookie.as_deref();
         let token = extract_token(

@@ -2,28 +2,34 @@
 //!
 //! Every error has a stable snake_case [`ErrorCode::code`] that JS callers can switch
 //! on, a lowercase message (its `Display`), and the HTTP status it maps to
-//! ([`ErrorCode::status`]). [`Deny`] turns any of them into what an HTTP adapter
-//! answers, including the RFC 6750 `WWW-Authenticate` value.
+//! ([`ErrorCode::status`]), all read from its row of the [`catalogue`]. [`Deny`] turns
+//! any of them into what an HTTP adapter answers, including the RFC 6750
+//! `WWW-Authenticate` value.
 
 use std::fmt;
 
+pub mod catalogue;
+
+use catalogue::{Challenge, CodeInfo};
+
 /// What every tokengate error exposes to adapters and JS callers.
+///
+/// An implementation only names the [`catalogue`] row of each variant
+/// ([`info`](Self::info)); the code, status and challenge are that row's.
 pub trait ErrorCode: fmt::Display {
+    /// The catalogue row of this error.
+    fn info(&self) -> &'static CodeInfo;
     /// The stable snake_case code, e.g. `token_expired`.
-    fn code(&self) -> &'static str;
+    fn code(&self) -> &'static str {
+        self.info().code
+    }
     /// The HTTP status this error maps to.
-    fn status(&self) -> u16;
+    fn status(&self) -> u16 {
+        self.info().status
+    }
     /// The RFC 6750 `error` attribute for `WWW-Authenticate`, if the error has one.
-    ///
-    /// The default derives it from the status: 400 `invalid_request`, 401
-    /// `invalid_token`, 403 `insufficient_scope`; other statuses have none.
     fn oauth_error(&self) -> Option<&'static str> {
-        match self.status() {
-            400 => Some("invalid_request"),
-            401 => Some("invalid_token"),
-            403 => Some("insufficient_scope"),
-            _ => None,
-        }
+        self.info().challenge.error()
     }
 }
 
@@ -69,28 +75,25 @@ pub enum TokenError {
 }
 
 impl ErrorCode for TokenError {
-    fn code(&self) -> &'static str {
+    fn info(&self) -> &'static CodeInfo {
+        use catalogue as c;
         match self {
-            Self::TooLarge { .. } => "token_too_large",
-            Self::Malformed(_) => "token_malformed",
-            Self::AlgNotAllowed(_) => "alg_not_allowed",
-            Self::KeyNotFound(_) => "key_not_found",
-            Self::SignatureInvalid => "signature_invalid",
-            Self::CritUnsupported(_) => "crit_unsupported",
-            Self::TypMismatch(_) => "typ_mismatch",
-            Self::Expired => "token_expired",
-            Self::NotYetValid => "token_not_yet_valid",
-            Self::IssuedInFuture => "issued_in_future",
-            Self::IssuerMismatch => "issuer_mismatch",
-            Self::AudienceMismatch => "audience_mismatch",
-            Self::ClaimMissing(_) => "claim_missing",
-            Self::ClaimInvalid(_) => "claim_invalid",
-            Self::TooOld => "token_too_old",
+            Self::TooLarge { .. } => &c::TOKEN_TOO_LARGE,
+            Self::Malformed(_) => &c::TOKEN_MALFORMED,
+            Self::AlgNotAllowed(_) => &c::ALG_NOT_ALLOWED,
+            Self::KeyNotFound(_) => &c::KEY_NOT_FOUND,
+            Self::SignatureInvalid => &c::SIGNATURE_INVALID,
+            Self::CritUnsupported(_) => &c::CRIT_UNSUPPORTED,
+            Self::TypMismatch(_) => &c::TYP_MISMATCH,
+            Self::Expired => &c::TOKEN_EXPIRED,
+            Self::NotYetValid => &c::TOKEN_NOT_YET_VALID,
+            Self::IssuedInFuture => &c::ISSUED_IN_FUTURE,
+            Self::IssuerMismatch => &c::ISSUER_MISMATCH,
+            Self::AudienceMismatch => &c::AUDIENCE_MISMATCH,
+            Self::ClaimMissing(_) => &c::CLAIM_MISSING,
+            Self::ClaimInvalid(_) => &c::CLAIM_INVALID,
+            Self::TooOld => &c::TOKEN_TOO_OLD,
         }
-    }
-
-    fn status(&self) -> u16 {
-        401
     }
 }
 
@@ -136,16 +139,12 @@ pub enum JwksError {
 }
 
 impl ErrorCode for JwksError {
-    fn code(&self) -> &'static str {
+    fn info(&self) -> &'static CodeInfo {
         match self {
-            Self::Invalid(_) => "jwks_invalid",
-            Self::NoUsableKey => "jwks_no_usable_key",
-            Self::Unavailable(_) => "jwks_unavailable",
+            Self::Invalid(_) => &catalogue::JWKS_INVALID,
+            Self::NoUsableKey => &catalogue::JWKS_NO_USABLE_KEY,
+            Self::Unavailable(_) => &catalogue::JWKS_UNAVAILABLE,
         }
-    }
-
-    fn status(&self) -> u16 {
-        503
     }
 }
 
@@ -194,12 +193,10 @@ impl ConfigError {
 }
 
 impl ErrorCode for ConfigError {
-    fn code(&self) -> &'static str {
-        "config_invalid"
-    }
-
-    fn status(&self) -> u16 {
-        500
+    fn info(&self) -> &'static CodeInfo {
+        match self {
+            Self::Parse(_) | Self::Invalid { .. } => &catalogue::CONFIG_INVALID,
+        }
     }
 }
 
@@ -227,30 +224,20 @@ pub enum RequestError {
     /// A `_method` query parameter names another method than the request's own
     /// (origins that honour it would run a method the route was not authorized for).
     MethodOverride,
+    /// The request path is not in canonical form (dot segments, encoded separators,
+    /// spellings the readings of the path disagree on).
+    PathRejected,
 }
 
 impl ErrorCode for RequestError {
-    fn code(&self) -> &'static str {
-        match self {
-            Self::TokenMissing => "token_missing",
-            Self::BadAuthorization(_) => "invalid_request",
-            Self::MultipleTokens => "invalid_request",
-            Self::MethodOverride => "method_override_rejected",
-        }
-    }
-
-    fn status(&self) -> u16 {
-        match self {
-            Self::TokenMissing => 401,
-            _ => 400,
-        }
-    }
-
-    fn oauth_error(&self) -> Option<&'static str> {
+    fn info(&self) -> &'static CodeInfo {
         match self {
             // RFC 6750 §3.1: a request without authentication gets no error code.
-            Self::TokenMissing => None,
-            _ => Some("invalid_request"),
+            Self::TokenMissing => &catalogue::TOKEN_MISSING,
+            // Both are the RFC 6750 `invalid_request`, under one code.
+            Self::BadAuthorization(_) | Self::MultipleTokens => &catalogue::INVALID_REQUEST,
+            Self::MethodOverride => &catalogue::METHOD_OVERRIDE_REJECTED,
+            Self::PathRejected => &catalogue::PATH_REJECTED,
         }
     }
 }
@@ -266,11 +253,31 @@ impl fmt::Display for RequestError {
             Self::MethodOverride => {
                 f.write_str("a _method query parameter may only name the request's own method")
             }
+            Self::PathRejected => f.write_str("the request path is not in canonical form"),
         }
     }
 }
 
 impl std::error::Error for RequestError {}
+
+/// A failure of the edge itself while handling a request (500 `internal_error`); the
+/// message is for the log line only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InternalError(pub String);
+
+impl ErrorCode for InternalError {
+    fn info(&self) -> &'static CodeInfo {
+        &catalogue::INTERNAL_ERROR
+    }
+}
+
+impl fmt::Display for InternalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "internal error: {}", self.0)
+    }
+}
+
+impl std::error::Error for InternalError {}
 
 /// A denial, ready for an HTTP adapter: status, stable code, message and the RFC 6750
 /// `WWW-Authenticate` value.
@@ -280,9 +287,12 @@ pub struct Deny {
     pub status: u16,
     /// The stable snake_case code.
     pub code: &'static str,
+    /// The OAuth `error` value of the body (the catalogue row's).
+    pub error: &'static str,
     /// The lowercase human-readable message.
     pub message: String,
-    /// The `WWW-Authenticate` header value for 400/401/403, `None` otherwise.
+    /// The `WWW-Authenticate` header value the catalogue row calls for (400, 401 and
+    /// 403 of the authorizer; a refused client at the token endpoint), else `None`.
     pub www_authenticate: Option<String>,
 }
 
@@ -290,20 +300,17 @@ impl Deny {
     /// Builds a denial from any tokengate error. `realm` goes into `WWW-Authenticate`;
     /// `scope` is the space-separated scope a 403 asks for (RFC 6750 §3).
     pub fn from_error(err: &dyn ErrorCode, realm: &str, scope: Option<&str>) -> Self {
-        let status = err.status();
+        let info = err.info();
         let message = err.to_string();
-        let www_authenticate = match status {
-            400 | 401 | 403 => Some(www_authenticate(
-                realm,
-                err.oauth_error(),
-                err.oauth_error().map(|_| message.as_str()),
-                scope,
-            )),
-            _ => None,
+        let www_authenticate = match info.challenge {
+            Challenge::None => None,
+            Challenge::Bare => Some(www_authenticate(realm, None, None, scope)),
+            Challenge::Error(e) => Some(www_authenticate(realm, Some(e), Some(&message), scope)),
         };
         Deny {
-            status,
-            code: err.code(),
+            status: info.status,
+            code: info.code,
+            error: info.error,
             message,
             www_authenticate,
         }
@@ -314,16 +321,18 @@ impl Deny {
     /// secret names or configuration diagnostics, which belong in the log only.
     /// `retry_after` (seconds) is named in a 503's text when given.
     pub fn public_description(&self, retry_after: Option<u64>) -> String {
-        match (self.status, self.code) {
-            (..=499, _) => self.message.clone(),
-            (503, _) => match retry_after {
+        match self.status {
+            ..=499 => self.message.clone(),
+            503 => match retry_after {
                 Some(s) => format!(
                     "the token issuer's signing keys are unavailable right now; retry after {s} seconds"
                 ),
                 None => "the token issuer's signing keys are unavailable right now; retry later"
                     .into(),
             },
-            (_, "config_invalid") => "the authorizer is misconfigured; see its logs".into(),
+            _ if self.code == catalogue::CONFIG_INVALID.code => {
+                "the authorizer is misconfigured; see its logs".into()
+            }
             _ => "the authorizer could not handle the request; see its logs".into(),
         }
     }
@@ -337,20 +346,8 @@ impl Deny {
     /// [`body_json`](Self::body_json) for a response that also carries `Retry-After:
     /// retry_after`, which a 503's description then names.
     pub fn body_json_retry(&self, retry_after: Option<u64>) -> String {
-        let error = match self.status {
-            400 => "invalid_request",
-            401 => "invalid_token",
-            403 => "insufficient_scope",
-            503 => "temporarily_unavailable",
-            _ => "server_error",
-        };
-        let error = if self.code == "token_missing" {
-            "unauthorized"
-        } else {
-            error
-        };
         serde_json::json!({
-            "error": error,
+            "error": self.error,
             "error_description": self.public_description(retry_after),
             "code": self.code,
         })
@@ -482,6 +479,34 @@ mod tests {
             .www_authenticate
             .as_deref()
             .is_some_and(|w| w.contains("error=\"invalid_request\"")));
+    }
+
+    #[test]
+    fn challenges_come_from_the_catalogue() {
+        use crate::exchange::ExchangeError;
+        let d = Deny::from_error(&ExchangeError::UnauthorizedClient("x".into()), "api", None);
+        assert_eq!(
+            (d.status, d.code, d.error),
+            (401, "unauthorized_client", "unauthorized_client")
+        );
+        assert_eq!(d.www_authenticate.as_deref(), Some("Bearer realm=\"api\""));
+        let d = Deny::from_error(&ExchangeError::InvalidRequest("x".into()), "api", None);
+        assert_eq!((d.status, d.www_authenticate), (400, None));
+        let d = Deny::from_error(&RequestError::PathRejected, "api", None);
+        assert_eq!((d.status, d.code), (400, "path_rejected"));
+        assert!(d.body_json().contains("\"error\":\"invalid_request\""));
+        let d = Deny::from_error(&InternalError("boom".into()), "api", None);
+        assert_eq!(
+            (d.status, d.code, d.www_authenticate.as_deref()),
+            (500, "internal_error", None)
+        );
+        assert_eq!(d.message, "internal error: boom");
+        assert!(!d.body_json().contains("boom"));
+        let t: serde_json::Value = serde_json::from_str(
+            &Deny::from_error(&RequestError::TokenMissing, "", None).body_json(),
+        )
+        .unwrap();
+        assert_eq!(t["error"], "unauthorized");
     }
 
     #[test]

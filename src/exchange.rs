@@ -81,6 +81,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::classify::{classify, ClassifyConfig, Kind, MAX_ACTOR_DEPTH};
+use crate::error::catalogue::CodeInfo;
 use crate::gate::Verified;
 use crate::policy::is_scope_token;
 use crate::{Claims, ConfigError, ErrorCode};
@@ -394,28 +395,21 @@ impl ExchangeError {
                 _ => None,
             })
             .collect();
-        json!({"error": self.code(), "error_description": description}).to_string()
+        json!({"error": self.info().error, "error_description": description}).to_string()
     }
 }
 
 impl ErrorCode for ExchangeError {
-    fn code(&self) -> &'static str {
+    fn info(&self) -> &'static CodeInfo {
+        use crate::error::catalogue as c;
         match self {
-            Self::InvalidRequest(_) => "invalid_request",
-            Self::InvalidGrant(_) => "invalid_grant",
-            Self::InvalidScope(_) => "invalid_scope",
-            Self::InvalidTarget(_) => "invalid_target",
-            Self::UnauthorizedClient(_) => "unauthorized_client",
-            Self::UnsupportedGrantType(_) => "unsupported_grant_type",
-            Self::ServerError(_) => "server_error",
-        }
-    }
-
-    fn status(&self) -> u16 {
-        match self {
-            Self::UnauthorizedClient(_) => 401,
-            Self::ServerError(_) => 500,
-            _ => 400,
+            Self::InvalidRequest(_) => &c::EXCHANGE_INVALID_REQUEST,
+            Self::InvalidGrant(_) => &c::INVALID_GRANT,
+            Self::InvalidScope(_) => &c::INVALID_SCOPE,
+            Self::InvalidTarget(_) => &c::INVALID_TARGET,
+            Self::UnauthorizedClient(_) => &c::UNAUTHORIZED_CLIENT,
+            Self::UnsupportedGrantType(_) => &c::UNSUPPORTED_GRANT_TYPE,
+            Self::ServerError(_) => &c::SERVER_ERROR,
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::jwk::{Key, KeySet};
 use crate::policy::{Policy, PolicyError, RouteMatch};
 use crate::verify::{self, IssuerRules, Unverified, VerifiedToken};
-use crate::{ConfigError, Deny, ErrorCode, RequestError, TokenError};
+use crate::{AuthError, ConfigError, Deny, ErrorCode, RequestError, TokenError};
 
 /// A verified, classified token: what the token cache holds.
 #[derive(Debug, Clone, PartialEq)]
@@ -175,7 +175,7 @@ impl Gate {
         &self,
         route: &RouteMatch<'_>,
         principal: &Principal,
-    ) -> Result<(), PolicyError> {
+    ) -> Result<(), AuthError> {
         self.policy.authorize(route, principal)
     }
 

@@ -35,6 +35,7 @@ pub use authenticator::{
 };
 pub use classify::{Kind, Principal};
 pub use config::Config;
-pub use error::{ConfigError, Deny, ErrorCode, JwksError, RequestError, TokenError};
+pub use error::catalogue::{CodeInfo, Stage, CATALOGUE};
+pub use error::{ConfigError, Deny, ErrorCode, InternalError, JwksError, RequestError, TokenError};
 pub use gate::{extract_token, Decision, Gate, SignatureCheck, Verified};
 pub use jwk::KeySet;

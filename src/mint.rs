@@ -38,12 +38,12 @@ impl std::fmt::Display for MintError {
 impl std::error::Error for MintError {}
 
 impl crate::ErrorCode for MintError {
-    fn code(&self) -> &'static str {
-        "signing_key_invalid"
-    }
-
-    fn status(&self) -> u16 {
-        500
+    fn info(&self) -> &'static crate::error::catalogue::CodeInfo {
+        match self {
+            Self::Random(_) | Self::InvalidKey(_) | Self::Unsupported(_) => {
+                &crate::error::catalogue::SIGNING_KEY_INVALID
+            }
+        }
     }
 }
 

@@ -4,9 +4,11 @@
 //!
 //! A [`PolicyConfig`] is compiled once into a [`Policy`]. For each request an adapter
 //! calls [`Policy::route`] with the method and the path, lets public routes through,
-//! verifies and classifies the token otherwise, and calls [`Policy::authorize`]. A
-//! [`PolicyError`] becomes a 403 with [`Policy::deny`] (or [`Deny::from_error`] with
-//! [`PolicyError::scope_hint`]):
+//! verifies and classifies the token otherwise, and calls [`Policy::authorize`]. Its
+//! error ([`AuthError`]: a [`PolicyError`], or the request's
+//! [`RequestError::PathRejected`]) becomes a denial with [`Policy::deny`]; a
+//! [`PolicyError`] is a 403 (by itself, with [`PolicyError::to_deny`] or
+//! [`Deny::from_error`] and [`PolicyError::scope_hint`]):
 //!
 //! ```text
 //! WWW-Authenticate: Bearer realm="tokengate", error="insufficient_scope",
@@ -44,7 +46,7 @@
 //! more permissive rule. So:
 //!
 //! * a path that is not in canonical form matches **no** route and is denied by
-//!   [`Policy::authorize`] with [`PolicyError::PathRejected`] (400), whatever the
+//!   [`Policy::authorize`] with [`RequestError::PathRejected`] (400), whatever the
 //!   default rule: one that does not start with `/`, has an empty segment (`//`), a `.`
 //!   or `..` segment, a `\`, a `;` or a control character; a percent-encoded `/`, `\`,
 //!   `;`, `%` (double encoding), control character, letter, digit or `.` (`%61` for
@@ -78,8 +80,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::classify::{Kind, Principal};
+use crate::error::catalogue::CodeInfo;
 use crate::percent;
-use crate::{ConfigError, Deny, ErrorCode};
+use crate::{AuthError, ConfigError, Deny, ErrorCode, RequestError};
 
 /// Whether a route requires, or forbids, a delegated token (an RFC 8693 `act` claim).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -551,7 +554,7 @@ pub struct RouteMatch<'a> {
     /// The matching route's requirement, if it has one.
     pub requirement: Option<&'a Requirement>,
     /// The path is not in canonical form (see the [module docs](self)): it matched no
-    /// route and [`Policy::authorize`] denies it with [`PolicyError::PathRejected`].
+    /// route and [`Policy::authorize`] denies it with [`RequestError::PathRejected`].
     pub rejected: bool,
     /// Further rules the request must pass, when origins could route the path to
     /// another rule than [`RouteMatch::index`] (see [`Policy::route`]); empty in the
@@ -737,18 +740,19 @@ impl Policy {
 
     /// Decides whether `principal` may use `route`.
     ///
-    /// A rejected path is denied; a public route allows; a requirement is checked in
-    /// this order: kinds, clients, delegation, then (unless a machine bypasses them)
-    /// `scopes_all`, `scopes_any`, `roles_any`. A route without a requirement allows
-    /// any principal; no route at all applies the [`DefaultRule`]. When the readings of
-    /// the path differ ([`RouteMatch::also`]), those rules are checked as well.
+    /// A rejected path is denied ([`RequestError::PathRejected`]); a public route allows;
+    /// a requirement is checked in this order: kinds, clients, delegation, then (unless
+    /// a machine bypasses them) `scopes_all`, `scopes_any`, `roles_any`. A route without
+    /// a requirement allows any principal; no route at all applies the [`DefaultRule`].
+    /// When the readings of the path differ ([`RouteMatch::also`]), those rules are
+    /// checked as well.
     pub fn authorize(
         &self,
         route: &RouteMatch<'_>,
         principal: &Principal,
-    ) -> Result<(), PolicyError> {
+    ) -> Result<(), AuthError> {
         if route.rejected {
-            return Err(PolicyError::PathRejected);
+            return Err(RequestError::PathRejected.into());
         }
         if route.public {
             return Ok(());
@@ -778,9 +782,9 @@ impl Policy {
         }
     }
 
-    /// Turns a policy error into a denial with this policy's realm (and the
-    /// `scope="..."` hint for [`PolicyError::InsufficientScope`]).
-    pub fn deny(&self, err: &PolicyError) -> Deny {
+    /// Turns an [`authorize`](Self::authorize) error into a denial with this policy's
+    /// realm (and the `scope="..."` hint for [`PolicyError::InsufficientScope`]).
+    pub fn deny(&self, err: &AuthError) -> Deny {
         err.to_deny(&self.realm)
     }
 
@@ -922,8 +926,6 @@ pub enum PolicyError {
     DelegationForbidden,
     /// No route matched and the default rule is `deny`.
     DeniedByDefault,
-    /// The request path is not in canonical form (400).
-    PathRejected,
 }
 
 impl PolicyError {
@@ -946,23 +948,16 @@ impl PolicyError {
 }
 
 impl ErrorCode for PolicyError {
-    fn code(&self) -> &'static str {
+    fn info(&self) -> &'static CodeInfo {
+        use crate::error::catalogue as c;
         match self {
-            Self::InsufficientScope { .. } => "insufficient_scope",
-            Self::RoleNotAllowed => "role_not_allowed",
-            Self::KindNotAllowed(_) => "kind_not_allowed",
-            Self::ClientNotAllowed => "client_not_allowed",
-            Self::DelegationRequired => "delegation_required",
-            Self::DelegationForbidden => "delegation_forbidden",
-            Self::DeniedByDefault => "denied_by_default",
-            Self::PathRejected => "path_rejected",
-        }
-    }
-
-    fn status(&self) -> u16 {
-        match self {
-            Self::PathRejected => 400,
-            _ => 403,
+            Self::InsufficientScope { .. } => &c::INSUFFICIENT_SCOPE,
+            Self::RoleNotAllowed => &c::ROLE_NOT_ALLOWED,
+            Self::KindNotAllowed(_) => &c::KIND_NOT_ALLOWED,
+            Self::ClientNotAllowed => &c::CLIENT_NOT_ALLOWED,
+            Self::DelegationRequired => &c::DELEGATION_REQUIRED,
+            Self::DelegationForbidden => &c::DELEGATION_FORBIDDEN,
+            Self::DeniedByDefault => &c::DENIED_BY_DEFAULT,
         }
     }
 }
@@ -985,7 +980,6 @@ impl fmt::Display for PolicyError {
                 f.write_str("delegated tokens (act claim) are not allowed on this route")
             }
             Self::DeniedByDefault => f.write_str("no route rule allows this request"),
-            Self::PathRejected => f.write_str("the request path is not in canonical form"),
         }
     }
 }
@@ -1162,7 +1156,7 @@ mod tests {
             assert!(!r.public, "{path}");
             assert_eq!(
                 p.authorize(&r, &u),
-                Err(PolicyError::KindNotAllowed(Kind::User)),
+                Err(PolicyError::KindNotAllowed(Kind::User).into()),
                 "{path}"
             );
             // ... and the exact reading's rule (`/*`: scope read) too.
@@ -1180,7 +1174,8 @@ mod tests {
             p.authorize(&r, &m),
             Err(PolicyError::InsufficientScope {
                 required: vec!["read".into()]
-            })
+            }
+            .into())
         );
         // The exact spelling of a public route stays public; a case-sensitive route
         // matches only its own spelling.
@@ -1197,7 +1192,10 @@ mod tests {
         // With the default rule `deny`, a variant that matches no route exactly is refused.
         let r = q.route("GET", "/CAF%C3%89");
         assert_eq!(r.also, vec![Also::Unmatched]);
-        assert_eq!(q.authorize(&r, &m), Err(PolicyError::DeniedByDefault));
+        assert_eq!(
+            q.authorize(&r, &m),
+            Err(PolicyError::DeniedByDefault.into())
+        );
         assert!(q.authorize(&q.route("GET", "/caf%C3%A9"), &m).is_ok());
     }
 
@@ -1234,7 +1232,8 @@ mod tests {
                 p.authorize(&r, &u),
                 Err(PolicyError::InsufficientScope {
                     required: vec!["files:read".into()]
-                }),
+                }
+                .into()),
                 "{path}"
             );
         }
@@ -1319,10 +1318,13 @@ mod tests {
         assert_eq!(m.index, None);
         assert!(!m.rejected);
         let u = principal(Kind::User, &[]);
-        assert_eq!(p.authorize(&m, &u), Err(PolicyError::DeniedByDefault));
+        assert_eq!(
+            p.authorize(&m, &u),
+            Err(PolicyError::DeniedByDefault.into())
+        );
         let m = p.route("GET", "/health/../builds/1");
         assert!(m.rejected);
-        assert_eq!(p.authorize(&m, &u), Err(PolicyError::PathRejected));
+        assert_eq!(p.authorize(&m, &u), Err(RequestError::PathRejected.into()));
     }
 
     #[test]
@@ -1337,7 +1339,7 @@ mod tests {
             Some("insufficient_scope")
         );
         assert_eq!(
-            PolicyError::PathRejected.oauth_error(),
+            RequestError::PathRejected.oauth_error(),
             Some("invalid_request")
         );
         assert_eq!(PolicyError::RoleNotAllowed.scope_hint(), None);

@@ -8,7 +8,7 @@ use tokengate::classify::{
 use tokengate::policy::{
     DefaultRule, Delegation, Policy, PolicyConfig, PolicyError, Requirement, RouteConfig,
 };
-use tokengate::{Claims, ConfigError, Deny, ErrorCode, TokenError};
+use tokengate::{Claims, ConfigError, Deny, ErrorCode, RequestError, TokenError};
 
 // ---------------------------------------------------------------------------------
 // helpers
@@ -554,7 +554,7 @@ fn traversal_and_encoded_paths_never_match() {
         assert_eq!(m.index, None, "{path:?}");
         assert!(m.rejected, "{path:?}");
         let err = p.authorize(&m, &u).unwrap_err();
-        assert_eq!(err, PolicyError::PathRejected, "{path:?}");
+        assert_eq!(err, RequestError::PathRejected.into(), "{path:?}");
         let deny = p.deny(&err);
         assert_eq!(deny.status, 400);
         assert_eq!(deny.code, "path_rejected");
@@ -621,7 +621,8 @@ fn first_match_wins() {
         p.authorize(&p.route("POST", "/builds/1"), &reader),
         Err(PolicyError::InsufficientScope {
             required: vec!["update:builds".into()]
-        })
+        }
+        .into())
     );
 }
 
@@ -632,7 +633,7 @@ fn default_rule() {
     assert_eq!(none.default_rule(), &DefaultRule::Deny);
     assert_eq!(
         none.authorize(&none.route("GET", "/y"), &machine(&[])),
-        Err(PolicyError::DeniedByDefault)
+        Err(PolicyError::DeniedByDefault.into())
     );
     let any =
         policy(json!({"routes": [{"path": "/x", "public": true}], "default": "any_valid_token"}));
@@ -648,11 +649,11 @@ fn default_rule() {
     let m = deny.route("GET", "/y");
     assert_eq!(
         deny.authorize(&m, &machine(&[])),
-        Err(PolicyError::DeniedByDefault)
+        Err(PolicyError::DeniedByDefault.into())
     );
     // A route with neither public nor require: any valid token.
     assert!(deny.authorize(&deny.route("GET", "/x"), &user(&[])).is_ok());
-    let d = deny.deny(&PolicyError::DeniedByDefault);
+    let d = deny.deny(&PolicyError::DeniedByDefault.into());
     assert_eq!((d.status, d.code), (403, "denied_by_default"));
 
     // There is no allow-without-token default.
@@ -691,7 +692,8 @@ fn machines_bypass_scopes() {
         p.authorize(&m, &user(&["read:builds"])),
         Err(PolicyError::InsufficientScope {
             required: vec!["update:builds".into()]
-        })
+        }
+        .into())
     );
     let p = builds_policy(false);
     let m = p.route("POST", "/builds/1");
@@ -711,7 +713,10 @@ fn bypass_does_not_skip_kinds_clients_or_delegation() {
         client_id: Some("other".into()),
         ..machine(&[])
     };
-    assert_eq!(p.authorize(&m, &other), Err(PolicyError::ClientNotAllowed));
+    assert_eq!(
+        p.authorize(&m, &other),
+        Err(PolicyError::ClientNotAllowed.into())
+    );
     let delegated = Principal {
         actor: Some(Actor {
             sub: "bot".into(),
@@ -721,14 +726,14 @@ fn bypass_does_not_skip_kinds_clients_or_delegation() {
     };
     assert_eq!(
         p.authorize(&m, &delegated),
-        Err(PolicyError::DelegationForbidden)
+        Err(PolicyError::DelegationForbidden.into())
     );
     // Users still need both the scope and the role.
     let u = Principal {
         client_id: Some("ci".into()),
         ..user(&["s"])
     };
-    assert_eq!(p.authorize(&m, &u), Err(PolicyError::RoleNotAllowed));
+    assert_eq!(p.authorize(&m, &u), Err(PolicyError::RoleNotAllowed.into()));
 }
 
 #[test]
@@ -737,7 +742,7 @@ fn kinds() {
     let m = p.route("DELETE", "/admin/x");
     assert!(p.authorize(&m, &machine(&[])).is_ok());
     let err = p.authorize(&m, &user(&["everything"])).unwrap_err();
-    assert_eq!(err, PolicyError::KindNotAllowed(Kind::User));
+    assert_eq!(err, PolicyError::KindNotAllowed(Kind::User).into());
     assert_eq!(err.to_string(), "user tokens are not allowed on this route");
     assert_eq!((err.code(), err.status()), ("kind_not_allowed", 403));
 }
@@ -757,17 +762,19 @@ fn scopes_all_any_and_roles() {
         p.authorize(&m, &with(&["a", "d"], &["r2"])),
         Err(PolicyError::InsufficientScope {
             required: vec!["a".into(), "b".into()]
-        })
+        }
+        .into())
     );
     assert_eq!(
         p.authorize(&m, &with(&["a", "b"], &["r2"])),
         Err(PolicyError::InsufficientScope {
             required: vec!["c".into(), "d".into()]
-        })
+        }
+        .into())
     );
     assert_eq!(
         p.authorize(&m, &with(&["a", "b", "c"], &["r3"])),
-        Err(PolicyError::RoleNotAllowed)
+        Err(PolicyError::RoleNotAllowed.into())
     );
     let e = PolicyError::RoleNotAllowed;
     assert_eq!(
@@ -809,7 +816,7 @@ fn clients() {
     assert!(p.authorize(&m, &machine(&[])).is_ok());
     assert_eq!(
         p.authorize(&m, &user(&[])),
-        Err(PolicyError::ClientNotAllowed)
+        Err(PolicyError::ClientNotAllowed.into())
     );
     let no_client = Principal {
         client_id: None,
@@ -817,7 +824,7 @@ fn clients() {
     };
     assert_eq!(
         p.authorize(&m, &no_client),
-        Err(PolicyError::ClientNotAllowed)
+        Err(PolicyError::ClientNotAllowed.into())
     );
 }
 
@@ -840,12 +847,12 @@ fn delegation() {
     assert!(p.authorize(&on, &delegated).is_ok());
     assert_eq!(
         p.authorize(&on, &direct),
-        Err(PolicyError::DelegationRequired)
+        Err(PolicyError::DelegationRequired.into())
     );
     assert!(p.authorize(&off, &direct).is_ok());
     assert_eq!(
         p.authorize(&off, &delegated),
-        Err(PolicyError::DelegationForbidden)
+        Err(PolicyError::DelegationForbidden.into())
     );
     assert_eq!(
         PolicyError::DelegationRequired.code(),
@@ -911,7 +918,7 @@ fn other_403s_have_no_scope_attribute() {
         PolicyError::DeniedByDefault,
     ];
     for err in all {
-        let d = p.deny(&err);
+        let d = p.deny(&err.clone().into());
         assert_eq!(d.status, 403, "{err}");
         assert_eq!(err.scope_hint(), None);
         let www = d.www_authenticate.unwrap();
@@ -1189,7 +1196,7 @@ proptest! {
         }
         if m.rejected {
             prop_assert!(!m.public && m.index.is_none() && m.requirement.is_none());
-            prop_assert_eq!(p.authorize(&m, &user(&[])), Err(PolicyError::PathRejected));
+            prop_assert_eq!(p.authorize(&m, &user(&[])), Err(RequestError::PathRejected.into()));
         }
         let _ = p.authorize(&m, &machine(&["s"]));
     }

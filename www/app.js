@@ -494,35 +494,18 @@ setInterval(tick, 1000);
 // Verify and authorize.
 // ---------------------------------------------------------------------------------
 
-const ERROR_HELP = {
-  token_missing: "No token was given.",
-  invalid_request: "The Authorization header is not a bearer token.",
-  token_too_large: "The token is larger than the verifier's size cap.",
-  token_malformed: "Not a well-formed compact JWS (three strict base64url parts, JSON header and payload without duplicate keys).",
-  alg_not_allowed: "The algorithm is not allowed for this issuer or does not fit the key (HS* needs a secret, none never works).",
-  key_not_found: "No key of the JWKS matches the token's kid (keys rotated? wrong tenant or environment?).",
-  signature_invalid: "The signature does not match: the token was altered, or signed by a different key.",
-  crit_unsupported: "The header lists a critical extension tokengate does not implement.",
-  typ_mismatch: "The typ header is not the required one (RFC 9068: at+jwt).",
-  token_expired: "exp has passed (beyond the clock tolerance). Get a new token.",
-  token_not_yet_valid: "nbf is in the future: a clock is off, or the token is used too early.",
-  issued_in_future: "iat is in the future: the issuer's or this machine's clock is off.",
-  issuer_mismatch: "iss is not the configured issuer. Compare them exactly, trailing slash included.",
-  audience_mismatch: "aud contains none of the configured audiences: the token was issued for another API.",
-  claim_missing: "A required claim is missing.",
-  claim_invalid: "A claim has the wrong type or value.",
-  token_too_old: "iat is older than the maximum token age.",
-  jwks_invalid: "The JWKS is not a valid key set.",
-  jwks_no_usable_key: "The JWKS has no key tokengate can use for signatures.",
-  jwks_unavailable: "The signing keys could not be had.",
-  insufficient_scope: "The token lacks a scope the route requires.",
-  role_not_allowed: "The token has none of the roles the route allows.",
-  kind_not_allowed: "The route does not allow this kind of token (machine or user).",
-  client_not_allowed: "The token's client (azp / client_id) is not allowed on this route.",
-  delegation_required: "The route requires a delegated token (with act).",
-  delegation_forbidden: "The route forbids delegated tokens (with act).",
-  denied_by_default: "No route matched and the default is to deny.",
-};
+// Help texts per error code, from the core's catalogue (`errorCatalogue()`), read once
+// the core is loaded; the token endpoint's codes (stage "exchange") are not shown here.
+let errorHelp = null;
+function helpFor(code) {
+  if (!errorHelp && tg) {
+    errorHelp = new Map();
+    for (const row of tg.errorCatalogue()) {
+      if (row.stage !== "exchange" && !errorHelp.has(row.code)) errorHelp.set(row.code, row.help);
+    }
+  }
+  return errorHelp?.get(code);
+}
 
 function resetVerify() {
   state.verifyGen++;
@@ -604,7 +587,7 @@ function renderOutcome(box, result, { action }) {
   box.append(
     h("p", { class: "outcome-title" }, action === "authorize" && e.status === 403 ? "Denied by the route policy" : "Refused"),
     h("p", { class: "code-line" }, h("code", { class: "errcode", id: `${action}-code` }, e.code), " ", h("span", {}, e.message)),
-    ERROR_HELP[e.code] ? h("p", {}, ERROR_HELP[e.code]) : null,
+    helpFor(e.code) ? h("p", {}, helpFor(e.code)) : null,
     h("p", { class: "muted mono" }, `HTTP ${e.status}`, e.wwwAuthenticate ? ` · WWW-Authenticate: ${e.wwwAuthenticate}` : ""),
   );
 }

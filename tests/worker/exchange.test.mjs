@@ -146,8 +146,22 @@ describe("token exchange", async () => {
       const body = await res.json();
       assert.equal(body.error, error);
       assert.equal(typeof body.error_description, "string");
+      // RFC 6749 §5.2: only the refused client gets a challenge, with the default realm.
+      assert.equal(res.headers.get("www-authenticate"), status === 401 ? 'Bearer realm="tokengate"' : null);
     });
   }
+
+  test("a refused client's challenge names the configured realm", async () => {
+    const w5 = await boot(idp, keys, { ...config(), realm: "builds-api" });
+    try {
+      const res = await exchange(w5, user(), idp.machine("", "stranger"));
+      assert.equal(res.status, 401);
+      assert.equal((await res.json()).error, "unauthorized_client");
+      assert.equal(res.headers.get("www-authenticate"), 'Bearer realm="builds-api"');
+    } finally {
+      await w5.dispose();
+    }
+  });
 
   test("an unsupported grant_type is answered before any other parameter is checked", async () => {
     for (const fields of [

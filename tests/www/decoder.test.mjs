@@ -260,6 +260,8 @@ test("verify against a pasted JWKS; a tampered token is signature_invalid", asyn
   assert.equal(bad.code, "signature_invalid");
   assert.equal(await text(page, "#verify-code"), "signature_invalid");
   assert.match(bad.text, /HTTP 401/);
+  // The help line is the core catalogue's text for the code (errorCatalogue()).
+  assert.match(bad.text, /The signature does not match: the token was altered, or signed by a different key\./);
   assert.equal(await text(page, "#verify-badge"), "refused: signature_invalid");
   await shot(page, "07-tampered");
 

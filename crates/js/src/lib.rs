@@ -32,6 +32,8 @@
 //! throw; only invalid options, an invalid requirement or a misbehaving `currentDate`
 //! do. The hand-written wrappers and TypeScript types of the package live in `npm/`.
 
+mod catalogue;
+
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;

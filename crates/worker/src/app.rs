@@ -19,8 +19,8 @@ use tokengate::headers;
 use tokengate::keys::KeyOutcome;
 use tokengate::policy::RouteMatch;
 use tokengate::{
-    AuthError, Authenticator, ConfigError, Credentials, Deny, ErrorCode, SignatureBackend,
-    SignatureCheck, Verification,
+    AuthError, Authenticator, ConfigError, Credentials, Deny, ErrorCode, InternalError,
+    SignatureBackend, SignatureCheck, Verification,
 };
 use tokengate_webcrypto::Backend;
 
@@ -382,12 +382,7 @@ pub async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::R
                 Ok(r) => r,
                 Err(e) => {
                     log.decision = "error";
-                    let deny = Deny {
-                        status: 500,
-                        code: "internal_error",
-                        message: format!("internal error: {e}"),
-                        www_authenticate: None,
-                    };
+                    let deny = Deny::from_error(&InternalError(e.to_string()), "", None);
                     log.code = Some(deny.code);
                     log.message = Some(deny.message.clone());
                     Reply::Made(deny_response(&deny, None))

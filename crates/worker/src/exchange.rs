@@ -125,20 +125,24 @@ pub fn metadata(app: &App, path: &str) -> Option<Response> {
     }
 }
 
-fn fail(err: &ExchangeError, log: &mut LogLine) -> Response {
+fn fail(app: &App, err: &ExchangeError, log: &mut LogLine) -> Response {
     log.decision = "exchange_deny";
     log.code = Some(err.code());
     log.message = Some(err.description().to_string());
     let resp = json_response(err.status(), err.body_json());
-    if err.status() == 401 {
-        let headers = Headers::new();
-        for (k, v) in resp.headers().entries() {
-            let _ = headers.append(&k, &v);
+    // The challenge (a refused client's bare `Bearer realm=...`) and its realm come
+    // from the catalogue and the configuration, through the gate's denial.
+    match app.gate().deny(err, None).www_authenticate {
+        Some(challenge) => {
+            let headers = Headers::new();
+            for (k, v) in resp.headers().entries() {
+                let _ = headers.append(&k, &v);
+            }
+            let _ = headers.set("www-authenticate", &challenge);
+            resp.with_headers(headers)
         }
-        let _ = headers.set("www-authenticate", "Bearer realm=\"tokengate\"");
-        return resp.with_headers(headers);
+        None => resp,
     }
-    resp
 }
 
 /// The token endpoint: `POST {exchange.path}`, form-encoded.
@@ -152,18 +156,24 @@ pub async fn token_endpoint(
 ) -> worker::Result<Response> {
     let Some(ex) = app.gate().config().exchange.as_ref() else {
         return Ok(fail(
+            app,
             &ExchangeError::ServerError("exchange is not configured".into()),
             log,
         ));
     };
     let Some(keys) = app.signing() else {
         return Ok(fail(
+            app,
             &ExchangeError::ServerError("no signing key".into()),
             log,
         ));
     };
     if req.method() != Method::Post {
-        return Ok(fail(&ExchangeError::InvalidRequest("use POST".into()), log));
+        return Ok(fail(
+            app,
+            &ExchangeError::InvalidRequest("use POST".into()),
+            log,
+        ));
     }
     let ctype = req.headers().get("content-type")?.unwrap_or_default();
     if !ctype
@@ -171,6 +181,7 @@ pub async fn token_endpoint(
         .starts_with("application/x-www-form-urlencoded")
     {
         return Ok(fail(
+            app,
             &ExchangeError::InvalidRequest(
                 "the body must be application/x-www-form-urlencoded".into(),
             ),
@@ -184,6 +195,7 @@ pub async fn token_endpoint(
         .and_then(|l| l.trim().parse::<usize>().ok());
     if declared.is_none_or(|l| l > ex.max_request_bytes) {
         return Ok(fail(
+            app,
             &ExchangeError::InvalidRequest(format!(
                 "the request body must declare a content-length of at most {} bytes",
                 ex.max_request_bytes
@@ -194,13 +206,13 @@ pub async fn token_endpoint(
     let body = req.bytes().await?;
     let request = match ExchangeRequest::parse_form(&body, ex.max_request_bytes) {
         Ok(r) => r,
-        Err(e) => return Ok(fail(&e, log)),
+        Err(e) => return Ok(fail(app, &e, log)),
     };
     let subject = match verify_token(app, env, ctx, &request.subject_token, log, started).await {
         Ok(v) => v,
         Err((deny, _)) => {
             let e = ExchangeError::InvalidGrant(format!("subject_token: {}", deny.message));
-            return Ok(fail(&e, log));
+            return Ok(fail(app, &e, log));
         }
     };
     let actor = match &request.actor_token {
@@ -208,7 +220,7 @@ pub async fn token_endpoint(
             Ok(v) => Some(v),
             Err((deny, _)) => {
                 let e = ExchangeError::UnauthorizedClient(format!("actor_token: {}", deny.message));
-                return Ok(fail(&e, log));
+                return Ok(fail(app, &e, log));
             }
         },
         None => None,
@@ -216,10 +228,11 @@ pub async fn token_endpoint(
     let now = (started / 1000.0) as i64;
     let claims = match plan(&request, &subject, actor.as_ref(), ex, now) {
         Ok(c) => c,
-        Err(e) => return Ok(fail(&e, log)),
+        Err(e) => return Ok(fail(app, &e, log)),
     };
     let Some(current) = keys.0.first() else {
         return Ok(fail(
+            app,
             &ExchangeError::ServerError("no signing key".into()),
             log,
         ));

@@ -5,9 +5,11 @@ import {
   bearerToken,
   createVerifier,
   decode,
+  errorCatalogue,
   ready,
   type DecodeResult,
   type ErrorCode,
+  type ErrorInfo,
   type JWKS,
   type KeyValueCache,
   type Principal,
@@ -96,3 +98,10 @@ if (d.ok) {
 }
 // @ts-expect-error: authorize requirements are checked
 void verifier.authorize("t", { scopes: ["x"] });
+
+// The error catalogue: typed rows.
+const catalogue: ErrorInfo[] = errorCatalogue();
+const firstStatus: number | undefined = catalogue[0]?.status;
+const helpText: string | undefined = catalogue.find((r) => r.code === "path_rejected")?.help;
+void firstStatus;
+void helpText;
