@@ -18,7 +18,7 @@ use tokengate_webcrypto::Backend;
 
 /// `__setHostVerify(fn)`: **internal, not part of the API**: registers the runtime's
 /// synchronous signature check (`npm/node-crypto.js`, by the Node.js entries; see
-/// [`webcrypto`]); `null` removes it.
+/// [`tokengate_webcrypto`]); `null` removes it.
 #[wasm_bindgen(js_name = __setHostVerify)]
 pub fn set_host_verify(f: JsValue) -> Result<(), JsValue> {
     if f.is_null() || f.is_undefined() {

@@ -3,7 +3,7 @@
 //! (`rename_all = "camelCase"` of the core's snake_case names, with an explicit
 //! `rename` where the JS name is not mechanical, e.g. `leeway` is `clockTolerance`).
 //!
-//! Each struct is declared with [`schema!`], which also records, per field, the core
+//! Each struct is declared with the `schema!` macro, which also records, per field, the core
 //! configuration path it sets (by default the Rust field name; given with `=> "..."`
 //! where the field lands elsewhere, e.g. `fetchTimeout` is `jwks_cache.fetch_timeout_ms`).
 //! That one declaration gives:
@@ -14,6 +14,11 @@
 //!   `issuers[1].jwksUri`;
 //! * the JS path of an error of the core's validation (which names core fields), by
 //!   [`js_path`] through the recorded core paths.
+//!
+//! A new option is a field of the struct of its level, named as its core
+//! configuration key: its JS name is then the camelCase of that key (the rule for new
+//! options), its core path needs no `=>`, and `npm/index.d.ts` must declare it (a
+//! test compares the interfaces with the schema).
 //!
 //! The leaf types ([`Text`], [`Count`], [`List`], ...) check values the way the
 //! messages say (`must be a string, got a number`), so a bad option throws

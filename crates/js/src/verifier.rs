@@ -1,6 +1,18 @@
 //! The verifier of `createVerifier`: the pipeline ([`Authenticator`]) with the
 //! bindings' I/O ([`JsIo`]), the signature backend, the compiled `authorize`
-//! requirements, and the successes kept for the JS wrapper ([`Memo`]).
+//! requirements, and the successes kept for the JS wrapper (`Memo`).
+//!
+//! [`Verifier::verify_now`] runs [`Authenticator::verify`] (keys through [`JsIo`],
+//! signatures through [`tokengate_webcrypto`]: node:crypto's synchronous verify where
+//! the Node.js entry registered it, else WebCrypto, with the Rust backend as the
+//! fallback or with `signatureBackend: "wasm"`; the core's token cache is disabled
+//! here) and polls it once: when nothing had to wait (keys in memory, a synchronous
+//! signature check) it answers with the result itself, sparing the promise machinery,
+//! and keeps the success for [`Verifier::recheck`] and [`Verifier::authorize_kept`],
+//! which let the JS wrapper (`npm/api.js`) reuse the result of a repeated token after
+//! checking the key set and the time claims again. [`Verifier::authorize`] (the
+//! wrapper's path when nothing is kept) verifies and checks a
+//! [`Requirement`](tokengate::policy::Requirement) with a compiled [`Policy`].
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
