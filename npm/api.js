@@ -180,20 +180,3 @@ export function isReservedHeader(name, originSecretHeader) {
 export function encodeHeaderValue(value) {
   return bindings.encodeHeaderValue(value);
 }
-
-/**
- * INTERNAL, not part of the API (no semver guarantee): checks one signature with a
- * public JWK (JSON text) through one signature backend, for the tests and benchmarks
- * that compare them. Resolves to a boolean, or null when the backend ("node",
- * "webcrypto", or "auto": the first, then the second) cannot do the check (there is no
- * Rust fallback here).
- * @param {import("./index.js").Algorithm} alg
- * @param {string} jwk
- * @param {Uint8Array} message
- * @param {Uint8Array} signature
- * @param {import("./index.js").SignatureBackend} backend
- * @returns {Promise<boolean | null>}
- */
-export function __verifySignature(alg, jwk, message, signature, backend) {
-  return bindings.__verifySignature(alg, jwk, message, signature, backend);
-}

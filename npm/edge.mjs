@@ -10,6 +10,6 @@ import { instantiate } from "./init.js";
 
 instantiate(wasmModule);
 
-export { createVerifier, decode, errorCatalogue, bearerToken, isReservedHeader, encodeHeaderValue, __verifySignature } from "./api.js";
+export { createVerifier, decode, errorCatalogue, bearerToken, isReservedHeader, encodeHeaderValue } from "./api.js";
 /** Resolves once the WebAssembly module is ready; here it already is. */
 export const ready = Promise.resolve();

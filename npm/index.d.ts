@@ -409,18 +409,5 @@ export function isReservedHeader(name: string, originSecretHeader?: string): boo
  */
 export function encodeHeaderValue(value: string | readonly string[]): string;
 
-/**
- * @internal INTERNAL, not part of the API (no semver guarantee): checks one signature
- * with a public JWK (JSON text) through one backend, for tests and benchmarks. Resolves
- * to a boolean, or null when `"webcrypto"` cannot do the check (no fallback here).
- */
-export function __verifySignature(
-  alg: Algorithm,
-  jwk: string,
-  message: Uint8Array,
-  signature: Uint8Array,
-  backend: SignatureBackend,
-): Promise<boolean | null>;
-
 /** Resolves once the WebAssembly module is ready (it always is once the import completes). */
 export const ready: Promise<void>;

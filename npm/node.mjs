@@ -25,6 +25,6 @@ instantiate(new WebAssembly.Module(fromBase64(wasmBase64)));
 // Signatures through node:crypto's synchronous verify (see node-crypto.js).
 useHostVerify(hostVerify);
 
-export { createVerifier, decode, errorCatalogue, bearerToken, isReservedHeader, encodeHeaderValue, __verifySignature } from "./api.js";
+export { createVerifier, decode, errorCatalogue, bearerToken, isReservedHeader, encodeHeaderValue } from "./api.js";
 /** Resolves once the WebAssembly module is ready; here it already is. */
 export const ready = Promise.resolve();

@@ -1,0 +1,68 @@
+//! The edge's header rules for JS: `bearerToken`, `isReservedHeader` and
+//! `encodeHeaderValue`.
+
+use js_sys::Array;
+use wasm_bindgen::prelude::*;
+
+use tokengate::Deny;
+
+use crate::results::{to_js, BearerToken, Failure};
+use crate::DEFAULT_REALM;
+
+/// `bearerToken(authorization)`: the token of an `Authorization: Bearer <token>`
+/// header value. `{ ok: true, token }` (`token` is `null` when the header is absent)
+/// or `{ ok: false, error }` (400 `invalid_request`) for another scheme or a malformed
+/// value.
+#[wasm_bindgen(js_name = bearerToken)]
+pub fn bearer_token(authorization: JsValue) -> JsValue {
+    let header = authorization.as_string();
+    match tokengate::gate::extract_token(header.as_deref(), None, None) {
+        Ok(token) => to_js(&BearerToken { ok: true, token }),
+        Err(e) => to_js(&Failure::new(&Deny::from_error(&e, DEFAULT_REALM, None))),
+    }
+}
+
+/// `isReservedHeader(name, originSecretHeader?)`: whether a forwarder must drop an
+/// inbound header: an identity header (`x-tokengate-*`), the origin-secret header or a
+/// method-override header, in any case and with `_` read as `-`
+/// ([`tokengate::headers::is_reserved_inbound`], the rule the edge applies). Throws a
+/// `TypeError` when `name` (or a given `originSecretHeader`) is not a string.
+#[wasm_bindgen(js_name = isReservedHeader)]
+pub fn is_reserved_header(name: JsValue, origin_secret_header: JsValue) -> Result<bool, JsValue> {
+    let type_error = |m: &str| -> JsValue { js_sys::TypeError::new(m).into() };
+    let name = name
+        .as_string()
+        .ok_or_else(|| type_error("isReservedHeader: the name must be a string"))?;
+    let secret = if origin_secret_header.is_undefined() || origin_secret_header.is_null() {
+        tokengate::headers::DEFAULT_ORIGIN_SECRET_HEADER.to_string()
+    } else {
+        origin_secret_header
+            .as_string()
+            .ok_or_else(|| type_error("isReservedHeader: originSecretHeader must be a string"))?
+    };
+    Ok(tokengate::headers::is_reserved_inbound(&name, &secret))
+}
+
+/// `encodeHeaderValue(value)`: an identity header value as the edge sends it
+/// ([`tokengate::headers::encode_value`]: bytes outside visible ASCII, spaces and `%` as
+/// `%XX`); for an array of strings, the encoded elements joined with one space
+/// ([`tokengate::headers::encode_list`]). Throws a `TypeError` for anything else.
+#[wasm_bindgen(js_name = encodeHeaderValue)]
+pub fn encode_header_value(value: JsValue) -> Result<String, JsValue> {
+    if let Some(s) = value.as_string() {
+        return Ok(tokengate::headers::encode_value(&s).into_owned());
+    }
+    let bad = || -> JsValue {
+        js_sys::TypeError::new("encodeHeaderValue: expected a string or an array of strings").into()
+    };
+    if !Array::is_array(&value) {
+        return Err(bad());
+    }
+    let items = Array::from(&value)
+        .iter()
+        .map(|v| v.as_string().ok_or_else(bad))
+        .collect::<Result<Vec<String>, JsValue>>()?;
+    Ok(tokengate::headers::encode_list(
+        items.iter().map(String::as_str),
+    ))
+}

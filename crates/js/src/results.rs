@@ -1,0 +1,197 @@
+//! The result objects handed to JS, as serde structs: the field order is the order of
+//! the declarations (and of `npm/index.d.ts`), e.g. `{ ok, principal, claims, header }`.
+//! They cross as JSON text parsed with `JSON.parse`, the fastest way to build a plain
+//! object tree from wasm.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use wasm_bindgen::JsValue;
+
+use tokengate::classify::{Actor, Principal};
+use tokengate::gate::Verified;
+use tokengate::Deny;
+
+/// `TokengateError`: why a token was refused.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorOut<'a> {
+    /// The stable snake_case code.
+    pub code: &'a str,
+    /// The lowercase message.
+    pub message: &'a str,
+    /// The HTTP status.
+    pub status: u16,
+    /// The `WWW-Authenticate` value, or `null`.
+    pub www_authenticate: Option<&'a str>,
+}
+
+impl<'a> From<&'a Deny> for ErrorOut<'a> {
+    fn from(d: &'a Deny) -> Self {
+        ErrorOut {
+            code: d.code,
+            message: &d.message,
+            status: d.status,
+            www_authenticate: d.www_authenticate.as_deref(),
+        }
+    }
+}
+
+/// `VerifyFailure` (and the failure of `bearerToken`): `{ ok: false, error }`.
+#[derive(Debug, Serialize)]
+pub struct Failure<'a> {
+    /// Always false.
+    pub ok: bool,
+    /// Why.
+    pub error: ErrorOut<'a>,
+}
+
+impl<'a> Failure<'a> {
+    /// The failure of a denial.
+    pub fn new(d: &'a Deny) -> Self {
+        Failure {
+            ok: false,
+            error: d.into(),
+        }
+    }
+}
+
+/// `Actor`: one link of a delegation chain.
+#[derive(Debug, Serialize)]
+pub struct ActorOut<'a> {
+    /// The actor's `sub`.
+    pub sub: &'a str,
+    /// The prior actor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub act: Option<Box<ActorOut<'a>>>,
+}
+
+impl<'a> From<&'a Actor> for ActorOut<'a> {
+    fn from(a: &'a Actor) -> Self {
+        ActorOut {
+            sub: &a.sub,
+            act: a.act.as_deref().map(|next| Box::new(next.into())),
+        }
+    }
+}
+
+/// `Principal`: who a token speaks for.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PrincipalOut<'a> {
+    /// `machine` or `user`.
+    pub kind: &'static str,
+    /// The `sub` claim.
+    pub subject: &'a str,
+    /// `azp`, else `client_id`, or `null`.
+    pub client_id: Option<&'a str>,
+    /// The user, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<&'a str>,
+    /// Granted scopes.
+    pub scopes: &'a [String],
+    /// Roles.
+    pub roles: &'a [String],
+    /// The `iss` claim.
+    pub issuer: &'a str,
+    /// The `aud` claim as a list.
+    pub audiences: &'a [String],
+    /// The `exp` claim, or `null`.
+    pub expires_at: Option<i64>,
+    /// The rule that decided the kind.
+    pub decided_by: &'static str,
+    /// The delegation chain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<ActorOut<'a>>,
+}
+
+impl<'a> From<&'a Principal> for PrincipalOut<'a> {
+    fn from(p: &'a Principal) -> Self {
+        PrincipalOut {
+            kind: p.kind.as_str(),
+            subject: &p.subject,
+            client_id: p.client_id.as_deref(),
+            user_id: p.user_id.as_deref(),
+            scopes: &p.scopes,
+            roles: &p.roles,
+            issuer: &p.issuer,
+            audiences: &p.audiences,
+            expires_at: p.expires_at,
+            decided_by: p.decided_by.as_str(),
+            actor: p.actor.as_ref().map(ActorOut::from),
+        }
+    }
+}
+
+/// `VerifySuccess`: `{ ok: true, principal, claims, header }`.
+#[derive(Debug, Serialize)]
+pub struct Success<'a> {
+    /// Always true.
+    pub ok: bool,
+    /// Who the token speaks for.
+    pub principal: PrincipalOut<'a>,
+    /// The claims.
+    pub claims: &'a Map<String, Value>,
+    /// The JOSE header.
+    pub header: &'a Map<String, Value>,
+}
+
+impl<'a> From<&'a Verified> for Success<'a> {
+    fn from(v: &'a Verified) -> Self {
+        Success {
+            ok: true,
+            principal: (&v.principal).into(),
+            claims: &v.token.claims,
+            header: &v.token.header,
+        }
+    }
+}
+
+/// `DecodeSuccess`: `{ ok: true, verified: false, header, claims, hint, hintError? }`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Decoded<'a> {
+    /// Always true.
+    pub ok: bool,
+    /// Always false.
+    pub verified: bool,
+    /// The JOSE header.
+    pub header: &'a Map<String, Value>,
+    /// The claims.
+    pub claims: &'a Map<String, Value>,
+    /// The classification hint, or `null`.
+    pub hint: Option<PrincipalOut<'a>>,
+    /// Why there is no hint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint_error: Option<ErrorOut<'a>>,
+}
+
+/// `DecodeFailure`: `{ ok: false, verified: false, error }`.
+#[derive(Debug, Serialize)]
+pub struct DecodeFailure<'a> {
+    /// Always false.
+    pub ok: bool,
+    /// Always false.
+    pub verified: bool,
+    /// Why the token cannot be decoded.
+    pub error: ErrorOut<'a>,
+}
+
+/// The success of `bearerToken`: `{ ok: true, token }`.
+#[derive(Debug, Serialize)]
+pub struct BearerToken<'a> {
+    /// Always true.
+    pub ok: bool,
+    /// The token, or `null` when the header is absent.
+    pub token: Option<&'a str>,
+}
+
+/// The JSON text of a result.
+pub fn to_json<T: Serialize>(v: &T) -> String {
+    // The result types serialize infallibly (string keys, no maps with other keys).
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+/// A result as a plain JS object.
+pub fn to_js<T: Serialize>(v: &T) -> JsValue {
+    js_sys::JSON::parse(&to_json(v)).unwrap_or(JsValue::NULL)
+}

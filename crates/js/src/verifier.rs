@@ -1,0 +1,463 @@
+//! The verifier of `createVerifier`: the pipeline ([`Authenticator`]) with the
+//! bindings' I/O ([`JsIo`]), the signature backend, the compiled `authorize`
+//! requirements, and the successes kept for the JS wrapper (`Memo`).
+//!
+//! [`Verifier::verify_now`] runs [`Authenticator::verify`] (keys through [`JsIo`],
+//! signatures through [`tokengate_webcrypto`]: node:crypto's synchronous verify where
+//! the Node.js entry registered it, else WebCrypto, with the Rust backend as the
+//! fallback or with `signatureBackend: "wasm"`; the core's token cache is disabled
+//! here) and polls it once: when nothing had to wait (keys in memory, a synchronous
+//! signature check) it answers with the result itself, sparing the promise machinery,
+//! and keeps the success for [`Verifier::recheck`] and [`Verifier::authorize_kept`],
+//! which let the JS wrapper (`npm/api.js`) reuse the result of a repeated token after
+//! checking the key set and the time claims again. [`Verifier::authorize`] (the
+//! wrapper's path when nothing is kept) verifies and checks a
+//! [`Requirement`](tokengate::policy::Requirement) with a compiled [`Policy`].
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+
+use js_sys::{Array, Function, Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{future_to_promise, spawn_local};
+
+use tokengate::policy::{Policy, PolicyConfig, RouteConfig};
+use tokengate::{poll_once, Authenticator, Kept};
+use tokengate::{Deny, ErrorCode, RequestError, TokenError};
+use tokengate_webcrypto::Backend;
+
+use crate::io::{get_fn, JsIo};
+use crate::options::{
+    config_error, from_js, js_only, requirement, requirement_error, translate, OptionError,
+    Translated,
+};
+use crate::results::{to_js, Failure, Success};
+
+/// At most this many compiled `authorize` requirements are kept per verifier.
+const MAX_POLICIES: usize = 256;
+
+struct Inner {
+    auth: Authenticator,
+    policies: RefCell<HashMap<String, Rc<Policy>>>,
+    io: JsIo,
+    current_date: Option<Function>,
+    backend: Backend,
+    memo: RefCell<Memo>,
+}
+
+/// The verifications that the package's JS wrapper (`npm/api.js`) keeps by token
+/// string, so that a repeated token skips the wasm call with the token, the hashing and
+/// the result marshalling: the wrapper holds `token -> (id, frozen result)` and, on a
+/// hit, asks [`Verifier::recheck`] whether entry `id` still holds *now*. The entries
+/// are the core's [`Kept`] verifications, and the recheck is the core's one reuse rule
+/// ([`Authenticator::recheck`]), the rule of the Worker's token cache. Bounded like the
+/// token cache.
+#[derive(Default)]
+struct Memo {
+    capacity: usize,
+    entries: HashMap<u32, Kept>,
+    order: VecDeque<u32>,
+    next: u32,
+    /// The id of the last success kept (0: the last call kept nothing).
+    last: u32,
+}
+
+impl Memo {
+    fn insert(&mut self, success: Kept) -> u32 {
+        if self.capacity == 0 {
+            return 0;
+        }
+        while self.entries.len() >= self.capacity {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.entries.remove(&old);
+                }
+                None => break,
+            }
+        }
+        // Entries dropped by a failed recheck leave their id in `order`: compact it
+        // before it outgrows the entries, so that it stays bounded.
+        if self.order.len() >= self.capacity.saturating_mul(2).max(16) {
+            let entries = &self.entries;
+            self.order.retain(|id| entries.contains_key(id));
+        }
+        // Ids start at 1 and skip 0 on wrap-around.
+        self.next = self.next.checked_add(1).unwrap_or(1);
+        let id = self.next;
+        self.entries.insert(id, success);
+        self.order.push_back(id);
+        id
+    }
+}
+
+/// A token verifier made by `createVerifier(options)`: `verify(token)` and
+/// `authorize(token, requirement)` return promises of plain result objects.
+#[wasm_bindgen]
+pub struct Verifier {
+    inner: Rc<Inner>,
+}
+
+/// `createVerifier(options)`: validates the options and builds a verifier. Throws a
+/// `TypeError` naming the bad option.
+#[wasm_bindgen(js_name = createVerifier)]
+pub fn create_verifier(options: JsValue) -> Result<Verifier, JsValue> {
+    if !options.is_object() || Array::is_array(&options) {
+        return Err(OptionError::new("", "createVerifier expects an options object").to_js());
+    }
+    let cache = Reflect::get(&options, &"cache".into()).unwrap_or(JsValue::UNDEFINED);
+    let cache = if cache.is_undefined() || cache.is_null() {
+        None
+    } else {
+        if get_fn(&cache, "get").is_none() || get_fn(&cache, "set").is_none() {
+            return Err(OptionError::new(
+                "cache",
+                "must be an object with get(key) and set(key, value, ttlSeconds) methods",
+            )
+            .to_js());
+        }
+        Some(cache)
+    };
+    let current_date = Reflect::get(&options, &"currentDate".into()).unwrap_or(JsValue::UNDEFINED);
+    let current_date = if current_date.is_undefined() || current_date.is_null() {
+        None
+    } else {
+        Some(current_date.dyn_into::<Function>().map_err(|_| {
+            OptionError::new("currentDate", "must be a function returning a Date").to_js()
+        })?)
+    };
+    let backend = Reflect::get(&options, &"signatureBackend".into()).unwrap_or(JsValue::UNDEFINED);
+    let backend = if backend.is_undefined() || backend.is_null() {
+        Backend::default()
+    } else {
+        backend
+            .as_string()
+            .as_deref()
+            .and_then(Backend::parse)
+            .ok_or_else(|| {
+                OptionError::new(
+                    "signatureBackend",
+                    "must be \"auto\", \"node\", \"webcrypto\" or \"wasm\"",
+                )
+                .to_js()
+            })?
+    };
+    if backend == Backend::Node && !tokengate_webcrypto::has_host_verify() {
+        return Err(OptionError::new(
+            "signatureBackend",
+            "\"node\" needs the package's Node.js entry (node:crypto); this runtime has none",
+        )
+        .to_js());
+    }
+    // Everything else is plain data: copy it without the two callbacks and the backend
+    // and read it as JSON.
+    let data = Object::assign(&Object::new(), &Object::from(options));
+    for key in js_only() {
+        let _ = Reflect::delete_property(&data, &key.into());
+    }
+    let value = from_js(&data, "options").map_err(|e| e.to_js())?;
+    let Translated {
+        config,
+        secrets,
+        single,
+    } = translate(&value).map_err(|e| e.to_js())?;
+    let io = JsIo::new(cache, secrets, config.jwks_cache.fetch_timeout_ms);
+    // Successes are kept in `Memo` (with the JS wrapper's map by token string), not in
+    // the pipeline's hashed token cache: one cache, and no token hashing.
+    let memo_capacity = config.token_cache_size;
+    let auth =
+        Authenticator::with_cache(config, 0).map_err(|e| config_error(&e, single).to_js())?;
+    Ok(Verifier {
+        inner: Rc::new(Inner {
+            auth,
+            policies: RefCell::new(HashMap::new()),
+            io,
+            current_date,
+            backend,
+            memo: RefCell::new(Memo {
+                capacity: memo_capacity,
+                ..Memo::default()
+            }),
+        }),
+    })
+}
+
+/// The earliest time `currentDate` may return, in epoch milliseconds (1973-03-03):
+/// anything earlier is a number of seconds read as milliseconds.
+const MIN_CURRENT_DATE_MS: f64 = 1e11;
+
+impl Inner {
+    /// The current time in unix seconds: `currentDate()` or `Date.now()`.
+    fn now(&self) -> Result<i64, JsValue> {
+        let ms = match &self.current_date {
+            None => js_sys::Date::now(),
+            Some(f) => {
+                let v = f.call0(&JsValue::UNDEFINED)?;
+                let ms = if let Some(d) = v.dyn_ref::<js_sys::Date>() {
+                    d.get_time()
+                } else {
+                    v.as_f64().unwrap_or(f64::NAN)
+                };
+                if !ms.is_finite() {
+                    return Err(js_sys::TypeError::new(
+                        "tokengate: option \"currentDate\" must return a valid Date (or epoch milliseconds)",
+                    )
+                    .into());
+                }
+                // A clock before March 1973 is a number of seconds taken for
+                // milliseconds (or a Date made from one): every token would look
+                // issued in the future, and the error would be misleading.
+                if ms < MIN_CURRENT_DATE_MS {
+                    return Err(js_sys::TypeError::new(
+                        "tokengate: option \"currentDate\" returned a time before 1973: return a Date or epoch milliseconds, not seconds",
+                    )
+                    .into());
+                }
+                ms
+            }
+        };
+        Ok((ms / 1000.0).floor() as i64)
+    }
+
+    fn deny(&self, err: &dyn ErrorCode) -> Deny {
+        self.auth.gate().deny(err, None)
+    }
+
+    /// The result object of a verification and, with `keep`, the id its success is
+    /// kept under (0: a failure, or not kept).
+    fn settle(&self, outcome: Result<Kept, Deny>, keep: bool) -> (JsValue, u32) {
+        match outcome {
+            Ok(s) => {
+                let result = to_js(&Success::from(&s.verified));
+                let id = if keep {
+                    self.memo.borrow_mut().insert(s)
+                } else {
+                    0
+                };
+                (result, id)
+            }
+            Err(deny) => (to_js(&Failure::new(&deny)), 0),
+        }
+    }
+
+    /// Verifies a token; `Err` carries the failure result (not an exception).
+    async fn verify(self: &Rc<Self>, token: &JsValue, now: i64) -> Result<Kept, Deny> {
+        let token = match token.as_string() {
+            Some(t) if !t.is_empty() => t,
+            _ if token.is_undefined() || token.is_null() || token.as_string().is_some() => {
+                return Err(self.deny(&RequestError::TokenMissing))
+            }
+            _ => return Err(self.deny(&TokenError::Malformed("the token must be a string".into()))),
+        };
+        let now = u64::try_from(now).unwrap_or(0);
+        let v = self
+            .auth
+            .verify(&self.io, &self.backend, &token, now)
+            .await
+            .map_err(|e| e.deny(self.auth.gate()))?;
+        if v.refresh {
+            let me = Rc::clone(self);
+            let issuer = v.kept.issuer;
+            spawn_local(async move {
+                me.auth.refresh(&me.io, issuer, now).await;
+            });
+        }
+        Ok(v.kept)
+    }
+
+    /// The compiled policy of a requirement (cached by its JSON text).
+    fn policy(&self, req: &JsValue) -> Result<Rc<Policy>, OptionError> {
+        let value = from_js(req, "requirement").map_err(|mut e| {
+            e.what = "requirement";
+            e
+        })?;
+        let requirement = requirement(&value)?;
+        // The core's own JSON of the requirement: equal requirements share a policy.
+        let key = serde_json::to_string(&requirement).unwrap_or_default();
+        if let Some(p) = self.policies.borrow().get(&key) {
+            return Ok(Rc::clone(p));
+        }
+        let policy = self.auth.gate().policy();
+        let cfg = PolicyConfig {
+            routes: vec![RouteConfig {
+                path: "/*".into(),
+                methods: None,
+                public: false,
+                require: Some(requirement),
+                case_sensitive: false,
+            }],
+            default: policy.default_rule().clone(),
+            wildcard_scopes: policy.wildcard_scopes(),
+            realm: policy.realm().to_string(),
+        };
+        let compiled = Policy::new(&cfg).map_err(|e| requirement_error(&e))?;
+        let compiled = Rc::new(compiled);
+        let mut map = self.policies.borrow_mut();
+        if map.len() >= MAX_POLICIES {
+            map.clear();
+        }
+        map.insert(key, Rc::clone(&compiled));
+        Ok(compiled)
+    }
+}
+
+#[wasm_bindgen]
+impl Verifier {
+    /// `verifyNow(token, keep)`: the verification behind the wrapper's `verify(token)`.
+    /// Answers with the result object (`{ ok: true, principal, claims, header }` or
+    /// `{ ok: false, error }`) itself when the verification completes without waiting
+    /// (keys in memory and a synchronous signature check: the usual case in Node.js);
+    /// otherwise with a promise of `[result, id]`. Throws when `currentDate` misbehaves. With `keep`, a
+    /// success is kept for [`Verifier::recheck`] and [`Verifier::authorize_kept`] under
+    /// `id` (in the synchronous case, the id [`Verifier::last_id`] returns next); 0 when
+    /// nothing was kept.
+    #[wasm_bindgen(js_name = verifyNow)]
+    pub fn verify_now(&self, token: JsValue, keep: bool) -> Result<JsValue, JsValue> {
+        self.inner.memo.borrow_mut().last = 0;
+        let now = self.inner.now()?;
+        let inner = Rc::clone(&self.inner);
+        let pending = Box::pin(async move { inner.verify(&token, now).await });
+        match poll_once(pending) {
+            Ok(outcome) => {
+                let (result, id) = self.inner.settle(outcome, keep);
+                self.inner.memo.borrow_mut().last = id;
+                Ok(result)
+            }
+            // Not done: the executor polls the same future again (with a real waker,
+            // which is all a future owes: only the waker of its latest poll is woken).
+            Err(pending) => {
+                let inner = Rc::clone(&self.inner);
+                Ok(future_to_promise(async move {
+                    let (result, id) = inner.settle(pending.await, keep);
+                    Ok(Array::of2(&result, &id.into()).into())
+                })
+                .into())
+            }
+        }
+    }
+
+    /// How many successes are kept for [`Verifier::recheck`] (the token cache size).
+    #[wasm_bindgen(js_name = memoCapacity)]
+    pub fn memo_capacity(&self) -> u32 {
+        u32::try_from(self.inner.memo.borrow().capacity).unwrap_or(u32::MAX)
+    }
+
+    /// The id under which the last [`Verifier::verify_now`] kept its success, or 0.
+    #[wasm_bindgen(js_name = lastId)]
+    pub fn last_id(&self) -> u32 {
+        self.inner.memo.borrow().last
+    }
+
+    /// `authorizeKept(requirement, id)`: compiles (and caches) the requirement, throwing
+    /// a `TypeError` when it is invalid; then, for `id` 0, answers `undefined`; for a
+    /// kept success, `true` when its principal meets the requirement, else the failure
+    /// result (a 403); `null` when `id` is no longer kept.
+    #[wasm_bindgen(js_name = authorizeKept)]
+    pub fn authorize_kept(&self, requirement: JsValue, id: u32) -> Result<JsValue, JsValue> {
+        let policy = self.inner.policy(&requirement).map_err(|e| e.to_js())?;
+        if id == 0 {
+            return Ok(JsValue::UNDEFINED);
+        }
+        let memo = self.inner.memo.borrow();
+        let Some(kept) = memo.entries.get(&id) else {
+            return Ok(JsValue::NULL);
+        };
+        let route = policy.route("GET", "/");
+        Ok(match policy.authorize(&route, &kept.verified.principal) {
+            Ok(()) => JsValue::TRUE,
+            Err(e) => to_js(&Failure::new(&policy.deny(&e))),
+        })
+    }
+
+    /// Whether kept success `id` still holds now: the same key-set generation, keys
+    /// usable without a fetch or refresh, and the time claims valid at the current time
+    /// (as a token cache hit). `false` drops the entry (and whenever `currentDate`
+    /// misbehaves, so that the full path reports it).
+    pub fn recheck(&self, id: u32) -> bool {
+        let Ok(now) = self.inner.now() else {
+            return false;
+        };
+        let mut memo = self.inner.memo.borrow_mut();
+        let now = u64::try_from(now).unwrap_or(0);
+        let holds = memo
+            .entries
+            .get(&id)
+            .is_some_and(|kept| self.inner.auth.recheck(kept, now) == Ok(true));
+        if !holds {
+            memo.entries.remove(&id);
+        }
+        holds
+    }
+
+    /// `authorize(token, requirement)`: verifies, then checks the requirement (kinds,
+    /// scopes, roles, clients, delegation). Policy denials are 403s (400 never occurs
+    /// here). Rejects with a `TypeError` when the requirement is invalid.
+    pub fn authorize(&self, token: JsValue, requirement: JsValue) -> Promise {
+        let inner = Rc::clone(&self.inner);
+        future_to_promise(async move {
+            let policy = inner.policy(&requirement).map_err(|e| e.to_js())?;
+            let now = inner.now()?;
+            let verified = match inner.verify(&token, now).await {
+                Ok(v) => v.verified,
+                Err(deny) => return Ok(to_js(&Failure::new(&deny))),
+            };
+            let route = policy.route("GET", "/");
+            let result = match policy.authorize(&route, &verified.principal) {
+                Ok(()) => to_js(&Success::from(&verified)),
+                Err(e) => to_js(&Failure::new(&policy.deny(&e))),
+            };
+            Ok(result)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use tokengate::alg::Alg;
+    use tokengate::config::Config;
+    use tokengate::jwk::KeySet;
+
+    #[test]
+    fn memo_stays_bounded_when_entries_are_dropped_between_inserts() {
+        let verified = || {
+            let key = tokengate::mint::SigningKey::generate(Alg::EdDSA).unwrap();
+            let claims = json!({"iss": "https://i/", "aud": "a", "sub": "u", "exp": 2_000_000_000});
+            let token = key.sign(claims.as_object().unwrap(), None);
+            let cfg = Config::from_value(json!({"issuers": [{"issuer": "https://i/",
+                "audiences": ["a"], "jwks": tokengate::mint::public_jwks(&[key])}]}))
+            .unwrap();
+            let gate = tokengate::Gate::new(cfg).unwrap();
+            let u = gate.peek(&token).unwrap();
+            let keys = KeySet::from_value(&gate.config().issuers[0].jwks.clone().unwrap()).unwrap();
+            Kept {
+                verified: gate.verify_with(&u, &keys, 1_700_000_000).unwrap(),
+                issuer: 0,
+                generation: 1,
+            }
+        };
+        let v = verified();
+        let mut memo = Memo {
+            capacity: 4,
+            ..Memo::default()
+        };
+        let mut ids = Vec::new();
+        for _ in 0..1000 {
+            let id = memo.insert(v.clone());
+            // What a failed recheck does.
+            memo.entries.remove(&id);
+            ids.push(id);
+        }
+        assert!(memo.order.len() <= 16, "{}", memo.order.len());
+        assert!(ids.iter().all(|&id| id != 0));
+        for _ in 0..10 {
+            let id = memo.insert(v.clone());
+            assert_ne!(id, 0);
+        }
+        assert_eq!(memo.entries.len(), 4);
+        let empty = Memo::default().insert(v);
+        assert_eq!(empty, 0, "capacity 0 keeps nothing");
+    }
+}
