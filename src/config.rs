@@ -543,6 +543,11 @@ mod tests {
         assert!(check_fetch_url("http://127.0.0.1:8787/jwks").is_ok());
         assert!(check_fetch_url("http://localhost/jwks").is_ok());
         assert!(check_fetch_url("http://[::1]:80/jwks").is_ok());
+        assert!(check_fetch_url("http://127.0.0.2/jwks").is_ok());
+        assert!(check_fetch_url("http://keys.LOCALHOST:8080/jwks").is_ok());
+        assert!(check_fetch_url("http://localhost.example.com/jwks").is_err());
+        assert!(check_fetch_url("http://128.0.0.1/jwks").is_err());
+        assert!(check_fetch_url("http://[::2]/jwks").is_err());
         assert!(check_fetch_url("http://example.com/jwks").is_err());
         assert!(check_fetch_url("http://127.0.0.1@example.com/jwks").is_err());
         assert!(check_fetch_url("https://example.com/jwks").is_ok());
