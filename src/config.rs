@@ -34,8 +34,13 @@ use crate::ConfigError;
 fn default_true() -> bool {
     true
 }
+/// The default clock-skew leeway in seconds ([`Config::leeway`]).
+pub const DEFAULT_LEEWAY: u64 = 60;
+/// The largest clock-skew leeway a configuration may set, in seconds.
+pub const MAX_LEEWAY: u64 = 3600;
+
 fn default_leeway() -> u64 {
-    60
+    DEFAULT_LEEWAY
 }
 fn default_max_token_bytes() -> usize {
     DEFAULT_MAX_TOKEN_BYTES
@@ -374,7 +379,7 @@ impl Config {
                 "must be between 64 and 1048576",
             ));
         }
-        if self.leeway > 3600 {
+        if self.leeway > MAX_LEEWAY {
             return Err(ConfigError::invalid(
                 "leeway",
                 "must be at most 3600 seconds",

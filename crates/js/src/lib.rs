@@ -57,6 +57,8 @@ use tokengate::{poll_once, Authenticator, Kept};
 use tokengate::{ConfigError, Deny, ErrorCode, RequestError, TokenError};
 use tokengate_webcrypto::Backend;
 
+mod page;
+
 /// The realm used where no verifier configuration is at hand (`decode`, `bearerToken`).
 const DEFAULT_REALM: &str = "tokengate";
 /// At most this many compiled `authorize` requirements are kept per verifier.
