@@ -180,3 +180,67 @@ export function isReservedHeader(name, originSecretHeader) {
 export function encodeHeaderValue(value) {
   return bindings.encodeHeaderValue(value);
 }
+
+// ---------------------------------------------------------------------------------
+// The core's rules, for token inspectors (the decoder page asks these instead of
+// keeping copies): the key-URL rule, OIDC discovery, the time state, typ and the
+// algorithms.
+// ---------------------------------------------------------------------------------
+
+/**
+ * Whether tokengate would fetch keys from a URL: https, or http on a loopback host.
+ * @param {string} url
+ * @returns {import("./index.js").RuleResult}
+ */
+export function checkFetchUrl(url) {
+  return bindings.checkFetchUrl(url);
+}
+
+/**
+ * The OIDC discovery URL tokengate reads for an issuer, when it may fetch it.
+ * @param {string} issuer
+ * @returns {import("./index.js").DiscoveryUrlResult}
+ */
+export function discoveryUrl(issuer) {
+  return bindings.discoveryUrl(issuer);
+}
+
+/**
+ * The `jwks_uri` of an OIDC discovery document (JSON text) whose `issuer` must be
+ * exactly `issuer`.
+ * @param {string} document
+ * @param {string} issuer
+ * @returns {import("./index.js").DiscoveryResult}
+ */
+export function jwksUriFromDiscovery(document, issuer) {
+  return bindings.jwksUriFromDiscovery(document, issuer);
+}
+
+/**
+ * What a verifier's claim validation says of a token's exp, nbf and iat at a time.
+ * @param {import("./index.js").JWTClaims} claims
+ * @param {number} nowSeconds
+ * @param {number} [clockTolerance] default 60
+ * @returns {import("./index.js").TimeStateResult}
+ */
+export function timeState(claims, nowSeconds, clockTolerance) {
+  return bindings.timeState(claims, nowSeconds, clockTolerance);
+}
+
+/**
+ * The `requiredTyp` rule for a header's `typ` value.
+ * @param {unknown} typ
+ * @param {string} requiredTyp
+ * @returns {import("./index.js").TypResult}
+ */
+export function checkTyp(typ, requiredTyp) {
+  return bindings.checkTyp(typ, requiredTyp);
+}
+
+/**
+ * The JWS algorithms tokengate verifies.
+ * @returns {import("./index.js").AlgorithmInfo[]}
+ */
+export function algorithms() {
+  return bindings.algorithms();
+}

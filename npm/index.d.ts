@@ -411,3 +411,90 @@ export function encodeHeaderValue(value: string | readonly string[]): string;
 
 /** Resolves once the WebAssembly module is ready (it always is once the import completes). */
 export const ready: Promise<void>;
+
+// ---------------------------------------------------------------------------------
+// The core's rules, for token inspectors (what the decoder page shows). Pure: no I/O.
+// ---------------------------------------------------------------------------------
+
+/** The answer of a rule about a URL: allowed, or why not. */
+export type RuleResult = { ok: true } | { ok: false; message: string };
+
+/**
+ * Whether tokengate would fetch keys from `url` (a `jwksUri`, or a `jwks_uri` found by
+ * discovery): https, or http on a loopback host (`localhost`, `*.localhost`,
+ * `127.0.0.0/8`, `[::1]`); never with credentials in the URL. The rule `createVerifier`
+ * applies to `jwksUri`. Throws a TypeError when `url` is not a string.
+ */
+export function checkFetchUrl(url: string): RuleResult;
+
+export type DiscoveryUrlResult = { ok: true; url: string } | { ok: false; message: string };
+
+/**
+ * The OIDC discovery URL tokengate reads for `issuer`
+ * (`{issuer}/.well-known/openid-configuration`, one slash between them), when the
+ * URL rule allows fetching it. Throws a TypeError when `issuer` is not a string.
+ */
+export function discoveryUrl(issuer: string): DiscoveryUrlResult;
+
+export type DiscoveryResult = { ok: true; jwksUri: string } | { ok: false; message: string };
+
+/**
+ * Reads an OIDC discovery document (its JSON text, duplicate keys refused) as the
+ * verifier does: its `issuer` must be exactly `issuer` (OIDC Discovery 1.0 §4.3) and its
+ * `jwks_uri` must pass `checkFetchUrl`. Throws a TypeError when an argument is not a
+ * string.
+ */
+export function jwksUriFromDiscovery(document: string, issuer: string): DiscoveryResult;
+
+/**
+ * Where a token's time claims put it: `valid`; `grace` (at or past `exp`, inside the
+ * clock tolerance, still accepted); `no-exp` (valid in time, but refused unless
+ * `requireExp` is false); or refused: `expired`, `not-yet-valid` (`nbf`),
+ * `issued-in-future` (`iat`), `invalid` (a time claim that is not a finite number).
+ */
+export type TimeState =
+  | "valid"
+  | "grace"
+  | "no-exp"
+  | "expired"
+  | "not-yet-valid"
+  | "issued-in-future"
+  | "invalid";
+
+export type TimeStateResult =
+  | { state: "valid" | "grace" | "no-exp"; error: null }
+  | {
+      state: "expired" | "not-yet-valid" | "issued-in-future" | "invalid";
+      /** What a verifier answers (`token_expired`, ...). */
+      error: { code: ErrorCode; message: string };
+    };
+
+/**
+ * What a verifier's claim validation says of `exp`, `nbf` and `iat` at `nowSeconds`
+ * (unix seconds, rounded down like the verifier's clock) with `clockTolerance` seconds
+ * of tolerance (default 60; 0 to 3600, rounded down, as the option). `maxTokenAge`,
+ * issuer and audience are not considered. Throws a TypeError when `claims` is not an
+ * object or a number is invalid.
+ */
+export function timeState(claims: JWTClaims, nowSeconds: number, clockTolerance?: number): TimeStateResult;
+
+export type TypResult = { ok: true } | { ok: false; error: { code: "typ_mismatch"; message: string } };
+
+/**
+ * The `requiredTyp` rule for a header's `typ` value (`undefined` when absent): a string
+ * equal to `requiredTyp` ignoring case and an `application/` prefix (`at+jwt` and
+ * `application/at+jwt` are the same). Throws a TypeError when `requiredTyp` is not a
+ * string.
+ */
+export function checkTyp(typ: unknown, requiredTyp: string): TypResult;
+
+export interface AlgorithmInfo {
+  name: Algorithm;
+  /** HMAC: verified only for issuers configured with a `secret`. */
+  symmetric: boolean;
+  /** In the default `algorithms` allowlist (the asymmetric ones). */
+  allowedByDefault: boolean;
+}
+
+/** The JWS algorithms tokengate verifies, in a stable order. */
+export function algorithms(): AlgorithmInfo[];

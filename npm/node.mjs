@@ -26,5 +26,6 @@ instantiate(new WebAssembly.Module(fromBase64(wasmBase64)));
 useHostVerify(hostVerify);
 
 export { createVerifier, decode, errorCatalogue, bearerToken, isReservedHeader, encodeHeaderValue } from "./api.js";
+export { checkFetchUrl, discoveryUrl, jwksUriFromDiscovery, timeState, checkTyp, algorithms } from "./api.js";
 /** Resolves once the WebAssembly module is ready; here it already is. */
 export const ready = Promise.resolve();

@@ -733,12 +733,18 @@ impl KeyProvider {
     }
 }
 
-/// Reads an OIDC discovery document: its `issuer` must be exactly the configured
-/// issuer (OIDC Discovery 1.0 §4.3) and its `jwks_uri` must pass [`check_fetch_url`].
+/// Fetches an OIDC discovery document and reads it ([`jwks_uri_from_discovery`]).
 async fn discover<I: KeyIo>(io: &I, url: &str, issuer: &str) -> Result<String, String> {
     let resp = io.fetch(url).await?;
     check_fetch_status(resp.status).map_err(|e| format!("discovery: {e}"))?;
-    let doc = parse_json(resp.body.as_bytes()).map_err(|e| format!("discovery document {e}"))?;
+    jwks_uri_from_discovery(resp.body.as_bytes(), issuer)
+}
+
+/// Reads an OIDC discovery document (the JSON body, duplicate keys refused): its
+/// `issuer` must be exactly `issuer`, the configured one (OIDC Discovery 1.0 §4.3), and
+/// its `jwks_uri` must pass [`check_fetch_url`]. Returns that `jwks_uri`, or why not.
+pub fn jwks_uri_from_discovery(body: &[u8], issuer: &str) -> Result<String, String> {
+    let doc = parse_json(body).map_err(|e| format!("discovery document {e}"))?;
     match doc.get("issuer").and_then(Value::as_str) {
         Some(i) if i == issuer => {}
         Some(_) => return Err("discovery document names another issuer".into()),
@@ -759,6 +765,40 @@ mod tests {
     use std::cell::Cell;
     use std::collections::HashMap;
     use std::task::{Context, Poll, Waker};
+
+    #[test]
+    fn discovery_documents_are_read_strictly() {
+        let iss = "https://tenant.example.com/";
+        let read = |doc: &str| jwks_uri_from_discovery(doc.as_bytes(), iss);
+        assert_eq!(
+            read(
+                r#"{"issuer":"https://tenant.example.com/","jwks_uri":"https://keys.example.com/j"}"#
+            ),
+            Ok("https://keys.example.com/j".into())
+        );
+        let e = read(r#"{"issuer":"https://tenant.example.com","jwks_uri":"https://k/j"}"#);
+        assert_eq!(e, Err("discovery document names another issuer".into()));
+        let e = read(r#"{"jwks_uri":"https://k/j"}"#);
+        assert_eq!(e, Err("discovery document has no issuer".into()));
+        let e = read(r#"{"issuer":"https://tenant.example.com/"}"#);
+        assert_eq!(e, Err("discovery document has no jwks_uri".into()));
+        let e =
+            read(r#"{"issuer":"https://tenant.example.com/","jwks_uri":"http://k.example.com/j"}"#)
+                .unwrap_err();
+        assert!(e.starts_with("discovered jwks_uri: must be https"), "{e}");
+        assert!(read(
+            r#"{"issuer":"https://tenant.example.com/","jwks_uri":"http://[::1]:8080/j"}"#
+        )
+        .is_ok());
+        let e = read(
+            r#"{"issuer":"https://tenant.example.com/","issuer":"https://tenant.example.com/"}"#,
+        )
+        .unwrap_err();
+        assert!(e.starts_with("discovery document is not valid JSON"), "{e}");
+        assert!(read("not json")
+            .unwrap_err()
+            .starts_with("discovery document is not valid JSON"));
+    }
 
     fn block_on<F: Future>(f: F) -> F::Output {
         let mut f = std::pin::pin!(f);

@@ -138,7 +138,7 @@ pub fn select_key<'k>(
 ) -> Result<(&'k crate::jwk::Key, Alg), TokenError> {
     let jws = &token.jws;
     if let Some(required) = &rules.required_typ {
-        check_typ(jws, required)?;
+        check_typ(jws.header.get("typ"), required)?;
     }
     keys.select(jws.kid()?, jws.alg()?, &rules.algorithms)
 }
@@ -194,7 +194,10 @@ pub fn verify_jws<'a>(
     Ok((jws, alg))
 }
 
-fn normalise_typ(t: &str) -> String {
+/// A `typ` value in the form compared by the `requiredTyp` rule: lowercase, with an
+/// `application/` prefix dropped when the rest has no `/` (RFC 7515 §4.1.9: the
+/// prefix may be omitted), so `application/AT+JWT` is `at+jwt`.
+pub fn normalise_typ(t: &str) -> String {
     let t = t.to_ascii_lowercase();
     match t.strip_prefix("application/") {
         Some(rest) if !rest.contains('/') => rest.to_string(),
@@ -202,8 +205,11 @@ fn normalise_typ(t: &str) -> String {
     }
 }
 
-fn check_typ(jws: &Jws<'_>, required: &str) -> Result<(), TokenError> {
-    match jws.header.get("typ") {
+/// The `requiredTyp` rule: the header's `typ` value (`None` when absent) must be a
+/// string equal to `required` once both are normalised ([`normalise_typ`]); otherwise
+/// `typ_mismatch`, saying why.
+pub fn check_typ(typ: Option<&Value>, required: &str) -> Result<(), TokenError> {
+    match typ {
         Some(Value::String(t)) if normalise_typ(t) == normalise_typ(required) => Ok(()),
         Some(Value::String(t)) => Err(TokenError::TypMismatch(format!(
             "typ is {t:?}, {required:?} is required"
@@ -227,6 +233,85 @@ fn time_claim(claims: &Claims, name: &str) -> Result<Option<f64>, TokenError> {
     }
 }
 
+/// The time claims of a token (`exp`, `nbf`, `iat`, unix seconds), read the way
+/// [`validate_claims`] reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct TimeClaims {
+    /// `exp`, when present.
+    pub exp: Option<f64>,
+    /// `nbf`, when present.
+    pub nbf: Option<f64>,
+    /// `iat`, when present.
+    pub iat: Option<f64>,
+}
+
+impl TimeClaims {
+    /// Reads `exp`, `nbf` and `iat`: each absent or a finite JSON number, else
+    /// `claim_invalid`.
+    pub fn read(claims: &Claims) -> Result<Self, TokenError> {
+        Ok(TimeClaims {
+            exp: time_claim(claims, "exp")?,
+            nbf: time_claim(claims, "nbf")?,
+            iat: time_claim(claims, "iat")?,
+        })
+    }
+
+    /// The time checks of [`validate_claims`] at `now`, each with `leeway` seconds of
+    /// tolerance, in its order: `token_expired` once `now >= exp + leeway`,
+    /// `claim_missing` without `exp` when `require_exp`, `token_not_yet_valid` while
+    /// `nbf > now + leeway`, `issued_in_future` while `iat > now + leeway`.
+    pub fn check(&self, require_exp: bool, leeway: u64, now: i64) -> Result<(), TokenError> {
+        let now = now as f64;
+        let leeway = leeway as f64;
+        match self.exp {
+            Some(exp) if now >= exp + leeway => return Err(TokenError::Expired),
+            Some(_) => {}
+            None if require_exp => return Err(TokenError::ClaimMissing("exp".into())),
+            None => {}
+        }
+        if let Some(nbf) = self.nbf {
+            if nbf > now + leeway {
+                return Err(TokenError::NotYetValid);
+            }
+        }
+        if let Some(iat) = self.iat {
+            if iat > now + leeway {
+                return Err(TokenError::IssuedInFuture);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where a token's time claims put it at a given time, when claim validation
+/// accepts them ([`time_state`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeState {
+    /// Before `exp`, with `nbf` and `iat` not beyond the tolerance.
+    Valid,
+    /// At or past `exp` but still inside the clock tolerance: accepted until
+    /// `exp + leeway`.
+    Grace,
+    /// No `exp`: valid in time, but refused unless the issuer's `requireExp` is false
+    /// (`claim_missing`).
+    NoExp,
+}
+
+/// What claim validation says of a token's times at `now` with `leeway` seconds of
+/// tolerance (the checks of [`TimeClaims::check`], with `exp` not required): the
+/// [`TimeState`] when they pass, else the error a verifier answers
+/// (`claim_invalid`, `token_expired`, `token_not_yet_valid`, `issued_in_future`).
+/// `maxTokenAge` is not considered.
+pub fn time_state(claims: &Claims, leeway: u64, now: i64) -> Result<TimeState, TokenError> {
+    let t = TimeClaims::read(claims)?;
+    t.check(false, leeway, now)?;
+    Ok(match t.exp {
+        None => TimeState::NoExp,
+        Some(exp) if now as f64 >= exp => TimeState::Grace,
+        Some(_) => TimeState::Valid,
+    })
+}
+
 /// Validates the registered claims of verified-signature `claims` against `rules`.
 pub fn validate_claims(
     claims: &Claims,
@@ -234,11 +319,7 @@ pub fn validate_claims(
     leeway: u64,
     now: i64,
 ) -> Result<(), TokenError> {
-    let now = now as f64;
-    let leeway = leeway as f64;
-    let exp = time_claim(claims, "exp")?;
-    let nbf = time_claim(claims, "nbf")?;
-    let iat = time_claim(claims, "iat")?;
+    let times = TimeClaims::read(claims)?;
     match claims.get("iss") {
         Some(Value::String(s)) if *s == rules.issuer => {}
         Some(Value::String(_)) => return Err(TokenError::IssuerMismatch),
@@ -249,25 +330,12 @@ pub fn validate_claims(
         None | Some(Value::String(_)) => {}
         Some(_) => return Err(TokenError::ClaimInvalid("sub is not a string".into())),
     }
-    match exp {
-        Some(exp) if now >= exp + leeway => return Err(TokenError::Expired),
-        Some(_) => {}
-        None if rules.require_exp => return Err(TokenError::ClaimMissing("exp".into())),
-        None => {}
-    }
-    if let Some(nbf) = nbf {
-        if nbf > now + leeway {
-            return Err(TokenError::NotYetValid);
-        }
-    }
-    if let Some(iat) = iat {
-        if iat > now + leeway {
-            return Err(TokenError::IssuedInFuture);
-        }
-    }
+    times.check(rules.require_exp, leeway, now)?;
     if let Some(max_age) = rules.max_age {
-        let iat = iat.ok_or_else(|| TokenError::ClaimMissing("iat".into()))?;
-        if now - iat > max_age as f64 + leeway {
+        let iat = times
+            .iat
+            .ok_or_else(|| TokenError::ClaimMissing("iat".into()))?;
+        if now as f64 - iat > max_age as f64 + leeway as f64 {
             return Err(TokenError::TooOld);
         }
     }
@@ -355,5 +423,91 @@ mod tests {
         assert_eq!(normalise_typ("application/AT+JWT"), "at+jwt");
         assert_eq!(normalise_typ("at+jwt"), "at+jwt");
         assert_ne!(normalise_typ("JWT"), "at+jwt");
+        // The prefix is dropped only from a bare subtype.
+        assert_eq!(
+            normalise_typ("application/x/at+jwt"),
+            "application/x/at+jwt"
+        );
+    }
+
+    #[test]
+    fn typ_rule() {
+        use crate::ErrorCode;
+        let s = |t: &str| Value::String(t.into());
+        assert!(check_typ(Some(&s("at+JWT")), "application/at+jwt").is_ok());
+        assert!(check_typ(Some(&s("application/at+jwt")), "at+jwt").is_ok());
+        let e = check_typ(Some(&s("JWT")), "at+jwt").unwrap_err();
+        assert_eq!(e.code(), "typ_mismatch");
+        assert!(
+            e.to_string()
+                .contains(r#"typ is "JWT", "at+jwt" is required"#),
+            "{e}"
+        );
+        let e = check_typ(None, "at+jwt").unwrap_err();
+        assert!(e.to_string().contains("typ is missing"), "{e}");
+        let e = check_typ(Some(&Value::from(1)), "at+jwt").unwrap_err();
+        assert!(e.to_string().contains("not a string"), "{e}");
+        assert!(check_typ(Some(&s("application/x/at+jwt")), "at+jwt").is_err());
+    }
+
+    #[test]
+    fn time_states_follow_claim_validation() {
+        use crate::ErrorCode;
+        let c = claims(serde_json::json!({"exp": 1000, "nbf": 900, "iat": 900}));
+        let st = |c: &Claims, leeway, now| time_state(c, leeway, now).map_err(|e| e.code());
+        assert_eq!(st(&c, 60, 950), Ok(TimeState::Valid));
+        assert_eq!(st(&c, 60, 999), Ok(TimeState::Valid));
+        assert_eq!(st(&c, 60, 1000), Ok(TimeState::Grace));
+        assert_eq!(st(&c, 60, 1059), Ok(TimeState::Grace));
+        assert_eq!(st(&c, 60, 1060), Err("token_expired"));
+        assert_eq!(st(&c, 0, 1000), Err("token_expired"));
+        assert_eq!(st(&c, 60, 840), Ok(TimeState::Valid));
+        assert_eq!(st(&c, 60, 839), Err("token_not_yet_valid"));
+        let c2 = claims(serde_json::json!({"exp": 1000, "iat": 900}));
+        assert_eq!(st(&c2, 60, 839), Err("issued_in_future"));
+        assert_eq!(st(&c2, 0, 899), Err("issued_in_future"));
+        let none = claims(serde_json::json!({"iat": 900}));
+        assert_eq!(st(&none, 60, 5_000), Ok(TimeState::NoExp));
+        let bad = claims(serde_json::json!({"exp": "1000"}));
+        assert_eq!(st(&bad, 60, 950), Err("claim_invalid"));
+        // The same tolerance and boundaries as validate_claims, for every state.
+        let r = rules();
+        let full = |t: &Claims| {
+            let mut t = t.clone();
+            t.insert("iss".into(), "https://iss/".into());
+            t.insert("aud".into(), "api".into());
+            t
+        };
+        for now in [830, 839, 840, 950, 999, 1000, 1059, 1060, 2000] {
+            for leeway in [0, 60] {
+                let v = validate_claims(&full(&c), &r, leeway, now).map_err(|e| e.code());
+                let t = time_state(&c, leeway, now)
+                    .map(|_| ())
+                    .map_err(|e| e.code());
+                assert_eq!(v, t, "now {now} leeway {leeway}");
+            }
+        }
+    }
+
+    #[test]
+    fn time_checks_keep_their_order() {
+        use crate::ErrorCode;
+        let t = TimeClaims {
+            exp: None,
+            nbf: Some(2000.0),
+            iat: None,
+        };
+        assert_eq!(t.check(true, 60, 1000).unwrap_err().code(), "claim_missing");
+        assert_eq!(
+            t.check(false, 60, 1000).unwrap_err().code(),
+            "token_not_yet_valid"
+        );
+        let r = rules();
+        let c = claims(serde_json::json!({"iss": "https://other/", "aud": "api", "exp": "x"}));
+        assert_eq!(
+            validate_claims(&c, &r, 60, 0).unwrap_err().code(),
+            "claim_invalid",
+            "a malformed time claim is reported before the issuer"
+        );
     }
 }

@@ -12,6 +12,7 @@ import {
 } from "./lib/time.js";
 import { fetchJwks, discoverJwks, parseJwks, describeJwks } from "./lib/keys.js";
 import { examplesAvailable, makeExample } from "./lib/example.js";
+import { coreReady as loadCore } from "./lib/core.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -37,7 +38,7 @@ const code = (text) => h("code", {}, text);
 // ---------------------------------------------------------------------------------
 
 let tg = null;
-const coreReady = import("./tokengate/browser.js").then(
+const coreReady = loadCore.then(
   (m) => {
     tg = m;
     $("wasm-state").textContent = "core loaded";

@@ -54,7 +54,7 @@ cd "$HERE"
 npm ci --no-audit --no-fund --loglevel=error
 npm install --no-save --no-audit --no-fund --loglevel=error "$TOKENGATE_TARBALL"
 
-suites=(esm.test.mjs cjs.test.cjs entries.test.mjs webcrypto.test.mjs repeat.test.mjs keystore.test.mjs headers.test.mjs)
+suites=(esm.test.mjs cjs.test.cjs entries.test.mjs webcrypto.test.mjs repeat.test.mjs keystore.test.mjs headers.test.mjs rules.test.mjs)
 log "node $(node --version): ${suites[*]}"
 node --test --test-reporter=spec "${suites[@]}"
 if command -v /usr/bin/node >/dev/null; then

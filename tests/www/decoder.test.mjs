@@ -51,6 +51,8 @@ afterEach(async () => {
     assert.deepEqual(p.errors, [], "console errors");
     for (const u of p.requests) {
       const url = new URL(u);
+      // A loopback URL a test serves itself (page.route) and lists in allowedUrls.
+      if (p.allowedUrls.has(u)) continue;
       assert.equal(url.origin, server.origin, `request left the page's origin: ${u}`);
       assert.ok(assets.has(url.pathname) || p.allowed.has(url.pathname), `unexpected request: ${u}`);
     }
@@ -62,6 +64,7 @@ afterEach(async () => {
 async function open(opts = {}) {
   const p = await openPage(browser.context, `${server.origin}/`, opts);
   p.allowed = new Set();
+  p.allowedUrls = new Set();
   opened.push(p);
   return p;
 }
@@ -376,6 +379,101 @@ test("JWKS fetched from a URL, and by OIDC discovery, only when asked", async ()
   assert.match(await text(page, "#jwks-status"), /found through .*openid-configuration/);
   assert.equal((await verify(page)).outcome, "ok");
   assert.equal(requests.filter((u) => u.includes("/idp/")).length, 2);
+});
+
+test("JWKS URLs on every loopback host the core accepts; other http refused before any request", async () => {
+  const p = await open();
+  const { page, requests } = p;
+  await paste(page, sign(keys.rsa, machineClaims()));
+  await fillVerify(page, { jwks: "" });
+  // Served by the test itself (the real hosts need not be reachable): the page must
+  // accept the URL and fetch it, as tokengate's checkFetchUrl does.
+  const port = new URL(server.origin).port;
+  const loopback = [`http://[::1]:${port}/jwks.json`, `http://127.0.0.2:${port}/jwks.json`, `http://keys.localhost:${port}/jwks.json`];
+  await page.route((url) => loopback.includes(url.href), (route) =>
+    route.fulfill({
+      status: 200,
+      contentType: "application/json",
+      headers: { "access-control-allow-origin": "*" },
+      body: JSON.stringify(keys.jwks),
+    }));
+  for (const u of loopback) {
+    p.allowedUrls.add(u);
+    await page.fill("#v-jwks-url", u);
+    await page.click("#fetch-jwks");
+    await page.waitForFunction((want) => {
+      const s = document.getElementById("jwks-status");
+      return s.dataset.level === "error" || (s.dataset.level === "ok" && s.textContent.includes(want));
+    }, u);
+    assert.equal(await attr(page, "#jwks-status", "data-level"), "ok", `${u}: ${await text(page, "#jwks-status")}`);
+    assert.equal(requests.filter((r) => r === u).length, 1, u);
+    await page.fill("#v-jwks", "");
+  }
+  // Refused by the core's rule, so never requested: http off loopback, a look-alike of
+  // localhost, credentials, and a backslash that makes the browser's host another one.
+  for (const [u, why] of [
+    ["http://localhost.example.com/jwks.json", /must be https/],
+    ["http://128.0.0.1/jwks.json", /must be https/],
+    ["https://user@keys.example.com/jwks.json", /credentials/],
+    ["http://keys.example.com\\x.localhost/jwks.json", /must be https/],
+  ]) {
+    await page.fill("#v-jwks-url", u);
+    await page.evaluate(() => (document.getElementById("jwks-status").dataset.level = ""));
+    await page.click("#fetch-jwks");
+    await page.waitForFunction(() => document.getElementById("jwks-status").dataset.level === "error");
+    assert.match(await text(page, "#jwks-status"), why, u);
+    await page.fill("#v-jwks", "");
+  }
+  assert.ok(!requests.some((r) => /example\.com|128\.0\.0\.1/.test(r)), `requested: ${requests}`);
+});
+
+test("OIDC discovery: a document naming another issuer is refused, its jwks_uri not fetched", async () => {
+  const idp = `${server.origin}/other-idp/`;
+  server.route("/other-idp/.well-known/openid-configuration", {
+    body: { issuer: "https://evil.example.com/", jwks_uri: `${server.origin}/other-idp/jwks.json` },
+  });
+  server.route("/other-idp/jwks.json", { body: keys.jwks });
+  server.route("/plain-idp/.well-known/openid-configuration", {
+    body: { issuer: `${server.origin}/plain-idp/`, jwks_uri: "http://keys.example.com/jwks.json" },
+  });
+  const p = await open();
+  const { page, requests } = p;
+  await paste(page, sign(keys.ec, machineClaims({ iss: idp })));
+  await page.fill("#v-jwks", "");
+  await page.fill("#v-issuer", idp);
+  p.allowed.add("/other-idp/.well-known/openid-configuration");
+  await page.click("#discover-jwks");
+  await page.waitForSelector("#jwks-status[data-level='error']");
+  assert.match(await text(page, "#jwks-status"), /names another issuer/);
+  assert.equal(requests.filter((u) => u.endsWith("/other-idp/jwks.json")).length, 0, "fetched the jwks_uri");
+  assert.equal(await page.inputValue("#v-jwks"), "");
+  // A jwks_uri the URL rule refuses is not fetched either.
+  await page.fill("#v-issuer", `${server.origin}/plain-idp/`);
+  p.allowed.add("/plain-idp/.well-known/openid-configuration");
+  await page.click("#discover-jwks");
+  await page.waitForFunction(() => /discovered jwks_uri/i.test(document.getElementById("jwks-status").textContent));
+  assert.match(await text(page, "#jwks-status"), /discovered jwks_uri: must be https/i);
+  assert.ok(!requests.some((u) => u.includes("example.com")));
+});
+
+test("time state and typ come from the core: invalid time claims, requiredTyp", async () => {
+  const { page } = await open();
+  const t = now();
+  await paste(page, unsigned({ alg: "RS256", typ: "application/at+jwt", kid: "k" },
+    { iss: ISSUER, sub: "u", aud: AUDIENCE, iat: t, nbf: "later", exp: t + 600 }));
+  assert.equal(await attr(page, "#time-badge", "data-state"), "invalid");
+  assert.match(await text(page, "#time-sentence"), /nbf must be a number: a verifier answers claim_invalid/);
+  assert.ok((await lintIds(page)).includes("time-invalid"));
+  // typ: application/at+jwt is at+jwt; a requiredTyp it does not match is an error.
+  assert.ok(!(await lintIds(page)).includes("typ"));
+  await page.click("#advanced > summary");
+  await page.fill("#v-typ", "jwt");
+  await page.dispatchEvent("#v-typ", "change");
+  assert.ok((await lintIds(page)).includes("typ"));
+  assert.match(await text(page, "li[data-lint='typ']"), /typ_mismatch/);
+  await page.fill("#v-typ", "AT+JWT");
+  await page.dispatchEvent("#v-typ", "change");
+  assert.ok(!(await lintIds(page)).includes("typ"));
 });
 
 test("works offline once loaded; drop a token; examples mint locally", async () => {

@@ -1,25 +1,33 @@
 // JWKS input and the only network requests this page makes: a JWKS fetch or an
 // OIDC discovery, each started by a button press.
 
-const LOOPBACK = new Set(["127.0.0.1", "localhost"]);
+import { requireCore } from "./core.js";
 
 /**
- * Checks a URL the way tokengate checks jwksUri: https, or http on a loopback host.
- * Returns a URL object or throws an Error with a readable message.
+ * Checks a URL with tokengate's own rule for jwksUri (the core's checkFetchUrl: https,
+ * or http on a loopback host), both as written and as the browser parsed it (what is
+ * fetched). Returns a URL object or throws an Error with a readable message.
  */
 export function checkUrl(text, what = "URL") {
+  const raw = String(text).trim();
+  const tg = requireCore();
+  const refuse = (rule) => {
+    if (!rule.ok) throw new Error(`the ${what} is refused, as tokengate refuses it: ${rule.message}`);
+  };
+  refuse(tg.checkFetchUrl(raw));
   let url;
   try {
-    url = new URL(String(text).trim());
+    url = new URL(raw);
   } catch {
     throw new Error(`the ${what} is not a valid absolute URL`);
   }
-  if (url.protocol === "https:") return url;
-  if (url.protocol === "http:" && LOOPBACK.has(url.hostname)) return url;
-  throw new Error(`the ${what} must be https (http only on 127.0.0.1 or localhost), as tokengate requires`);
+  // The browser may read a URL differently (a backslash ends the host for it): the rule
+  // must hold for what is fetched too.
+  refuse(tg.checkFetchUrl(url.href));
+  return url;
 }
 
-async function getJson(url) {
+async function getText(url) {
   let resp;
   try {
     resp = await fetch(url, {
@@ -36,31 +44,38 @@ async function getJson(url) {
     throw new Error(`fetching ${url.href} failed: ${why}. You can paste the JSON instead.`);
   }
   if (!resp.ok) throw new Error(`fetching ${url.href} answered HTTP ${resp.status}`);
-  const text = await resp.text();
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new Error(`${url.href} did not answer JSON`);
-  }
+  return resp.text();
 }
 
 /** Fetches a JWKS; returns { jwks, url }. */
 export async function fetchJwks(urlText) {
   const url = checkUrl(urlText, "JWKS URL");
-  const jwks = await getJson(url);
+  const text = await getText(url);
+  let jwks;
+  try {
+    jwks = JSON.parse(text);
+  } catch {
+    throw new Error(`${url.href} did not answer JSON`);
+  }
   if (!jwks || !Array.isArray(jwks.keys)) throw new Error(`${url.href} answered JSON without a "keys" array`);
   return { jwks, url: url.href };
 }
 
-/** OIDC discovery from the issuer, then the JWKS; returns { jwks, url, discovery }. */
+/**
+ * OIDC discovery from the issuer, then the JWKS, as tokengate does it: the discovery
+ * URL and the document's checks (its issuer must be exactly this issuer, its jwks_uri
+ * must pass the URL rule) come from the core. Returns { jwks, url, discovery }.
+ */
 export async function discoverJwks(issuerText) {
   const issuer = String(issuerText).trim();
   if (!issuer) throw new Error("enter the issuer first (or use the token's)");
-  const base = checkUrl(issuer, "issuer");
-  const discovery = new URL(base.href.replace(/\/+$/, "") + "/.well-known/openid-configuration");
-  const doc = await getJson(discovery);
-  if (!doc || typeof doc.jwks_uri !== "string") throw new Error(`${discovery.href} has no jwks_uri`);
-  const { jwks, url } = await fetchJwks(doc.jwks_uri);
+  const tg = requireCore();
+  const where = tg.discoveryUrl(issuer);
+  if (!where.ok) throw new Error(`the issuer is refused: ${where.message}`);
+  const discovery = checkUrl(where.url, "discovery URL");
+  const doc = tg.jwksUriFromDiscovery(await getText(discovery), issuer);
+  if (!doc.ok) throw new Error(`${doc.message} (${discovery.href}); tokengate would not use it`);
+  const { jwks, url } = await fetchJwks(doc.jwksUri);
   return { jwks, url, discovery: discovery.href };
 }
 

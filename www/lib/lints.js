@@ -1,12 +1,15 @@
 // Lints: what a reviewer of an access token would point out, each tied to what
 // tokengate does with it (the error code a verifier answers, where there is one).
 
-import { numClaim, fmtDuration, timeState } from "./time.js";
+import { numClaim, fmtDuration, timeVerdict } from "./time.js";
+import { core } from "./core.js";
 
-const SUPPORTED = new Set([
-  "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
-  "HS256", "HS384", "HS512",
-]);
+/** The core's algorithms by name ({ name, symmetric, allowedByDefault }), once loaded. */
+let algs = null;
+function algorithms(tg) {
+  algs ??= new Map(tg.algorithms().map((a) => [a.name, a]));
+  return algs;
+}
 
 /**
  * Returns { findings, passed }: lists of { id, level: "error"|"warn"|"info", title,
@@ -20,19 +23,26 @@ export function lint(header, claims, { now, leeway = 60, requiredTyp = "" } = {}
   header = header ?? {};
   claims = claims ?? {};
 
-  // alg
+  // alg (the algorithms and which are symmetric: the core's list)
+  const tg = core();
   const alg = header.alg;
+  const info = tg && typeof alg === "string" ? algorithms(tg).get(alg) : undefined;
   if (typeof alg !== "string") {
     add("alg-missing", "error", "No alg in the header", "A JWS must name its algorithm: token_malformed.");
   } else if (alg.toLowerCase() === "none") {
     add("alg-none", "error", "alg is none: the token is unsigned",
       "Anyone can write such a token. tokengate never accepts it (alg_not_allowed), whatever the configuration.");
-  } else if (/^HS(256|384|512)$/.test(alg)) {
+  } else if (!tg) {
+    // Without the core, the page cannot say what tokengate supports.
+  } else if (info?.symmetric) {
     add("alg-hs", "warn", `alg is ${alg}: a shared secret (symmetric)`,
-      "Whoever can verify the token can also mint one. tokengate accepts HS* only from an issuer configured with a secret; against a JWKS it answers alg_not_allowed.");
-  } else if (!SUPPORTED.has(alg)) {
+      `Whoever can verify the token can also mint one. tokengate accepts ${alg} only from an issuer configured with a secret; against a JWKS it answers alg_not_allowed.`);
+  } else if (!info) {
+    const names = [...algorithms(tg).values()];
+    const asym = names.filter((a) => !a.symmetric).map((a) => a.name).join(", ");
+    const sym = names.filter((a) => a.symmetric).map((a) => a.name).join(", ");
     add("alg-unsupported", "error", `alg ${alg} is not supported`,
-      "tokengate verifies RS*, PS*, ES256, ES384, EdDSA (and HS* with a secret): alg_not_allowed.");
+      `tokengate verifies ${asym} (and ${sym} with a secret): alg_not_allowed.`);
   } else {
     ok("alg", `alg ${alg} is asymmetric and supported`);
   }
@@ -48,17 +58,23 @@ export function lint(header, claims, { now, leeway = 60, requiredTyp = "" } = {}
     ok("crit", "No unknown critical header extension (crit)");
   }
 
-  // typ (RFC 9068)
-  const typ = typeof header.typ === "string" ? header.typ.toLowerCase().replace(/^application\//, "") : null;
-  if (typ === "at+jwt") {
-    ok("typ", `typ is ${header.typ} (RFC 9068 access token)`);
-  } else {
+  // typ (RFC 9068; the comparison is the core's requiredTyp rule)
+  const req = requiredTyp.trim();
+  if (tg) {
+    const isAt = tg.checkTyp(header.typ, "at+jwt").ok;
+    const required = req ? tg.checkTyp(header.typ, req) : null;
     const what = header.typ === undefined ? "No typ header" : `typ is ${JSON.stringify(header.typ)}`;
-    const req = requiredTyp.trim();
-    add("typ", req ? "error" : "info", `${what}, not at+jwt (RFC 9068)`,
-      req
-        ? `This verifier requires typ ${JSON.stringify(req)}: typ_mismatch.`
-        : "RFC 9068 access tokens carry typ at+jwt, which keeps ID tokens from being replayed as access tokens. Accepted unless requiredTyp is set (then typ_mismatch).");
+    if (required && !required.ok) {
+      add("typ", "error", `${what}, not ${req}`,
+        `This verifier requires typ ${JSON.stringify(req)}: ${required.error.code} (${required.error.message}).`);
+    } else if (isAt) {
+      ok("typ", `typ is ${header.typ} (RFC 9068 access token)`);
+    } else if (required) {
+      ok("typ", `typ is ${header.typ}, as required`);
+    } else {
+      add("typ", "info", `${what}, not at+jwt (RFC 9068)`,
+        "RFC 9068 access tokens carry typ at+jwt, which keeps ID tokens from being replayed as access tokens. Accepted unless requiredTyp is set (then typ_mismatch).");
+    }
   }
 
   // kid
@@ -93,15 +109,18 @@ export function lint(header, claims, { now, leeway = 60, requiredTyp = "" } = {}
     }
   }
 
-  // time state
+  // time state (the core's verdict)
   if (now !== undefined) {
-    const st = timeState(claims, now, leeway);
-    if (st === "expired") add("expired", "error", `Expired ${fmtDuration(now - exp)} ago`, "A verifier answers token_expired.");
-    else if (st === "not-yet-valid") add("nbf-future", "error", "Not valid yet (nbf in the future)", "A verifier answers token_not_yet_valid.");
-    else if (st === "issued-in-future") add("iat-future", "warn", "Issued in the future (iat)", "A clock is off. A verifier answers issued_in_future.");
+    const { state: st, error } = timeVerdict(claims, now, leeway);
+    if (st === "expired") add("expired", "error", `Expired ${fmtDuration(now - exp)} ago`, `A verifier answers ${error.code}.`);
+    else if (st === "not-yet-valid") add("nbf-future", "error", "Not valid yet (nbf in the future)", `A verifier answers ${error.code}.`);
+    else if (st === "issued-in-future") add("iat-future", "warn", "Issued in the future (iat)", `A clock is off. A verifier answers ${error.code}.`);
     else if (st === "grace") add("expired", "warn", "Past exp, inside the clock tolerance", `Accepted for ${fmtDuration(exp + leeway - now)} more, then token_expired.`);
     else if (st === "expiring") add("expiring", "warn", `Expires in ${fmtDuration(exp - now)}`, "Refresh it before sending more requests.");
     else if (st === "valid") ok("time", "Valid now");
+    else if (st === "invalid" && !(claims.exp !== undefined && exp === null)) {
+      add("time-invalid", "error", "A time claim is not a number", `${error.message}: a verifier answers ${error.code}.`);
+    }
   }
 
   // aud

@@ -1,5 +1,7 @@
-// Times: human durations, local dates, the token's time state (mirroring
-// validate_claims in src/verify.rs) and the lifetime timeline (SVG).
+// Times: human durations, local dates, the token's time state (asked of the core:
+// timeState, the claim validation of src/verify.rs) and the lifetime timeline (SVG).
+
+import { core } from "./core.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
@@ -51,23 +53,28 @@ function axisLabel(ts, span) {
   return span > 2 * 86400 ? dayFmt.format(d) : shortFmt.format(d);
 }
 
+/** Under this many seconds left, a valid token "expires soon" (the page's own warning). */
+const EXPIRING_SECONDS = 300;
+
 /**
- * The time state of a token at `now` with `leeway` seconds of tolerance, as the
- * verifier sees it: "expired", "not-yet-valid", "issued-in-future", "expiring"
- * (valid, under 5 minutes left), "grace" (past exp, within the tolerance), "valid",
- * or "no-exp".
+ * The core's verdict on the token's times at `now` with `leeway` seconds of
+ * tolerance: { state, error } where state is "valid", "grace" (past exp, within the
+ * tolerance), "no-exp", "expired", "not-yet-valid", "issued-in-future" or "invalid" (a
+ * time claim that is not a number), and error the { code, message } a verifier answers;
+ * "valid" becomes "expiring" under 5 minutes left. "unknown" while the core is not
+ * loaded.
  */
+export function timeVerdict(claims, now, leeway = 60) {
+  const tg = core();
+  if (!tg) return { state: "unknown", error: null };
+  const v = tg.timeState(claims ?? {}, now, leeway);
+  if (v.state === "valid" && numClaim(claims, "exp") - now < EXPIRING_SECONDS) return { ...v, state: "expiring" };
+  return v;
+}
+
+/** The state of timeVerdict alone. */
 export function timeState(claims, now, leeway = 60) {
-  const exp = numClaim(claims, "exp");
-  const nbf = numClaim(claims, "nbf");
-  const iat = numClaim(claims, "iat");
-  if (exp !== null && now >= exp + leeway) return "expired";
-  if (nbf !== null && nbf > now + leeway) return "not-yet-valid";
-  if (iat !== null && iat > now + leeway) return "issued-in-future";
-  if (exp === null) return "no-exp";
-  if (now >= exp) return "grace";
-  if (exp - now < 300) return "expiring";
-  return "valid";
+  return timeVerdict(claims, now, leeway).state;
 }
 
 export const STATE_TEXT = {
@@ -78,6 +85,8 @@ export const STATE_TEXT = {
   grace: "expired (in tolerance)",
   valid: "valid now",
   "no-exp": "never expires",
+  invalid: "invalid time claim",
+  unknown: "unknown (core not loaded)",
 };
 
 /** The one-line sentence for the state. */
@@ -85,13 +94,16 @@ export function stateSentence(claims, now, leeway) {
   const exp = numClaim(claims, "exp");
   const nbf = numClaim(claims, "nbf");
   const iat = numClaim(claims, "iat");
-  switch (timeState(claims, now, leeway)) {
+  const { state, error } = timeVerdict(claims, now, leeway);
+  switch (state) {
     case "expired":
-      return `Expired ${fmtDuration(now - exp)} ago: a verifier answers token_expired.`;
+      return `Expired ${fmtDuration(now - exp)} ago: a verifier answers ${error.code}.`;
     case "not-yet-valid":
-      return `Not valid for another ${fmtDuration(nbf - now)} (nbf): a verifier answers token_not_yet_valid.`;
+      return `Not valid for another ${fmtDuration(nbf - now)} (nbf): a verifier answers ${error.code}.`;
     case "issued-in-future":
-      return `Issued ${fmtDuration(iat - now)} in the future (iat): a clock is off; a verifier answers issued_in_future.`;
+      return `Issued ${fmtDuration(iat - now)} in the future (iat): a clock is off; a verifier answers ${error.code}.`;
+    case "invalid":
+      return `${error.message[0].toUpperCase()}${error.message.slice(1)}: a verifier answers ${error.code}.`;
     case "grace":
       return `Expired ${fmtDuration(now - exp)} ago, still inside the ${leeway} s clock tolerance: accepted for ${fmtDuration(exp + leeway - now)} more.`;
     case "expiring":
@@ -100,6 +112,8 @@ export function stateSentence(claims, now, leeway) {
       return `Expires in ${fmtDuration(exp - now)}.`;
     case "no-exp":
       return "No exp: the token never expires. tokengate refuses it by default (claim_missing).";
+    case "unknown":
+      return "tokengate's core is not loaded: the time state is unknown.";
     default:
       return "";
   }
@@ -182,7 +196,7 @@ export function drawTimeline(svg, claims, now, leeway = 60) {
 
   // Valid window and tolerance.
   const wa = x(a), wb = x(b);
-  const windowCls = state === "expired" || state === "not-yet-valid" || state === "issued-in-future" ? "tl-window tl-dead" : "tl-window";
+  const windowCls = state === "expired" || state === "not-yet-valid" || state === "issued-in-future" || state === "invalid" ? "tl-window tl-dead" : "tl-window";
   svg.append(el("rect", { x: wa, y: BAR_Y, width: Math.max(wb - wa, 2), height: BAR_H, rx: 4, class: windowCls }));
   if (exp === null) {
     svg.append(el("path", { d: `M${wb - 2} ${BAR_Y - 2} l10 ${BAR_H / 2 + 2} l-10 ${BAR_H / 2 + 2}`, class: "tl-open" }));

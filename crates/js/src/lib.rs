@@ -16,6 +16,8 @@
 //!   descriptions, the page's help texts).
 //! * [`decode`](mod@decode): `decode`, a token read without verifying it.
 //! * [`headers`]: `bearerToken`, `isReservedHeader`, `encodeHeaderValue`.
+//! * [`page`]: the core's rules for token inspectors such as the decoder page
+//!   (`checkFetchUrl`, `jwksUriFromDiscovery`, `timeState`, `checkTyp`, `algorithms`).
 //! * [`internal`]: the hooks `__setHostVerify` and `__verifySignature`, not part of
 //!   the package's API.
 //!
@@ -28,6 +30,7 @@ pub mod headers;
 pub mod internal;
 pub mod io;
 pub mod options;
+pub mod page;
 pub mod results;
 pub mod verifier;
 

@@ -105,3 +105,25 @@ const firstStatus: number | undefined = catalogue[0]?.status;
 const helpText: string | undefined = catalogue.find((r) => r.code === "path_rejected")?.help;
 void firstStatus;
 void helpText;
+// The core's rules for token inspectors.
+import * as rules from "tokengate";
+const u = rules.checkFetchUrl("http://[::1]:8080/jwks");
+if (!u.ok) void (u.message satisfies string);
+const du = rules.discoveryUrl("https://a.example/");
+if (du.ok) void (du.url satisfies string);
+const dr = rules.jwksUriFromDiscovery("{}", "https://a.example/");
+if (dr.ok) void (dr.jwksUri satisfies string);
+const ts: rules.TimeStateResult = rules.timeState({ exp: 1 }, Date.now() / 1000, 60);
+if (ts.error !== null) {
+  const refused: "expired" | "not-yet-valid" | "issued-in-future" | "invalid" = ts.state;
+  void [refused, ts.error.code satisfies rules.ErrorCode];
+} else {
+  const fine: "valid" | "grace" | "no-exp" = ts.state;
+  void fine;
+}
+const typ = rules.checkTyp(undefined, "at+jwt");
+if (!typ.ok) void (typ.error.code satisfies "typ_mismatch");
+const names: rules.Algorithm[] = rules.algorithms().filter((a) => !a.symmetric && a.allowedByDefault).map((a) => a.name);
+void names;
+// @ts-expect-error: the tolerance is a number
+void rules.timeState({}, 0, "60");
