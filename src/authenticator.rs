@@ -148,14 +148,27 @@ impl From<PolicyError> for AuthError {
     }
 }
 
-/// Where a request's token may come from: the `Authorization` header and the cookie
-/// named by `edge.cookie`.
+/// Where a request's token may come from: the `Authorization` header and, when the
+/// adapter takes tokens from a cookie, that cookie. [`extract_token`] reads them (two
+/// different tokens are an error).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Credentials<'a> {
     /// The `Authorization` header value.
     pub authorization: Option<&'a str>,
-    /// The `Cookie` header value (read only when a cookie is configured).
-    pub cookie: Option<&'a str>,
+    /// The cookie that may carry the token, when the adapter has one (the Worker's
+    /// `edge.cookie`); `None` reads the `Authorization` header only.
+    pub cookie: Option<TokenCookie<'a>>,
+}
+
+/// A cookie that may carry the token: the request's `Cookie` header and the cookie's
+/// name. Which cookie (if any) is the adapter's setting; how it is read, and what two
+/// tokens in one request mean, is the pipeline's.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenCookie<'a> {
+    /// The `Cookie` header value.
+    pub header: &'a str,
+    /// The name of the cookie that carries the token.
+    pub name: &'a str,
 }
 
 /// The pipeline; see the [module docs](self).
@@ -327,11 +340,10 @@ impl Authenticator {
         if route.rejected {
             return Err(PolicyError::PathRejected.into());
         }
-        let cookie_name = self.config().edge.cookie.as_deref();
         let token = extract_token(
             credentials.authorization,
-            cookie_name.and(credentials.cookie),
-            cookie_name,
+            credentials.cookie.map(|c| c.header),
+            credentials.cookie.map(|c| c.name),
         )?
         .ok_or(RequestError::TokenMissing)?;
         let verification = self.verify(io, backend, token, now).await?;

@@ -80,9 +80,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::classify::{classify, ClassifyConfig, Kind, MAX_ACTOR_DEPTH};
-use crate::gate::Verified;
-use crate::policy::is_scope_token;
+use crate::classify::{classify, is_scope_token, ClassifyConfig, Kind, MAX_ACTOR_DEPTH};
+use crate::verify::Verified;
 use crate::{Claims, ConfigError, ErrorCode};
 
 /// The token-exchange `grant_type` (RFC 8693 §2.1).
@@ -187,7 +186,7 @@ impl ExchangeConfig {
                 "must be an absolute path without query, fragment or whitespace",
             ));
         }
-        crate::config::check_fetch_url(&self.issuer)
+        crate::fetch_url::check_fetch_url(&self.issuer)
             .map_err(|why| ConfigError::invalid(at("issuer"), why))?;
         if self.default_lifetime == 0 || self.default_lifetime > MAX_LIFETIME_LIMIT {
             return Err(ConfigError::invalid(

@@ -14,17 +14,9 @@ use crate::classify::{classify, Principal};
 use crate::config::Config;
 use crate::jwk::{Key, KeySet};
 use crate::policy::{Policy, PolicyError, RouteMatch};
-use crate::verify::{self, IssuerRules, Unverified, VerifiedToken};
+pub use crate::verify::Verified;
+use crate::verify::{self, IssuerRules, Unverified};
 use crate::{ConfigError, Deny, ErrorCode, RequestError, TokenError};
-
-/// A verified, classified token: what the token cache holds.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Verified {
-    /// The verified token (header, claims, algorithm, key id).
-    pub token: VerifiedToken,
-    /// Its classification.
-    pub principal: Principal,
-}
 
 /// A signature check owed to the pipeline: verify the token's signing input and
 /// signature with this key under this algorithm (see

@@ -77,7 +77,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::classify::{Kind, Principal};
+use crate::classify::{is_scope_token, Kind, Principal};
 use crate::percent;
 use crate::{ConfigError, Deny, ErrorCode};
 
@@ -515,13 +515,6 @@ fn is_token(m: &str) -> bool {
     !m.is_empty()
         && m.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
-/// Whether `s` is an RFC 6749 §3.3 scope token.
-pub(crate) fn is_scope_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
