@@ -14,8 +14,6 @@ use jwt_compact::{Algorithm, AlgorithmSignature};
 use p384::ecdsa::signature::{Signer as _, Verifier as _};
 use serde::{Deserialize, Serialize};
 
-use crate::jwk::KeyMaterial;
-
 /// A JWS algorithm tokengate can verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -137,6 +135,36 @@ impl FromStr for Alg {
             .into_iter()
             .find(|a| a.as_str() == s)
             .ok_or_else(|| format!("unsupported algorithm {s:?}"))
+    }
+}
+
+/// Decoded key material.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum KeyMaterial {
+    /// An RSA public key (2048 to 8192 bits).
+    Rsa(rsa::RsaPublicKey),
+    /// A P-256 public key.
+    P256(p256::ecdsa::VerifyingKey),
+    /// A P-384 public key.
+    P384(p384::ecdsa::VerifyingKey),
+    /// An Ed25519 public key.
+    Ed25519(ed25519_dalek::VerifyingKey),
+    /// An HMAC shared secret.
+    Hmac(Vec<u8>),
+}
+
+impl KeyMaterial {
+    /// A short name of the key type, e.g. `RSA-2048`, `P-256`.
+    pub fn describe(&self) -> String {
+        use rsa::traits::PublicKeyParts;
+        match self {
+            KeyMaterial::Rsa(k) => format!("RSA-{}", k.n().bits()),
+            KeyMaterial::P256(_) => "P-256".into(),
+            KeyMaterial::P384(_) => "P-384".into(),
+            KeyMaterial::Ed25519(_) => "Ed25519".into(),
+            KeyMaterial::Hmac(k) => format!("oct-{}", k.len() * 8),
+        }
     }
 }
 

@@ -30,11 +30,11 @@ use std::task::{Context, Poll};
 
 use crate::alg::verify_signature;
 use crate::config::Config;
-use crate::gate::{extract_token, Decision, Gate, SignatureCheck, Verified};
+use crate::gate::{extract_token, AuthError, Decision, Gate, SignatureCheck, Verified};
 use crate::keys::{KeyIo, KeyOutcome, KeyProvider};
-use crate::policy::{PolicyError, RouteMatch};
+use crate::policy::RouteMatch;
 use crate::token_cache::{TokenCache, TokenKey};
-use crate::{ConfigError, Deny, JwksError, RequestError, TokenError};
+use crate::{ConfigError, RequestError, TokenError};
 
 /// Checks a signature owed by the pipeline: `signature` over `message` with
 /// `check.key` under `check.alg` (chosen from the key, never from the token).
@@ -91,102 +91,27 @@ impl Verification {
     }
 }
 
-/// Why a request or a token was refused, by stage.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum AuthError {
-    /// The request itself (no token, a malformed `Authorization` header, a path not in
-    /// canonical form).
-    Request(RequestError),
-    /// The token (malformed, unknown issuer, bad signature, claims).
-    Token(TokenError),
-    /// The issuer's keys could not be had.
-    Keys(JwksError),
-    /// The route refused the principal.
-    Policy(PolicyError),
-}
-
-impl AuthError {
-    /// The denial to answer with (status, code, RFC 6750 challenge) under `gate`'s realm.
-    pub fn deny(&self, gate: &Gate) -> Deny {
-        self.to_deny(&gate.config().realm)
-    }
-
-    /// The denial with `realm`; a policy error carries its `scope="..."` hint.
-    pub fn to_deny(&self, realm: &str) -> Deny {
-        match self {
-            AuthError::Policy(e) => e.to_deny(realm),
-            other => Deny::from_error(other, realm, None),
-        }
-    }
-
-    /// The stable code of the error.
-    pub fn code(&self) -> &'static str {
-        crate::ErrorCode::code(self)
-    }
-
-    /// The `scope="..."` hint of a policy error ([`PolicyError::scope_hint`]).
-    pub fn scope_hint(&self) -> Option<String> {
-        match self {
-            AuthError::Policy(e) => e.scope_hint(),
-            _ => None,
-        }
-    }
-}
-
-impl crate::ErrorCode for AuthError {
-    fn info(&self) -> &'static crate::error::catalogue::CodeInfo {
-        match self {
-            AuthError::Request(e) => e.info(),
-            AuthError::Token(e) => e.info(),
-            AuthError::Keys(e) => e.info(),
-            AuthError::Policy(e) => e.info(),
-        }
-    }
-}
-
-impl std::fmt::Display for AuthError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            AuthError::Request(e) => e.fmt(f),
-            AuthError::Token(e) => e.fmt(f),
-            AuthError::Keys(e) => e.fmt(f),
-            AuthError::Policy(e) => e.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for AuthError {}
-
-impl From<RequestError> for AuthError {
-    fn from(e: RequestError) -> Self {
-        AuthError::Request(e)
-    }
-}
-impl From<TokenError> for AuthError {
-    fn from(e: TokenError) -> Self {
-        AuthError::Token(e)
-    }
-}
-impl From<JwksError> for AuthError {
-    fn from(e: JwksError) -> Self {
-        AuthError::Keys(e)
-    }
-}
-impl From<PolicyError> for AuthError {
-    fn from(e: PolicyError) -> Self {
-        AuthError::Policy(e)
-    }
-}
-
-/// Where a request's token may come from: the `Authorization` header and the cookie
-/// named by `edge.cookie`.
+/// Where a request's token may come from: the `Authorization` header and, when the
+/// adapter takes tokens from a cookie, that cookie. [`extract_token`] reads them (two
+/// different tokens are an error).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Credentials<'a> {
     /// The `Authorization` header value.
     pub authorization: Option<&'a str>,
-    /// The `Cookie` header value (read only when a cookie is configured).
-    pub cookie: Option<&'a str>,
+    /// The cookie that may carry the token, when the adapter has one (the Worker's
+    /// `edge.cookie`); `None` reads the `Authorization` header only.
+    pub cookie: Option<TokenCookie<'a>>,
+}
+
+/// A cookie that may carry the token: the request's `Cookie` header and the cookie's
+/// name. Which cookie (if any) is the adapter's setting; how it is read, and what two
+/// tokens in one request mean, is the pipeline's.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenCookie<'a> {
+    /// The `Cookie` header value.
+    pub header: &'a str,
+    /// The name of the cookie that carries the token.
+    pub name: &'a str,
 }
 
 /// The pipeline; see the [module docs](self).
@@ -358,11 +283,10 @@ impl Authenticator {
         if route.rejected {
             return Err(RequestError::PathRejected.into());
         }
-        let cookie_name = self.config().edge.cookie.as_deref();
         let token = extract_token(
             credentials.authorization,
-            cookie_name.and(credentials.cookie),
-            cookie_name,
+            credentials.cookie.map(|c| c.header),
+            credentials.cookie.map(|c| c.name),
         )?
         .ok_or(RequestError::TokenMissing)?;
         let verification = self.verify(io, backend, token, now).await?;

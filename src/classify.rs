@@ -337,11 +337,7 @@ pub fn classify(claims: &Claims, cfg: &ClassifyConfig) -> Result<Principal, Toke
         // Every merged scope is an RFC 6749 scope token, so that the space-joined list
         // the origin receives splits back into the same scopes: an array entry such as
         // "read:builds update:builds" cannot pass for two scopes.
-        if scopes
-            .items
-            .iter()
-            .any(|s| !crate::policy::is_scope_token(s))
-        {
+        if scopes.items.iter().any(|s| !is_scope_token(s)) {
             return Err(TokenError::ClaimInvalid(format!(
                 "{name} has an entry that is not a valid scope token (spaces, quotes, \
                  backslashes and non-ascii characters are not allowed)"
@@ -537,6 +533,14 @@ fn parse_actor(act: Option<&Value>) -> Result<Option<Actor>, TokenError> {
         });
     }
     Ok(actor)
+}
+
+/// Whether `s` is an RFC 6749 §3.3 scope token (the syntax of every scope the
+/// configuration names and every granted scope the claims carry).
+pub(crate) fn is_scope_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
 }
 
 #[cfg(test)]

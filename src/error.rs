@@ -483,15 +483,6 @@ mod tests {
 
     #[test]
     fn challenges_come_from_the_catalogue() {
-        use crate::exchange::ExchangeError;
-        let d = Deny::from_error(&ExchangeError::UnauthorizedClient("x".into()), "api", None);
-        assert_eq!(
-            (d.status, d.code, d.error),
-            (401, "unauthorized_client", "unauthorized_client")
-        );
-        assert_eq!(d.www_authenticate.as_deref(), Some("Bearer realm=\"api\""));
-        let d = Deny::from_error(&ExchangeError::InvalidRequest("x".into()), "api", None);
-        assert_eq!((d.status, d.www_authenticate), (400, None));
         let d = Deny::from_error(&RequestError::PathRejected, "api", None);
         assert_eq!((d.status, d.code), (400, "path_rejected"));
         assert!(d.body_json().contains("\"error\":\"invalid_request\""));

@@ -80,10 +80,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::classify::{classify, ClassifyConfig, Kind, MAX_ACTOR_DEPTH};
+use crate::classify::{classify, is_scope_token, ClassifyConfig, Kind, MAX_ACTOR_DEPTH};
 use crate::error::catalogue::CodeInfo;
-use crate::gate::Verified;
-use crate::policy::is_scope_token;
+use crate::verify::Verified;
 use crate::{Claims, ConfigError, ErrorCode};
 
 /// The token-exchange `grant_type` (RFC 8693 §2.1).
@@ -188,7 +187,7 @@ impl ExchangeConfig {
                 "must be an absolute path without query, fragment or whitespace",
             ));
         }
-        crate::config::check_fetch_url(&self.issuer)
+        crate::fetch_url::check_fetch_url(&self.issuer)
             .map_err(|why| ConfigError::invalid(at("issuer"), why))?;
         if self.default_lifetime == 0 || self.default_lifetime > MAX_LIFETIME_LIMIT {
             return Err(ConfigError::invalid(
@@ -909,6 +908,19 @@ pub fn response_json(access_token: &str, claims: &Claims) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn challenges_come_from_the_catalogue() {
+        let d =
+            crate::Deny::from_error(&ExchangeError::UnauthorizedClient("x".into()), "api", None);
+        assert_eq!(
+            (d.status, d.code, d.error),
+            (401, "unauthorized_client", "unauthorized_client")
+        );
+        assert_eq!(d.www_authenticate.as_deref(), Some("Bearer realm=\"api\""));
+        let d = crate::Deny::from_error(&ExchangeError::InvalidRequest("x".into()), "api", None);
+        assert_eq!((d.status, d.www_authenticate), (400, None));
+    }
 
     #[test]
     fn form_decoding() {

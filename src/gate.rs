@@ -14,16 +14,96 @@ use crate::classify::{classify, Principal};
 use crate::config::Config;
 use crate::jwk::{Key, KeySet};
 use crate::policy::{Policy, PolicyError, RouteMatch};
-use crate::verify::{self, IssuerRules, Unverified, VerifiedToken};
-use crate::{AuthError, ConfigError, Deny, ErrorCode, RequestError, TokenError};
+pub use crate::verify::Verified;
+use crate::verify::{self, IssuerRules, Unverified};
+use crate::{ConfigError, Deny, ErrorCode, JwksError, RequestError, TokenError};
 
-/// A verified, classified token: what the token cache holds.
+/// Why a request or a token was refused, by stage.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Verified {
-    /// The verified token (header, claims, algorithm, key id).
-    pub token: VerifiedToken,
-    /// Its classification.
-    pub principal: Principal,
+#[non_exhaustive]
+pub enum AuthError {
+    /// The request itself (no token, a malformed `Authorization` header, a path not in
+    /// canonical form).
+    Request(RequestError),
+    /// The token (malformed, unknown issuer, bad signature, claims).
+    Token(TokenError),
+    /// The issuer's keys could not be had.
+    Keys(JwksError),
+    /// The route refused the principal.
+    Policy(PolicyError),
+}
+
+impl AuthError {
+    /// The denial to answer with (status, code, RFC 6750 challenge) under `gate`'s realm.
+    pub fn deny(&self, gate: &Gate) -> Deny {
+        self.to_deny(&gate.config().realm)
+    }
+
+    /// The denial with `realm`; a policy error carries its `scope="..."` hint.
+    pub fn to_deny(&self, realm: &str) -> Deny {
+        match self {
+            AuthError::Policy(e) => e.to_deny(realm),
+            other => Deny::from_error(other, realm, None),
+        }
+    }
+
+    /// The stable code of the error.
+    pub fn code(&self) -> &'static str {
+        ErrorCode::code(self)
+    }
+
+    /// The `scope="..."` hint of a policy error ([`PolicyError::scope_hint`]).
+    pub fn scope_hint(&self) -> Option<String> {
+        match self {
+            AuthError::Policy(e) => e.scope_hint(),
+            _ => None,
+        }
+    }
+}
+
+impl ErrorCode for AuthError {
+    fn info(&self) -> &'static crate::error::catalogue::CodeInfo {
+        match self {
+            AuthError::Request(e) => e.info(),
+            AuthError::Token(e) => e.info(),
+            AuthError::Keys(e) => e.info(),
+            AuthError::Policy(e) => e.info(),
+        }
+    }
+}
+
+impl std::fmt::Display for AuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuthError::Request(e) => e.fmt(f),
+            AuthError::Token(e) => e.fmt(f),
+            AuthError::Keys(e) => e.fmt(f),
+            AuthError::Policy(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for AuthError {}
+
+impl From<RequestError> for AuthError {
+    fn from(e: RequestError) -> Self {
+        AuthError::Request(e)
+    }
+}
+impl From<TokenError> for AuthError {
+    fn from(e: TokenError) -> Self {
+        AuthError::Token(e)
+    }
+}
+impl From<JwksError> for AuthError {
+    fn from(e: JwksError) -> Self {
+        AuthError::Keys(e)
+    }
+}
+impl From<PolicyError> for AuthError {
+    fn from(e: PolicyError) -> Self {
+        AuthError::Policy(e)
+    }
 }
 
 /// A signature check owed to the pipeline: verify the token's signing input and
@@ -176,7 +256,10 @@ impl Gate {
         route: &RouteMatch<'_>,
         principal: &Principal,
     ) -> Result<(), AuthError> {
-        self.policy.authorize(route, principal)
+        if route.rejected {
+            return Err(RequestError::PathRejected.into());
+        }
+        Ok(self.policy.authorize(route, principal)?)
     }
 
     /// Turns any tokengate error into a denial with this gate's realm.

@@ -16,6 +16,7 @@
 
 use serde_json::{Map, Value};
 
+pub use crate::alg::KeyMaterial;
 use crate::alg::{key_fits, Alg};
 use crate::jws::{b64_decode, parse_json};
 use crate::JwksError;
@@ -28,36 +29,6 @@ pub const MAX_KEYS: usize = 100;
 pub const MIN_RSA_BITS: usize = 2048;
 /// The largest RSA modulus accepted, in bits.
 pub const MAX_RSA_BITS: usize = 8192;
-
-/// Decoded key material.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum KeyMaterial {
-    /// An RSA public key (2048 to 8192 bits).
-    Rsa(rsa::RsaPublicKey),
-    /// A P-256 public key.
-    P256(p256::ecdsa::VerifyingKey),
-    /// A P-384 public key.
-    P384(p384::ecdsa::VerifyingKey),
-    /// An Ed25519 public key.
-    Ed25519(ed25519_dalek::VerifyingKey),
-    /// An HMAC shared secret.
-    Hmac(Vec<u8>),
-}
-
-impl KeyMaterial {
-    /// A short name of the key type, e.g. `RSA-2048`, `P-256`.
-    pub fn describe(&self) -> String {
-        use rsa::traits::PublicKeyParts;
-        match self {
-            KeyMaterial::Rsa(k) => format!("RSA-{}", k.n().bits()),
-            KeyMaterial::P256(_) => "P-256".into(),
-            KeyMaterial::P384(_) => "P-384".into(),
-            KeyMaterial::Ed25519(_) => "Ed25519".into(),
-            KeyMaterial::Hmac(k) => format!("oct-{}", k.len() * 8),
-        }
-    }
-}
 
 /// A usable verification key.
 #[derive(Debug, Clone, PartialEq)]

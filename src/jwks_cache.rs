@@ -89,8 +89,10 @@ pub struct JwksCacheConfig {
     /// gate never waits on the IdP. It is capped at half the set's freshness lifetime.
     /// Default 60.
     pub refresh_ahead: u64,
-    /// Timeout of a JWKS fetch, in milliseconds, for adapters. Default 5000; between
-    /// 1 and 60000.
+    /// Timeout of a JWKS or discovery fetch (headers and body), in milliseconds: the
+    /// one fetch timeout of every adapter (the Worker's `EdgeIo`, the npm package's
+    /// `fetchTimeout`; the Worker also reads `edge.fetch_timeout_ms` as its alias).
+    /// Default 5000; between 1 and 60000.
     pub fetch_timeout_ms: u64,
 }
 

@@ -34,7 +34,8 @@ use futures_util::future::{select, Either};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::config::{check_fetch_url, Config, KeySource};
+use crate::config::{Config, KeySource};
+use crate::fetch_url::check_fetch_url;
 use crate::jwk::KeySet;
 use crate::jwks_cache::{check_fetch_status, Action, JwksCacheConfig, JwksCacheState};
 use crate::jws::{b64_decode, parse_json};

@@ -13,6 +13,7 @@ pub mod classify;
 pub mod config;
 pub mod error;
 pub mod exchange;
+pub mod fetch_url;
 pub mod gate;
 pub mod headers;
 pub mod jwk;
@@ -30,12 +31,13 @@ pub type Claims = serde_json::Map<String, serde_json::Value>;
 
 pub use alg::Alg;
 pub use authenticator::{
-    poll_once, AuthError, Authenticator, Credentials, Kept, RustBackend, SignatureBackend,
+    poll_once, Authenticator, Credentials, Kept, RustBackend, SignatureBackend, TokenCookie,
     Verification,
 };
 pub use classify::{Kind, Principal};
 pub use config::Config;
 pub use error::catalogue::{CodeInfo, Stage, CATALOGUE};
 pub use error::{ConfigError, Deny, ErrorCode, InternalError, JwksError, RequestError, TokenError};
-pub use gate::{extract_token, Decision, Gate, SignatureCheck, Verified};
+pub use gate::{extract_token, AuthError, Decision, Gate, SignatureCheck};
 pub use jwk::KeySet;
+pub use verify::Verified;

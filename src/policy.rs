@@ -5,10 +5,12 @@
 //! A [`PolicyConfig`] is compiled once into a [`Policy`]. For each request an adapter
 //! calls [`Policy::route`] with the method and the path, lets public routes through,
 //! verifies and classifies the token otherwise, and calls [`Policy::authorize`]. Its
-//! error ([`AuthError`]: a [`PolicyError`], or the request's
-//! [`RequestError::PathRejected`]) becomes a denial with [`Policy::deny`]; a
-//! [`PolicyError`] is a 403 (by itself, with [`PolicyError::to_deny`] or
-//! [`Deny::from_error`] and [`PolicyError::scope_hint`]):
+//! error, a [`PolicyError`], becomes a denial with [`Policy::deny`]: a 403 (by itself,
+//! with [`PolicyError::to_deny`] or [`Deny::from_error`] and
+//! [`PolicyError::scope_hint`]). A path in non-canonical form ([`RouteMatch::rejected`])
+//! is the request's fault, refused before any of this with
+//! [`RequestError::PathRejected`](crate::RequestError::PathRejected) (400) by
+//! [`Gate::authorize`](crate::Gate::authorize) and the pipeline:
 //!
 //! ```text
 //! WWW-Authenticate: Bearer realm="tokengate", error="insufficient_scope",
@@ -45,8 +47,8 @@
 //! reads one way and the origin another could reach a protected resource through a
 //! more permissive rule. So:
 //!
-//! * a path that is not in canonical form matches **no** route and is denied by
-//!   [`Policy::authorize`] with [`RequestError::PathRejected`] (400), whatever the
+//! * a path that is not in canonical form matches **no** route and is refused with
+//!   [`RequestError::PathRejected`](crate::RequestError::PathRejected) (400), whatever the
 //!   default rule: one that does not start with `/`, has an empty segment (`//`), a `.`
 //!   or `..` segment, a `\`, a `;` or a control character; a percent-encoded `/`, `\`,
 //!   `;`, `%` (double encoding), control character, letter, digit or `.` (`%61` for
@@ -79,10 +81,10 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::classify::{Kind, Principal};
+use crate::classify::{is_scope_token, Kind, Principal};
 use crate::error::catalogue::CodeInfo;
 use crate::percent;
-use crate::{AuthError, ConfigError, Deny, ErrorCode, RequestError};
+use crate::{ConfigError, Deny, ErrorCode};
 
 /// Whether a route requires, or forbids, a delegated token (an RFC 8693 `act` claim).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -520,13 +522,6 @@ fn is_token(m: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-/// Whether `s` is an RFC 6749 §3.3 scope token.
-pub(crate) fn is_scope_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct CompiledRoute {
     config: RouteConfig,
@@ -554,7 +549,9 @@ pub struct RouteMatch<'a> {
     /// The matching route's requirement, if it has one.
     pub requirement: Option<&'a Requirement>,
     /// The path is not in canonical form (see the [module docs](self)): it matched no
-    /// route and [`Policy::authorize`] denies it with [`RequestError::PathRejected`].
+    /// route; it is refused with
+    /// [`RequestError::PathRejected`](crate::RequestError::PathRejected) (and
+    /// [`Policy::authorize`] denies it too).
     pub rejected: bool,
     /// Further rules the request must pass, when origins could route the path to
     /// another rule than [`RouteMatch::index`] (see [`Policy::route`]); empty in the
@@ -740,7 +737,8 @@ impl Policy {
 
     /// Decides whether `principal` may use `route`.
     ///
-    /// A rejected path is denied ([`RequestError::PathRejected`]); a public route allows;
+    /// A rejected path is denied (as a backstop: callers refuse it first with
+    /// `path_rejected`); a public route allows;
     /// a requirement is checked in this order: kinds, clients, delegation, then (unless
     /// a machine bypasses them) `scopes_all`, `scopes_any`, `roles_any`. A route without
     /// a requirement allows any principal; no route at all applies the [`DefaultRule`].
@@ -750,9 +748,12 @@ impl Policy {
         &self,
         route: &RouteMatch<'_>,
         principal: &Principal,
-    ) -> Result<(), AuthError> {
+    ) -> Result<(), PolicyError> {
+        // The caller refuses a rejected path with its own code first
+        // ([`Gate::authorize`](crate::Gate::authorize): `path_rejected`); should one get
+        // here, it is denied all the same.
         if route.rejected {
-            return Err(RequestError::PathRejected.into());
+            return Err(PolicyError::DeniedByDefault);
         }
         if route.public {
             return Ok(());
@@ -784,7 +785,7 @@ impl Policy {
 
     /// Turns an [`authorize`](Self::authorize) error into a denial with this policy's
     /// realm (and the `scope="..."` hint for [`PolicyError::InsufficientScope`]).
-    pub fn deny(&self, err: &AuthError) -> Deny {
+    pub fn deny(&self, err: &PolicyError) -> Deny {
         err.to_deny(&self.realm)
     }
 
@@ -1156,7 +1157,7 @@ mod tests {
             assert!(!r.public, "{path}");
             assert_eq!(
                 p.authorize(&r, &u),
-                Err(PolicyError::KindNotAllowed(Kind::User).into()),
+                Err(PolicyError::KindNotAllowed(Kind::User)),
                 "{path}"
             );
             // ... and the exact reading's rule (`/*`: scope read) too.
@@ -1174,8 +1175,7 @@ mod tests {
             p.authorize(&r, &m),
             Err(PolicyError::InsufficientScope {
                 required: vec!["read".into()]
-            }
-            .into())
+            })
         );
         // The exact spelling of a public route stays public; a case-sensitive route
         // matches only its own spelling.
@@ -1192,10 +1192,7 @@ mod tests {
         // With the default rule `deny`, a variant that matches no route exactly is refused.
         let r = q.route("GET", "/CAF%C3%89");
         assert_eq!(r.also, vec![Also::Unmatched]);
-        assert_eq!(
-            q.authorize(&r, &m),
-            Err(PolicyError::DeniedByDefault.into())
-        );
+        assert_eq!(q.authorize(&r, &m), Err(PolicyError::DeniedByDefault));
         assert!(q.authorize(&q.route("GET", "/caf%C3%A9"), &m).is_ok());
     }
 
@@ -1232,8 +1229,7 @@ mod tests {
                 p.authorize(&r, &u),
                 Err(PolicyError::InsufficientScope {
                     required: vec!["files:read".into()]
-                }
-                .into()),
+                }),
                 "{path}"
             );
         }
@@ -1318,13 +1314,11 @@ mod tests {
         assert_eq!(m.index, None);
         assert!(!m.rejected);
         let u = principal(Kind::User, &[]);
-        assert_eq!(
-            p.authorize(&m, &u),
-            Err(PolicyError::DeniedByDefault.into())
-        );
+        assert_eq!(p.authorize(&m, &u), Err(PolicyError::DeniedByDefault));
         let m = p.route("GET", "/health/../builds/1");
         assert!(m.rejected);
-        assert_eq!(p.authorize(&m, &u), Err(RequestError::PathRejected.into()));
+        // Never allowed; the gate answers path_rejected before asking the policy.
+        assert_eq!(p.authorize(&m, &u), Err(PolicyError::DeniedByDefault));
     }
 
     #[test]
@@ -1339,7 +1333,7 @@ mod tests {
             Some("insufficient_scope")
         );
         assert_eq!(
-            RequestError::PathRejected.oauth_error(),
+            crate::RequestError::PathRejected.oauth_error(),
             Some("invalid_request")
         );
         assert_eq!(PolicyError::RoleNotAllowed.scope_hint(), None);

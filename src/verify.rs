@@ -7,9 +7,20 @@
 use serde_json::Value;
 
 use crate::alg::{verify_signature, Alg};
+use crate::classify::Principal;
 use crate::jwk::KeySet;
 use crate::jws::{self, Jws};
 use crate::{Claims, TokenError};
+
+/// A verified, classified token: what the token cache holds, and what the token
+/// exchange ([`crate::exchange::plan`]) takes as its subject and actor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verified {
+    /// The verified token (header, claims, algorithm, key id).
+    pub token: VerifiedToken,
+    /// Its classification.
+    pub principal: Principal,
+}
 
 /// The verification rules for one trusted issuer.
 #[derive(Debug, Clone, PartialEq)]

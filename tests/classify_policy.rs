@@ -29,6 +29,16 @@ fn policy(v: Value) -> Policy {
     Policy::new(&cfg).expect("policy config is valid")
 }
 
+/// A gate with the routes (and `default` rule) of a policy document.
+fn gate_of(policy: &Value) -> tokengate::Gate {
+    let mut cfg = json!({"issuers": [{"issuer": "https://i.example/", "audiences": ["a"]}]});
+    cfg["routes"] = policy["routes"].clone();
+    if let Some(d) = policy.get("default") {
+        cfg["unmatched"] = d.clone();
+    }
+    tokengate::Gate::new(tokengate::Config::from_value(cfg).unwrap()).unwrap()
+}
+
 fn policy_err(v: Value) -> ConfigError {
     let cfg: PolicyConfig = serde_json::from_value(v).expect("policy config parses");
     Policy::new(&cfg).expect_err("policy config is invalid")
@@ -525,12 +535,14 @@ fn route_matching_table() {
 
 #[test]
 fn traversal_and_encoded_paths_never_match() {
-    let p = policy(json!({
+    let doc = json!({
         "routes": [
             {"path": "/public/*", "public": true},
             {"path": "/admin/*", "require": {"kinds": ["machine"]}}
         ]
-    }));
+    });
+    let p = policy(doc.clone());
+    let gate = gate_of(&doc);
     let u = user(&[]);
     for path in [
         "/public/../admin/x",
@@ -553,9 +565,17 @@ fn traversal_and_encoded_paths_never_match() {
         assert!(!m.public, "{path:?} must not be public");
         assert_eq!(m.index, None, "{path:?}");
         assert!(m.rejected, "{path:?}");
-        let err = p.authorize(&m, &u).unwrap_err();
+        // Never allowed by the policy; the gate (and the pipeline) refuse it first as
+        // the request's fault: 400 path_rejected.
+        assert_eq!(
+            p.authorize(&m, &u),
+            Err(PolicyError::DeniedByDefault),
+            "{path:?}"
+        );
+        let g = gate.route("GET", path);
+        let err = gate.authorize(&g, &u).unwrap_err();
         assert_eq!(err, RequestError::PathRejected.into(), "{path:?}");
-        let deny = p.deny(&err);
+        let deny = err.deny(&gate);
         assert_eq!(deny.status, 400);
         assert_eq!(deny.code, "path_rejected");
     }
@@ -621,8 +641,7 @@ fn first_match_wins() {
         p.authorize(&p.route("POST", "/builds/1"), &reader),
         Err(PolicyError::InsufficientScope {
             required: vec!["update:builds".into()]
-        }
-        .into())
+        })
     );
 }
 
@@ -633,7 +652,7 @@ fn default_rule() {
     assert_eq!(none.default_rule(), &DefaultRule::Deny);
     assert_eq!(
         none.authorize(&none.route("GET", "/y"), &machine(&[])),
-        Err(PolicyError::DeniedByDefault.into())
+        Err(PolicyError::DeniedByDefault)
     );
     let any =
         policy(json!({"routes": [{"path": "/x", "public": true}], "default": "any_valid_token"}));
@@ -649,11 +668,11 @@ fn default_rule() {
     let m = deny.route("GET", "/y");
     assert_eq!(
         deny.authorize(&m, &machine(&[])),
-        Err(PolicyError::DeniedByDefault.into())
+        Err(PolicyError::DeniedByDefault)
     );
     // A route with neither public nor require: any valid token.
     assert!(deny.authorize(&deny.route("GET", "/x"), &user(&[])).is_ok());
-    let d = deny.deny(&PolicyError::DeniedByDefault.into());
+    let d = deny.deny(&PolicyError::DeniedByDefault);
     assert_eq!((d.status, d.code), (403, "denied_by_default"));
 
     // There is no allow-without-token default.
@@ -692,8 +711,7 @@ fn machines_bypass_scopes() {
         p.authorize(&m, &user(&["read:builds"])),
         Err(PolicyError::InsufficientScope {
             required: vec!["update:builds".into()]
-        }
-        .into())
+        })
     );
     let p = builds_policy(false);
     let m = p.route("POST", "/builds/1");
@@ -713,10 +731,7 @@ fn bypass_does_not_skip_kinds_clients_or_delegation() {
         client_id: Some("other".into()),
         ..machine(&[])
     };
-    assert_eq!(
-        p.authorize(&m, &other),
-        Err(PolicyError::ClientNotAllowed.into())
-    );
+    assert_eq!(p.authorize(&m, &other), Err(PolicyError::ClientNotAllowed));
     let delegated = Principal {
         actor: Some(Actor {
             sub: "bot".into(),
@@ -726,14 +741,14 @@ fn bypass_does_not_skip_kinds_clients_or_delegation() {
     };
     assert_eq!(
         p.authorize(&m, &delegated),
-        Err(PolicyError::DelegationForbidden.into())
+        Err(PolicyError::DelegationForbidden)
     );
     // Users still need both the scope and the role.
     let u = Principal {
         client_id: Some("ci".into()),
         ..user(&["s"])
     };
-    assert_eq!(p.authorize(&m, &u), Err(PolicyError::RoleNotAllowed.into()));
+    assert_eq!(p.authorize(&m, &u), Err(PolicyError::RoleNotAllowed));
 }
 
 #[test]
@@ -742,7 +757,7 @@ fn kinds() {
     let m = p.route("DELETE", "/admin/x");
     assert!(p.authorize(&m, &machine(&[])).is_ok());
     let err = p.authorize(&m, &user(&["everything"])).unwrap_err();
-    assert_eq!(err, PolicyError::KindNotAllowed(Kind::User).into());
+    assert_eq!(err, PolicyError::KindNotAllowed(Kind::User));
     assert_eq!(err.to_string(), "user tokens are not allowed on this route");
     assert_eq!((err.code(), err.status()), ("kind_not_allowed", 403));
 }
@@ -762,19 +777,17 @@ fn scopes_all_any_and_roles() {
         p.authorize(&m, &with(&["a", "d"], &["r2"])),
         Err(PolicyError::InsufficientScope {
             required: vec!["a".into(), "b".into()]
-        }
-        .into())
+        })
     );
     assert_eq!(
         p.authorize(&m, &with(&["a", "b"], &["r2"])),
         Err(PolicyError::InsufficientScope {
             required: vec!["c".into(), "d".into()]
-        }
-        .into())
+        })
     );
     assert_eq!(
         p.authorize(&m, &with(&["a", "b", "c"], &["r3"])),
-        Err(PolicyError::RoleNotAllowed.into())
+        Err(PolicyError::RoleNotAllowed)
     );
     let e = PolicyError::RoleNotAllowed;
     assert_eq!(
@@ -816,7 +829,7 @@ fn clients() {
     assert!(p.authorize(&m, &machine(&[])).is_ok());
     assert_eq!(
         p.authorize(&m, &user(&[])),
-        Err(PolicyError::ClientNotAllowed.into())
+        Err(PolicyError::ClientNotAllowed)
     );
     let no_client = Principal {
         client_id: None,
@@ -824,7 +837,7 @@ fn clients() {
     };
     assert_eq!(
         p.authorize(&m, &no_client),
-        Err(PolicyError::ClientNotAllowed.into())
+        Err(PolicyError::ClientNotAllowed)
     );
 }
 
@@ -847,12 +860,12 @@ fn delegation() {
     assert!(p.authorize(&on, &delegated).is_ok());
     assert_eq!(
         p.authorize(&on, &direct),
-        Err(PolicyError::DelegationRequired.into())
+        Err(PolicyError::DelegationRequired)
     );
     assert!(p.authorize(&off, &direct).is_ok());
     assert_eq!(
         p.authorize(&off, &delegated),
-        Err(PolicyError::DelegationForbidden.into())
+        Err(PolicyError::DelegationForbidden)
     );
     assert_eq!(
         PolicyError::DelegationRequired.code(),
@@ -918,7 +931,7 @@ fn other_403s_have_no_scope_attribute() {
         PolicyError::DeniedByDefault,
     ];
     for err in all {
-        let d = p.deny(&err.clone().into());
+        let d = p.deny(&err.clone());
         assert_eq!(d.status, 403, "{err}");
         assert_eq!(err.scope_hint(), None);
         let www = d.www_authenticate.unwrap();
@@ -1196,7 +1209,7 @@ proptest! {
         }
         if m.rejected {
             prop_assert!(!m.public && m.index.is_none() && m.requirement.is_none());
-            prop_assert_eq!(p.authorize(&m, &user(&[])), Err(RequestError::PathRejected.into()));
+            prop_assert_eq!(p.authorize(&m, &user(&[])), Err(PolicyError::DeniedByDefault));
         }
         let _ = p.authorize(&m, &machine(&["s"]));
     }

@@ -14,7 +14,7 @@ use tokengate::alg::Alg;
 use tokengate::mint::SigningKey;
 use tokengate::ConfigError;
 
-use super::io::JWKS_KV;
+use crate::io::JWKS_KV;
 
 /// The demo issuer's `iss`.
 pub const DEMO_ISSUER: &str = "https://demo.tokengate.invalid/";
@@ -23,14 +23,14 @@ const KEY_KV: &str = "demo:signing-key:v1";
 
 /// Refuses demo mode unless the request is local: its URL's host must be a loopback
 /// host (`localhost`, `*.localhost`, `127.0.0.0/8`, `[::1]`: the same rule as for
-/// `http` key URLs, [`check_fetch_url`](tokengate::config::check_fetch_url)), and the
+/// `http` key URLs, [`check_fetch_url`](tokengate::fetch_url::check_fetch_url)), and the
 /// client address the runtime reports (`cf-connecting-ip`), when there is one, must be
 /// a loopback address. `wrangler dev` on 127.0.0.1 passes; a deployed Worker never
 /// does: Cloudflare routes to it by its public hostname and sets `cf-connecting-ip` to
 /// the caller's address.
 pub fn require_loopback(url: &str, client_ip: Option<&str>) -> Result<(), ConfigError> {
     let local_host = url.split_once("://").is_some_and(|(_, rest)| {
-        tokengate::config::check_fetch_url(&format!("http://{rest}")).is_ok()
+        tokengate::fetch_url::check_fetch_url(&format!("http://{rest}")).is_ok()
     });
     let local_client = client_ip.is_none_or(|ip| {
         ip.trim()

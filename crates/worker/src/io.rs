@@ -13,7 +13,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use worker::{AbortController, Delay, Env};
 
-use tokengate::config::check_fetch_url;
+use tokengate::fetch_url::check_fetch_url;
 use tokengate::keys::{HttpResponse, KeyIo};
 
 /// The KV binding holding JWKS cache states (and the demo issuer's key).

@@ -1,10 +1,12 @@
 //! The Cloudflare Worker adapter: the edge authorizer.
 //!
 //! `#[event(fetch)]` only routes; [`app`] translates requests to the core's
-//! [`Gate`](tokengate::Gate) and carries out its decisions, [`io`] gives the key provider
-//! `fetch` and Workers KV, [`host`] holds the few JS helpers of the request path, and
-//! [`demo`] is the local demo issuer and echo origin (active only in the `demo`
-//! environment).
+//! pipeline and carries out its decisions, [`state`] is the per-isolate state built from
+//! the configuration, [`settings`] the Worker's own configuration sections (`edge`,
+//! `origin`), [`log`] the request log line, [`exchange`] the token endpoint (with
+//! [`signing`], the edge's keys), [`io`] gives the key provider `fetch` and Workers KV,
+//! [`host`] holds the few JS helpers of the request path, and [`demo`] is the local demo
+//! issuer and echo origin (active only in the `demo` environment).
 //!
 //! The handler takes and returns the runtime's own `Request` and `Response` objects
 //! rather than worker-rs' wrappers: converting a request into a `worker::Request`
@@ -16,6 +18,10 @@ mod demo;
 mod exchange;
 mod host;
 mod io;
+mod log;
+mod settings;
+mod signing;
+mod state;
 
 use worker::{event, web_sys, Context, Env, Result};
 
