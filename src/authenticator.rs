@@ -122,11 +122,6 @@ pub struct Authenticator {
     cache: RefCell<TokenCache<Kept>>,
 }
 
-/// Unix seconds as the claims checks take them.
-fn signed(now: u64) -> i64 {
-    i64::try_from(now).unwrap_or(i64::MAX)
-}
-
 impl Authenticator {
     /// Validates the configuration and builds the pipeline, with a token cache of
     /// `token_cache_size` entries.
@@ -182,7 +177,7 @@ impl Authenticator {
             return Ok(false);
         }
         self.gate
-            .revalidate(kept.issuer, &kept.verified, signed(now))
+            .revalidate(kept.issuer, &kept.verified, now)
             .map(|()| true)
     }
 
@@ -202,7 +197,6 @@ impl Authenticator {
         token: &str,
         now: u64,
     ) -> Result<Verification, AuthError> {
-        let now_s = signed(now);
         // A token over the size cap is never hashed (peek refuses it below).
         let cache_key =
             if self.cache.borrow().capacity() == 0 || token.len() > self.config().max_token_bytes {
@@ -232,7 +226,7 @@ impl Authenticator {
         if let Some(key) = &cache_key {
             let hit = self.cache.borrow_mut().get(key, keys.generation, now);
             if let Some(kept) = hit {
-                self.gate.revalidate(issuer, &kept.verified, now_s)?;
+                self.gate.revalidate(issuer, &kept.verified, now)?;
                 return Ok(Verification {
                     kept,
                     keys: outcome,
@@ -248,7 +242,7 @@ impl Authenticator {
                 &unverified.jws.signature,
             )
             .await;
-        let verified = self.gate.complete(&unverified, &check, ok, now_s)?;
+        let verified = self.gate.complete(&unverified, &check, ok, now)?;
         let kept = Kept {
             verified,
             issuer,

@@ -83,6 +83,7 @@ use serde_json::{json, Value};
 use crate::classify::{classify, is_scope_token, ClassifyConfig, Kind, MAX_ACTOR_DEPTH};
 use crate::error::catalogue::CodeInfo;
 use crate::verify::Verified;
+use crate::UnixSeconds;
 use crate::{Claims, ConfigError, ErrorCode};
 
 /// The token-exchange `grant_type` (RFC 8693 §2.1).
@@ -669,7 +670,7 @@ pub fn plan(
     subject: &Verified,
     actor: Option<&Verified>,
     cfg: &ExchangeConfig,
-    now: i64,
+    now: UnixSeconds,
 ) -> Result<Claims, ExchangeError> {
     use ExchangeError as E;
 
@@ -735,11 +736,13 @@ pub fn plan(
 
     // The subject.
     let sp = &subject.principal;
+    // `exp` is the claim as read (it may be negative); compare in the claim's type.
+    let now_claim = i64::try_from(now).unwrap_or(i64::MAX);
     let remaining = match sp.expires_at {
-        Some(exp) if exp <= now => {
+        Some(exp) if exp <= now_claim => {
             return Err(E::InvalidGrant("the subject token has expired".into()))
         }
-        Some(exp) => Some(exp.saturating_sub(now)),
+        Some(exp) => Some(exp.saturating_sub(now_claim)),
         None => None,
     };
     if sp.kind != Kind::User {
@@ -850,7 +853,6 @@ pub fn plan(
     if lifetime == 0 {
         return Err(E::InvalidGrant("no lifetime is left to issue".into()));
     }
-    let lifetime = i64::try_from(lifetime).unwrap_or(i64::MAX);
 
     // The claims.
     let jti = crate::mint::random_id().map_err(|e| E::ServerError(e.to_string()))?;

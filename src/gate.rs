@@ -16,6 +16,7 @@ use crate::jwk::{Key, KeySet};
 use crate::policy::{Policy, PolicyError, RouteMatch};
 pub use crate::verify::Verified;
 use crate::verify::{self, IssuerRules, Unverified};
+use crate::UnixSeconds;
 use crate::{ConfigError, Deny, ErrorCode, JwksError, RequestError, TokenError};
 
 /// Why a request or a token was refused, by stage.
@@ -193,7 +194,7 @@ impl Gate {
         unverified: &Unverified<'_>,
         check: &SignatureCheck<'_>,
         signature_ok: bool,
-        now: i64,
+        now: UnixSeconds,
     ) -> Result<Verified, TokenError> {
         if !signature_ok {
             return Err(TokenError::SignatureInvalid);
@@ -219,7 +220,7 @@ impl Gate {
         &self,
         unverified: &Unverified<'_>,
         keys: &KeySet,
-        now: i64,
+        now: UnixSeconds,
     ) -> Result<Verified, TokenError> {
         let check = self.select_key(unverified, keys)?;
         let ok = crate::alg::verify_signature(
@@ -238,7 +239,7 @@ impl Gate {
         &self,
         issuer: usize,
         verified: &Verified,
-        now: i64,
+        now: UnixSeconds,
     ) -> Result<(), TokenError> {
         let rules = self.rules.get(issuer).ok_or(TokenError::IssuerMismatch)?;
         verify::validate_claims(&verified.token.claims, rules, self.config.leeway, now)

@@ -26,6 +26,10 @@ pub mod policy;
 pub mod token_cache;
 pub mod verify;
 
+/// A point in time as the core takes it everywhere: unix seconds. Adapters convert their
+/// clock (JS milliseconds, `SystemTime`) once, at the boundary.
+pub type UnixSeconds = u64;
+
 /// The JSON object of a token's claims (its payload).
 pub type Claims = serde_json::Map<String, serde_json::Value>;
 

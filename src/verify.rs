@@ -10,6 +10,7 @@ use crate::alg::{verify_signature, Alg};
 use crate::classify::Principal;
 use crate::jwk::KeySet;
 use crate::jws::{self, Jws};
+use crate::UnixSeconds;
 use crate::{Claims, TokenError};
 
 /// A verified, classified token: what the token cache holds, and what the token
@@ -125,7 +126,7 @@ pub fn verify(
     keys: &KeySet,
     rules: &IssuerRules,
     leeway: u64,
-    now: i64,
+    now: UnixSeconds,
 ) -> Result<VerifiedToken, TokenError> {
     let (key, alg) = select_key(token, keys, rules)?;
     if !verify_signature(
@@ -162,7 +163,7 @@ pub fn finish(
     alg: Alg,
     rules: &IssuerRules,
     leeway: u64,
-    now: i64,
+    now: UnixSeconds,
 ) -> Result<VerifiedToken, TokenError> {
     validate_claims(&token.claims, rules, leeway, now)?;
     Ok(VerifiedToken {
@@ -271,7 +272,12 @@ impl TimeClaims {
     /// tolerance, in its order: `token_expired` once `now >= exp + leeway`,
     /// `claim_missing` without `exp` when `require_exp`, `token_not_yet_valid` while
     /// `nbf > now + leeway`, `issued_in_future` while `iat > now + leeway`.
-    pub fn check(&self, require_exp: bool, leeway: u64, now: i64) -> Result<(), TokenError> {
+    pub fn check(
+        &self,
+        require_exp: bool,
+        leeway: u64,
+        now: UnixSeconds,
+    ) -> Result<(), TokenError> {
         let now = now as f64;
         let leeway = leeway as f64;
         match self.exp {
@@ -313,7 +319,7 @@ pub enum TimeState {
 /// [`TimeState`] when they pass, else the error a verifier answers
 /// (`claim_invalid`, `token_expired`, `token_not_yet_valid`, `issued_in_future`).
 /// `maxTokenAge` is not considered.
-pub fn time_state(claims: &Claims, leeway: u64, now: i64) -> Result<TimeState, TokenError> {
+pub fn time_state(claims: &Claims, leeway: u64, now: UnixSeconds) -> Result<TimeState, TokenError> {
     let t = TimeClaims::read(claims)?;
     t.check(false, leeway, now)?;
     Ok(match t.exp {
@@ -328,7 +334,7 @@ pub fn validate_claims(
     claims: &Claims,
     rules: &IssuerRules,
     leeway: u64,
-    now: i64,
+    now: UnixSeconds,
 ) -> Result<(), TokenError> {
     let times = TimeClaims::read(claims)?;
     match claims.get("iss") {

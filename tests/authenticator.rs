@@ -12,7 +12,7 @@ use tokengate::{Authenticator, Config, Decision, Kind};
 
 const ISS: &str = "https://tenant.auth0.com/";
 const AUD: &str = "https://api.example.com";
-const NOW: i64 = 1_700_000_000;
+const NOW: u64 = 1_700_000_000;
 
 /// The README's configuration; `keys` inline (`None`: the `jwks_uri`, unreachable here).
 fn config(keys: Option<&SigningKey>) -> Value {
@@ -67,7 +67,7 @@ impl Run {
         common::decide(&self.auth, method, path, token, NOW)
     }
 
-    fn decide_at(&mut self, method: &str, path: &str, token: Option<&str>, now: i64) -> Decision {
+    fn decide_at(&mut self, method: &str, path: &str, token: Option<&str>, now: u64) -> Decision {
         common::decide(&self.auth, method, path, token, now)
     }
 }
@@ -205,7 +205,7 @@ fn real_auth0_token_classifies_as_machine() {
     let cfg = json!({"issuers": [{"issuer": doc["issuer"], "audiences": [doc["audience"]],
                                   "jwks": doc["jwks"]}], "unmatched": "any_valid_token"});
     let auth = common::authenticator(cfg);
-    let at = doc["verify_at"].as_i64().unwrap();
+    let at = doc["verify_at"].as_u64().unwrap();
     let d = common::decide(&auth, "GET", "/", doc["token"].as_str(), at);
     let v = allow(d);
     let expected = &doc["expected"];

@@ -21,7 +21,7 @@ const IDP: &str = "https://idp.example.com/";
 const EDGE: &str = "https://edge.example.com/";
 const API: &str = "https://api.example.com";
 const LOGS: &str = "https://logs.example.com";
-const NOW: i64 = 1_700_000_000;
+const NOW: u64 = 1_700_000_000;
 const USER: &str = "auth0|alice";
 const RUNNER: &str = "build-runner";
 const NOTIFIER: &str = "notifier";
@@ -80,13 +80,13 @@ fn keys_of(gate: &Gate, index: usize) -> KeySet {
     KeySet::from_value(gate.config().issuers[index].jwks.as_ref().unwrap()).unwrap()
 }
 
-fn verify(gate: &Gate, token: &str, now: i64) -> Result<Verified, TokenError> {
+fn verify(gate: &Gate, token: &str, now: u64) -> Result<Verified, TokenError> {
     let u = gate.peek(token)?;
     let keys = keys_of(gate, u.issuer_index);
     gate.verify_with(&u, &keys, now)
 }
 
-fn decide(gate: &Gate, method: &str, path: &str, token: &str, now: i64) -> Decision {
+fn decide(gate: &Gate, method: &str, path: &str, token: &str, now: u64) -> Decision {
     let auth = tokengate::Authenticator::new(gate.config().clone()).unwrap();
     common::decide(&auth, method, path, Some(token), now)
 }

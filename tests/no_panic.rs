@@ -25,7 +25,7 @@ use tokengate::{
 const ISS: &str = "https://idp.example.com/";
 const EDGE: &str = "https://edge.example.com/";
 const AUD: &str = "https://api.example.com";
-const NOW: i64 = 1_700_000_000;
+const NOW: u64 = 1_700_000_000;
 
 // ---------------------------------------------------------------------------------
 // fixtures
@@ -367,12 +367,12 @@ fn token() -> impl Strategy<Value = String> {
     ]
 }
 
-fn now() -> impl Strategy<Value = i64> {
+fn now() -> impl Strategy<Value = u64> {
     prop_oneof![
         4 => NOW - 50..NOW + 500,
         1 => NOW - 1000..NOW + 2000,
-        1 => any::<i64>(),
-        1 => prop::sample::select(vec![i64::MIN, -1, 0, i64::MAX]),
+        1 => any::<u64>(),
+        1 => prop::sample::select(vec![0, 1, i64::MAX as u64, u64::MAX]),
     ]
 }
 
@@ -646,8 +646,8 @@ proptest! {
                 let p = classify(&claims, &g.config().classify).unwrap();
                 prop_assert_eq!(p.kind, tokengate::Kind::User);
                 prop_assert!(p.actor.is_some());
-                let exp = claims["exp"].as_i64().unwrap();
-                prop_assert!(exp > now || now == i64::MAX);
+                let exp = claims["exp"].as_u64().unwrap();
+                prop_assert!(exp > now || now == u64::MAX);
                 prop_assert!(exp.saturating_sub(now) <= 3600);
                 let _ = tokengate::exchange::response_json("t", &claims);
             }

@@ -13,7 +13,7 @@ use tokengate::{Claims, ErrorCode, JwksError, TokenError};
 
 const ISS: &str = "https://tenant.example.com/";
 const AUD: &str = "https://api.example.com";
-const NOW: i64 = 1_700_000_000;
+const NOW: u64 = 1_700_000_000;
 
 fn rsa_key() -> &'static SigningKey {
     static K: OnceLock<SigningKey> = OnceLock::new();
@@ -393,7 +393,7 @@ fn real_auth0_client_credentials_token() {
         doc["issuer"].as_str().unwrap(),
         vec![doc["audience"].as_str().unwrap().into()],
     );
-    let at = doc["verify_at"].as_i64().unwrap();
+    let at = doc["verify_at"].as_u64().unwrap();
     let token = doc["token"].as_str().unwrap();
     let u = peek(token, std::slice::from_ref(&r), 16 * 1024).unwrap();
     let v = verify(&u, &keys, &r, 60, at).unwrap();

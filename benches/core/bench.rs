@@ -26,7 +26,7 @@ use tokengate::{
 
 const ISS: &str = "https://tenant.auth0.com/";
 const AUD: &str = "https://api.example.com";
-const NOW: i64 = 1_700_000_000;
+const NOW: u64 = 1_700_000_000;
 const LEEWAY: u64 = 60;
 
 /// The algorithms benchmarked one by one.

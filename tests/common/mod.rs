@@ -44,21 +44,14 @@ pub fn decide(
     method: &str,
     path: &str,
     token: Option<&str>,
-    now: i64,
+    now: tokengate::UnixSeconds,
 ) -> Decision {
     let header = token.map(|t| format!("Bearer {t}"));
     let credentials = Credentials {
         authorization: header.as_deref(),
         cookie: None,
     };
-    ready(auth.decide(
-        &NoIo,
-        &RustBackend,
-        method,
-        path,
-        credentials,
-        u64::try_from(now).unwrap_or(0),
-    ))
+    ready(auth.decide(&NoIo, &RustBackend, method, path, credentials, now))
 }
 
 /// An authenticator for a configuration document.

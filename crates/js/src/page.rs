@@ -24,6 +24,7 @@ use tokengate::alg::Alg;
 use tokengate::config::{check_fetch_url, discovery_url, DEFAULT_LEEWAY, MAX_LEEWAY};
 use tokengate::keys::jwks_uri_from_discovery;
 use tokengate::verify::{check_typ, time_state, TimeState};
+use tokengate::UnixSeconds;
 use tokengate::{Claims, ErrorCode, TokenError};
 
 // ---------------------------------------------------------------------------------
@@ -65,7 +66,7 @@ fn error_value(e: &TokenError) -> Value {
 
 /// `{ state, error }`: `valid`, `grace` or `no-exp` with `error: null`, else the state
 /// named after the error a verifier answers, with that error.
-fn time_state_value(claims: &Claims, leeway: u64, now: i64) -> Value {
+fn time_state_value(claims: &Claims, leeway: u64, now: UnixSeconds) -> Value {
     match time_state(claims, leeway, now) {
         Ok(st) => {
             let state = match st {
@@ -129,11 +130,16 @@ fn leeway_arg(v: Option<f64>) -> Result<u64, String> {
     Ok(f.floor() as u64)
 }
 
-/// The current time in whole unix seconds, rounded down as the verifier's clock is.
-fn now_arg(v: Option<f64>) -> Result<i64, String> {
+/// The current time in whole unix seconds, rounded down as the verifier's clock is
+/// (the core's time type: before 1970 is not a time it takes).
+fn now_arg(v: Option<f64>) -> Result<UnixSeconds, String> {
     match v {
-        Some(f) if f.is_finite() && f.abs() < 9_007_199_254_740_992.0 => Ok(f.floor() as i64),
-        _ => Err("timeState: nowSeconds must be a finite number (unix seconds)".into()),
+        Some(f) if f.is_finite() && (0.0..9_007_199_254_740_992.0).contains(&f) => {
+            Ok(f.floor() as UnixSeconds)
+        }
+        _ => {
+            Err("timeState: nowSeconds must be a finite, non-negative number (unix seconds)".into())
+        }
     }
 }
 
@@ -344,7 +350,7 @@ mod tests {
             assert!(leeway_arg(Some(bad)).is_err(), "{bad}");
         }
         assert_eq!(now_arg(Some(1000.9)), Ok(1000));
-        assert_eq!(now_arg(Some(-0.5)), Ok(-1));
+        assert!(now_arg(Some(-0.5)).is_err());
         assert!(now_arg(None).is_err());
         assert!(now_arg(Some(f64::NAN)).is_err());
         assert!(now_arg(Some(1e300)).is_err());

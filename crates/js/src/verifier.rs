@@ -24,6 +24,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, spawn_local};
 
 use tokengate::policy::{Policy, PolicyConfig, RouteConfig};
+use tokengate::UnixSeconds;
 use tokengate::{poll_once, Authenticator, Kept};
 use tokengate::{Deny, ErrorCode, RequestError, TokenError};
 use tokengate_webcrypto::Backend;
@@ -189,7 +190,7 @@ const MIN_CURRENT_DATE_MS: f64 = 1e11;
 
 impl Inner {
     /// The current time in unix seconds: `currentDate()` or `Date.now()`.
-    fn now(&self) -> Result<i64, JsValue> {
+    fn now(&self) -> Result<UnixSeconds, JsValue> {
         let ms = match &self.current_date {
             None => js_sys::Date::now(),
             Some(f) => {
@@ -217,7 +218,8 @@ impl Inner {
                 ms
             }
         };
-        Ok((ms / 1000.0).floor() as i64)
+        // The one conversion to the core's time type (`ms` is at least 1973 here).
+        Ok((ms / 1000.0).floor().max(0.0) as UnixSeconds)
     }
 
     fn deny(&self, err: &dyn ErrorCode) -> Deny {
@@ -242,7 +244,7 @@ impl Inner {
     }
 
     /// Verifies a token; `Err` carries the failure result (not an exception).
-    async fn verify(self: &Rc<Self>, token: &JsValue, now: i64) -> Result<Kept, Deny> {
+    async fn verify(self: &Rc<Self>, token: &JsValue, now: UnixSeconds) -> Result<Kept, Deny> {
         let token = match token.as_string() {
             Some(t) if !t.is_empty() => t,
             _ if token.is_undefined() || token.is_null() || token.as_string().is_some() => {
@@ -250,7 +252,6 @@ impl Inner {
             }
             _ => return Err(self.deny(&TokenError::Malformed("the token must be a string".into()))),
         };
-        let now = u64::try_from(now).unwrap_or(0);
         let v = self
             .auth
             .verify(&self.io, &self.backend, &token, now)
@@ -379,7 +380,6 @@ impl Verifier {
             return false;
         };
         let mut memo = self.inner.memo.borrow_mut();
-        let now = u64::try_from(now).unwrap_or(0);
         let holds = memo
             .entries
             .get(&id)

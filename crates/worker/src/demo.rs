@@ -97,14 +97,14 @@ impl Demo {
 
     /// `GET /__demo/token?kind=machine|user&scope=...&permissions=...&client_id=...&sub=...&aud=...&ttl=...`;
     /// `format=raw` answers with the bare token (text/plain) instead of JSON.
-    pub fn mint(&self, url: &Url, default_audience: &str, now: i64) -> Response {
+    pub fn mint(&self, url: &Url, default_audience: &str, now: tokengate::UnixSeconds) -> Response {
         let q: Map<String, Value> = url
             .query_pairs()
             .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
             .collect();
         let get = |k: &str| q.get(k).and_then(Value::as_str);
         let kind = get("kind").unwrap_or("machine");
-        let ttl = match get("ttl").map(str::parse::<i64>) {
+        let ttl = match get("ttl").map(str::parse::<u64>) {
             None => 3600,
             Some(Ok(t)) if (1..=86_400).contains(&t) => t,
             Some(_) => return demo_error("ttl must be between 1 and 86400 seconds"),

@@ -147,7 +147,7 @@ pub async fn token_endpoint(
         },
         None => None,
     };
-    let now = (started / 1000.0) as i64;
+    let now = crate::state::unix_seconds(started);
     let claims = match plan(&request, &subject, actor.as_ref(), ex, now) {
         Ok(c) => c,
         Err(e) => return Ok(fail(app, &e, log)),

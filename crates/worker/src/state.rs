@@ -13,6 +13,7 @@ use worker::{Context, Env};
 
 use tokengate::gate::{Gate, Verified};
 use tokengate::policy::RouteMatch;
+use tokengate::UnixSeconds;
 use tokengate::{
     AuthError, Authenticator, Config, ConfigError, Credentials, Deny, SignatureBackend,
     SignatureCheck, TokenCookie, Verification,
@@ -63,6 +64,11 @@ thread_local! {
 /// Milliseconds since the epoch, from the runtime's clock.
 pub fn now_ms() -> f64 {
     js_sys::Date::now()
+}
+
+/// A time from [`now_ms`] in the core's time type (unix seconds): the one conversion.
+pub fn unix_seconds(ms: f64) -> UnixSeconds {
+    (ms / 1000.0).max(0.0) as UnixSeconds
 }
 
 /// The raw configuration text: the `TOKENGATE_CONFIG` var as a JSON string, or a
@@ -245,7 +251,7 @@ impl App {
         let backend = TimedWebCrypto {
             ms: Cell::new(None),
         };
-        (io, backend, (started / 1000.0).max(0.0) as u64)
+        (io, backend, unix_seconds(started))
     }
 
     /// The denial for a pipeline error; a key-set failure carries `Retry-After` (the
@@ -273,7 +279,7 @@ impl App {
         if v.refresh {
             let app = self.clone();
             let issuer = v.kept.issuer;
-            let now = (now_ms() / 1000.0) as u64;
+            let now = unix_seconds(now_ms());
             ctx.wait_until(async move {
                 app.auth.refresh(&io, issuer, now).await;
             });
