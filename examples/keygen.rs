@@ -15,8 +15,8 @@
 use std::process::ExitCode;
 
 use serde_json::{json, Value};
-use tokengate::mint::SigningKey;
 use tokengate::Alg;
+use tokengate::SigningKey;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -20,7 +20,7 @@
 //!
 //! ```
 //! use serde_json::json;
-//! use tokengate::classify::{classify, ClassifyConfig, DecidedBy, Kind};
+//! use tokengate::{classify, ClassifyConfig, DecidedBy, Kind};
 //!
 //! let claims = json!({
 //!     "iss": "https://tenant.auth0.com/", "sub": "abc@clients", "azp": "abc",

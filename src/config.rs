@@ -4,7 +4,7 @@
 //! It is the schema the Worker reads from its `TOKENGATE_CONFIG` var:
 //!
 //! ```
-//! let cfg = tokengate::config::Config::from_json(r#"{
+//! let cfg = tokengate::Config::from_json(r#"{
 //!   "issuers": [{"issuer": "https://tenant.auth0.com/",
 //!                "audiences": ["https://api.example.com"],
 //!                "jwks_uri": "https://tenant.auth0.com/.well-known/jwks.json"}],

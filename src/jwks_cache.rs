@@ -39,7 +39,7 @@
 //! otherwise the set is just used. A set is never served at or past `stale_until`.
 //!
 //! ```
-//! use tokengate::jwks_cache::{Action, JwksCacheConfig, JwksCacheState};
+//! use tokengate::{Action, JwksCacheConfig, JwksCacheState};
 //!
 //! let cfg = JwksCacheConfig::default();
 //! let mut state = JwksCacheState::new();

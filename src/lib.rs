@@ -7,24 +7,26 @@
 //! signature backend they share is `crates/webcrypto`.
 #![warn(missing_docs)]
 
-pub mod alg;
-pub mod authenticator;
-pub mod classify;
-pub mod config;
-pub mod error;
-pub mod exchange;
-pub mod fetch_url;
-pub mod gate;
+// The modules are private; what the crate offers is the curated list below (by stage),
+// plus the `headers` namespace (the identity headers' names and rules).
+mod alg;
+mod authenticator;
+mod classify;
+mod config;
+mod error;
+mod exchange;
+mod fetch_url;
+mod gate;
 pub mod headers;
-pub mod jwk;
-pub mod jwks_cache;
-pub mod jws;
-pub mod keys;
-pub mod mint;
+mod jwk;
+mod jwks_cache;
+mod jws;
+mod keys;
+mod mint;
 mod percent;
-pub mod policy;
-pub mod token_cache;
-pub mod verify;
+mod policy;
+mod token_cache;
+mod verify;
 
 /// A point in time as the core takes it everywhere: unix seconds. Adapters convert their
 /// clock (JS milliseconds, `SystemTime`) once, at the boundary.
@@ -33,15 +35,54 @@ pub type UnixSeconds = u64;
 /// The JSON object of a token's claims (its payload).
 pub type Claims = serde_json::Map<String, serde_json::Value>;
 
-pub use alg::Alg;
+// The pipeline and its two seams (key I/O, signature backend).
 pub use authenticator::{
     poll_once, Authenticator, Credentials, Kept, RustBackend, SignatureBackend, TokenCookie,
     Verification,
 };
-pub use classify::{Kind, Principal};
-pub use config::Config;
-pub use error::catalogue::{CodeInfo, Stage, CATALOGUE};
-pub use error::{ConfigError, Deny, ErrorCode, InternalError, JwksError, RequestError, TokenError};
 pub use gate::{extract_token, AuthError, Decision, Gate, SignatureCheck};
-pub use jwk::KeySet;
-pub use verify::Verified;
+pub use keys::{
+    jwks_uri_from_discovery, store_key, wait_limit_ms, HttpResponse, KeyIo, KeyOutcome,
+    KeyProvider, Keys,
+};
+
+// Configuration.
+pub use config::{discovery_url, Config, IssuerConfig, KeySource, DEFAULT_LEEWAY, MAX_LEEWAY};
+pub use fetch_url::check_fetch_url;
+pub use jwks_cache::{
+    check_fetch_status, generation_of, parse_cache_control_max_age, Action, CacheStatus,
+    JwksCacheConfig, JwksCacheState,
+};
+
+// Tokens and keys: JWS parsing, key sets, algorithms, verification.
+pub use alg::{key_fits, verify_signature, Alg, KeyMaterial};
+pub use jwk::{Key, KeySet};
+pub use jws::{b64_decode, b64_encode, parse as parse_jws, Jws, DEFAULT_MAX_TOKEN_BYTES};
+pub use token_cache::{TokenCache, TokenKey};
+pub use verify::{
+    check_typ, normalise_typ, peek, time_state, validate_claims, verify, verify_jws, IssuerRules,
+    TimeState, Unverified, Verified, VerifiedToken,
+};
+
+// Classification and policy.
+pub use classify::{
+    classify, Actor, ClassifyConfig, ClassifyRule, DecidedBy, Kind, Principal, ScopeSource,
+    MAX_ACTOR_DEPTH,
+};
+pub use policy::{
+    Also, DefaultRule, Delegation, Policy, PolicyConfig, PolicyError, Requirement, RouteConfig,
+    RouteMatch,
+};
+
+// Token exchange and minting.
+pub use exchange::{
+    plan, response_json, ActorRule, AudienceRule, ExchangeConfig, ExchangeError, ExchangeRequest,
+    GRANT_TYPE, MAX_LIFETIME_LIMIT, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT,
+};
+pub use mint::{public_jwks, random_bytes, random_id, MintError, SigningKey};
+
+// Errors: one enum per stage, and the catalogue of codes.
+pub use error::catalogue::{
+    authorizer_code, lookup as catalogue_row, markdown_table, CodeInfo, Stage, CATALOGUE,
+};
+pub use error::{ConfigError, Deny, ErrorCode, InternalError, JwksError, RequestError, TokenError};

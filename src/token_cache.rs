@@ -13,7 +13,7 @@
 //! hash lookup and a clone of the value; inserts are amortised O(1).
 //!
 //! ```
-//! use tokengate::token_cache::TokenCache;
+//! use tokengate::TokenCache;
 //!
 //! let mut cache: TokenCache<&str> = TokenCache::new(2);
 //! let key = TokenCache::<&str>::key("eyJ...");

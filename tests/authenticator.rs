@@ -5,9 +5,9 @@
 mod common;
 
 use serde_json::{json, Value};
-use tokengate::alg::Alg;
-use tokengate::classify::DecidedBy;
-use tokengate::mint::{public_jwks, SigningKey};
+use tokengate::Alg;
+use tokengate::DecidedBy;
+use tokengate::{public_jwks, SigningKey};
 use tokengate::{Authenticator, Config, Decision, Kind};
 
 const ISS: &str = "https://tenant.auth0.com/";
@@ -185,7 +185,7 @@ fn a_disabled_token_cache_is_never_filled_and_revalidate_rechecks_times() {
         issuer: 0,
         generation: 1,
     };
-    let now = NOW as u64;
+    let now = NOW;
     assert_eq!(run.auth.recheck(&kept, now), Ok(true));
     let other = tokengate::Kept {
         generation: 2,
@@ -235,10 +235,10 @@ fn a_kept_verification_is_reused_under_the_one_rule() {
     let auth = common::authenticator(config(Some(&key)));
     let backend = Counting::default();
     let m = machine(&key, "read:builds");
-    let now = NOW as u64;
+    let now = NOW;
     let first = common::ready(auth.verify(&common::NoIo, &backend, &m, now)).unwrap();
     assert_eq!(backend.0.get(), 1);
-    assert_eq!(first.keys, tokengate::keys::KeyOutcome::Static);
+    assert_eq!(first.keys, tokengate::KeyOutcome::Static);
     // The same token again: no signature check, the same principal.
     let again = common::ready(auth.verify(&common::NoIo, &backend, &m, now + 5)).unwrap();
     assert_eq!(backend.0.get(), 1, "reused");

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use tokengate::error::catalogue::markdown_table;
+use tokengate::markdown_table;
 use tokengate::{Stage, CATALOGUE};
 
 fn read(path: &str) -> String {

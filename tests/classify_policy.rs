@@ -2,13 +2,13 @@
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use tokengate::classify::{
+use tokengate::{
     classify, Actor, ClassifyConfig, ClassifyRule, DecidedBy, Kind, Principal, ScopeSource,
 };
-use tokengate::policy::{
+use tokengate::{Claims, ConfigError, Deny, ErrorCode, RequestError, TokenError};
+use tokengate::{
     DefaultRule, Delegation, Policy, PolicyConfig, PolicyError, Requirement, RouteConfig,
 };
-use tokengate::{Claims, ConfigError, Deny, ErrorCode, RequestError, TokenError};
 
 // ---------------------------------------------------------------------------------
 // helpers

@@ -7,12 +7,12 @@ mod common;
 use std::sync::OnceLock;
 
 use serde_json::{json, Value};
-use tokengate::alg::Alg;
-use tokengate::exchange::{
+use tokengate::Alg;
+use tokengate::{
     plan, response_json, ExchangeConfig, ExchangeError, ExchangeRequest, GRANT_TYPE,
     TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT,
 };
-use tokengate::mint::{public_jwks, SigningKey};
+use tokengate::{public_jwks, SigningKey};
 use tokengate::{
     Claims, Config, ConfigError, Decision, ErrorCode, Gate, KeySet, Kind, TokenError, Verified,
 };
@@ -690,7 +690,7 @@ fn an_idp_act_chain_is_kept_as_is() {
 #[test]
 fn a_chain_at_the_depth_limit_is_refused() {
     let mut act = json!({"sub": "a0"});
-    for i in 1..tokengate::classify::MAX_ACTOR_DEPTH {
+    for i in 1..tokengate::MAX_ACTOR_DEPTH {
         act = json!({"sub": format!("a{i}"), "act": act});
     }
     let s = setup_with(json!({ "act": act }), RUNNER);

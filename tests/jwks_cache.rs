@@ -1,11 +1,11 @@
 //! The JWKS cache policy driven like an adapter would, with a fake clock and a fake
 //! IdP.
 
-use tokengate::jwks_cache::{
+use tokengate::JwksError;
+use tokengate::{
     generation_of, parse_cache_control_max_age, Action, CacheStatus, JwksCacheConfig,
     JwksCacheState,
 };
-use tokengate::JwksError;
 
 const SET_A: &str = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"a"}]}"#;
 const SET_B: &str = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"b"}]}"#;

@@ -11,11 +11,9 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use tokengate::config::KeySource;
-use tokengate::jwks_cache::JwksCacheState;
-use tokengate::keys::{
-    store_key, wait_limit_ms, HttpResponse, KeyIo, KeyOutcome, KeyProvider, Keys,
-};
+use tokengate::JwksCacheState;
+use tokengate::KeySource;
+use tokengate::{store_key, wait_limit_ms, HttpResponse, KeyIo, KeyOutcome, KeyProvider, Keys};
 use tokengate::{Config, ErrorCode, JwksError};
 
 const ISSUER: &str = "https://idp.test/";
@@ -247,10 +245,10 @@ fn discovery_config() -> Config {
 }
 
 fn jwks(kid: &str) -> String {
-    let k = tokengate::mint::SigningKey::generate(tokengate::Alg::EdDSA)
+    let k = tokengate::SigningKey::generate(tokengate::Alg::EdDSA)
         .unwrap()
         .with_kid(kid);
-    tokengate::mint::public_jwks(&[k]).to_string()
+    tokengate::public_jwks(&[k]).to_string()
 }
 
 fn discovery_doc(issuer: &str) -> String {

@@ -10,17 +10,17 @@ mod common;
 
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
-use tokengate::alg::Alg;
-use tokengate::classify::{classify, ClassifyConfig};
-use tokengate::exchange::{plan, ExchangeRequest};
-use tokengate::jwk::KeySet;
-use tokengate::jwks_cache::{parse_cache_control_max_age, JwksCacheState};
-use tokengate::jws::{self, b64_encode};
-use tokengate::mint::{public_jwks, SigningKey};
-use tokengate::verify::{self, IssuerRules};
+use tokengate::b64_encode;
+use tokengate::Alg;
+use tokengate::IssuerRules;
+use tokengate::KeySet;
+use tokengate::{classify, ClassifyConfig};
 use tokengate::{
     extract_token, Authenticator, Claims, Config, Decision, ErrorCode, Gate, Verified,
 };
+use tokengate::{parse_cache_control_max_age, JwksCacheState};
+use tokengate::{plan, ExchangeRequest};
+use tokengate::{public_jwks, SigningKey};
 
 const ISS: &str = "https://idp.example.com/";
 const EDGE: &str = "https://edge.example.com/";
@@ -413,14 +413,14 @@ proptest! {
 
     #[test]
     fn jws_parse_and_peek_never_panic(t in token(), max in prop_oneof![Just(16 * 1024usize), 0usize..400]) {
-        if let Err(e) = jws::parse(&t, max) {
+        if let Err(e) = tokengate::parse_jws(&t, max) {
             clean(&e);
         }
         let rules = [IssuerRules::new(ISS, vec![AUD.into()])];
-        match verify::peek(&t, &rules, max) {
+        match tokengate::peek(&t, &rules, max) {
             Ok(u) => {
                 let _ = u.kid();
-                match verify::verify(&u, keyset(), &rules[0], 60, NOW) {
+                match tokengate::verify(&u, keyset(), &rules[0], 60, NOW) {
                     Ok(v) => prop_assert_eq!(v.claims.get("iss"), Some(&json!(ISS))),
                     Err(e) => clean(&e),
                 }
@@ -471,8 +471,8 @@ proptest! {
             Ok(set) => {
                 // Whatever survived must not panic on use either.
                 let t = valid_token();
-                if let Ok(u) = verify::peek(t, &[IssuerRules::new(ISS, vec![AUD.into()])], 16 * 1024) {
-                    let _ = verify::verify(&u, &set, &IssuerRules::new(ISS, vec![AUD.into()]), 60, NOW)
+                if let Ok(u) = tokengate::peek(t, &[IssuerRules::new(ISS, vec![AUD.into()])], 16 * 1024) {
+                    let _ = tokengate::verify(&u, &set, &IssuerRules::new(ISS, vec![AUD.into()]), 60, NOW)
                         .map_err(|e| clean(&e));
                 }
             }
@@ -617,7 +617,7 @@ proptest! {
         c.extend(subject_claims.into_iter().filter(|(k, _)| k != "iss" && k != "aud"));
         let Ok(principal) = classify(&c, &g.config().classify) else { return Ok(()) };
         let subject = Verified {
-            token: tokengate::verify::VerifiedToken {
+            token: tokengate::VerifiedToken {
                 header: Map::new(), claims: c, alg: Alg::ES256, kid: None, issuer_index: 0,
             },
             principal,
@@ -628,11 +628,11 @@ proptest! {
         }).as_object().cloned().unwrap_or_default(), None);
         let actor = verify(g, &actor_token);
         let req = ExchangeRequest {
-            grant_type: tokengate::exchange::GRANT_TYPE.into(),
+            grant_type: tokengate::GRANT_TYPE.into(),
             subject_token: "s".into(),
-            subject_token_type: tokengate::exchange::TOKEN_TYPE_ACCESS_TOKEN.into(),
+            subject_token_type: tokengate::TOKEN_TYPE_ACCESS_TOKEN.into(),
             actor_token: with_actor.then(|| "a".into()),
-            actor_token_type: with_actor.then(|| tokengate::exchange::TOKEN_TYPE_ACCESS_TOKEN.into()),
+            actor_token_type: with_actor.then(|| tokengate::TOKEN_TYPE_ACCESS_TOKEN.into()),
             scope,
             audiences,
             resources,
@@ -649,7 +649,7 @@ proptest! {
                 let exp = claims["exp"].as_u64().unwrap();
                 prop_assert!(exp > now || now == u64::MAX);
                 prop_assert!(exp.saturating_sub(now) <= 3600);
-                let _ = tokengate::exchange::response_json("t", &claims);
+                let _ = tokengate::response_json("t", &claims);
             }
             Err(e) => {
                 clean(&e);

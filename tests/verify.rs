@@ -4,11 +4,11 @@
 use std::sync::OnceLock;
 
 use serde_json::{json, Value};
-use tokengate::alg::Alg;
-use tokengate::jwk::KeySet;
-use tokengate::jws::b64_encode;
-use tokengate::mint::{public_jwks, SigningKey};
-use tokengate::verify::{peek, verify, IssuerRules, VerifiedToken};
+use tokengate::b64_encode;
+use tokengate::Alg;
+use tokengate::KeySet;
+use tokengate::{peek, verify, IssuerRules, VerifiedToken};
+use tokengate::{public_jwks, SigningKey};
 use tokengate::{Claims, ErrorCode, JwksError, TokenError};
 
 const ISS: &str = "https://tenant.example.com/";
@@ -108,7 +108,7 @@ fn key_for(alg: Alg, key: &SigningKey) -> SigningKey {
 #[test]
 fn hmac_issuer_verifies_only_with_hs_allowlist() {
     let key = SigningKey::generate(Alg::HS256).unwrap();
-    let secret = tokengate::jws::b64_decode(key.private_jwk()["k"].as_str().unwrap()).unwrap();
+    let secret = tokengate::b64_decode(key.private_jwk()["k"].as_str().unwrap()).unwrap();
     let keys = KeySet::from_secret(&secret).unwrap();
     // The shared-secret key set has one key and no kid: tokens carry none either.
     let token = key.sign_with_header(&header(json!({"alg": "HS256"})), &claims(json!({})));

@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde_json::Value;
-use tokengate::alg::{verify_signature, Alg};
-use tokengate::jwk::{KeyMaterial, KeySet};
-use tokengate::verify::verify_jws;
+use tokengate::verify_jws;
+use tokengate::{verify_signature, Alg};
+use tokengate::{KeyMaterial, KeySet};
 
 fn vectors_dir() -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

@@ -4,8 +4,8 @@
 
 use std::future::Future;
 
-use tokengate::keys::{HttpResponse, KeyIo};
 use tokengate::{poll_once, Authenticator, Config, Credentials, Decision, RustBackend};
+use tokengate::{HttpResponse, KeyIo};
 
 /// A [`KeyIo`] for configurations with inline keys: no fetch succeeds (so an issuer
 /// with a `jwks_uri` has no keys), no store, timers that are already done.

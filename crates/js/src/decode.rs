@@ -3,8 +3,8 @@
 
 use wasm_bindgen::prelude::*;
 
-use tokengate::classify::classify;
-use tokengate::jws::parse as parse_jws;
+use tokengate::classify;
+use tokengate::parse_jws;
 use tokengate::{Deny, ErrorCode, TokenError};
 
 use crate::options::{decode_options, from_js};

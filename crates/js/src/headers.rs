@@ -16,7 +16,7 @@ use crate::DEFAULT_REALM;
 #[wasm_bindgen(js_name = bearerToken)]
 pub fn bearer_token(authorization: JsValue) -> JsValue {
     let header = authorization.as_string();
-    match tokengate::gate::extract_token(header.as_deref(), None, None) {
+    match tokengate::extract_token(header.as_deref(), None, None) {
         Ok(token) => to_js(&BearerToken { ok: true, token }),
         Err(e) => to_js(&Failure::new(&Deny::from_error(&e, DEFAULT_REALM, None))),
     }

@@ -11,9 +11,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 
-use tokengate::alg::Alg;
-use tokengate::gate::SignatureCheck;
-use tokengate::jwk::KeySet;
+use tokengate::Alg;
+use tokengate::KeySet;
+use tokengate::SignatureCheck;
 use tokengate_webcrypto::Backend;
 
 /// `__setHostVerify(fn)`: **internal, not part of the API**: registers the runtime's
@@ -66,7 +66,7 @@ pub fn verify_signature_internal(
         };
         let check = SignatureCheck { key, alg };
         let answer = match backend {
-            Backend::Wasm => Some(tokengate::alg::verify_signature(
+            Backend::Wasm => Some(tokengate::verify_signature(
                 alg,
                 &key.material,
                 &message,

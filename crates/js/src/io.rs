@@ -9,8 +9,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use tokengate::config::check_fetch_url;
-use tokengate::keys::{HttpResponse, KeyIo};
+use tokengate::check_fetch_url;
+use tokengate::{HttpResponse, KeyIo};
 
 /// The key provider's I/O in a JS host: the global `fetch` (looked up on every call, so
 /// that tests can stub it) with an `AbortController` timeout, the optional user cache

@@ -3,7 +3,7 @@
 //!
 //! * [`options`]: the one option schema (serde structs with the JS names) of
 //!   `createVerifier`, `authorize`'s requirement and `decode`, translated into the
-//!   core's [`Config`](tokengate::config::Config); a bad option throws a `TypeError`
+//!   core's [`Config`](tokengate::Config); a bad option throws a `TypeError`
 //!   naming it, e.g. `tokengate: invalid option "issuers[1].jwksUri": ...`.
 //! * [`results`]: the result objects (`{ ok: true, principal, claims, header }`,
 //!   `{ ok: false, error: { code, message, status, wwwAuthenticate } }`, ...) as serde

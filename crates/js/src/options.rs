@@ -33,14 +33,14 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use wasm_bindgen::JsValue;
 
-use tokengate::alg::Alg;
-use tokengate::classify::{ClassifyConfig, ClassifyRule, Kind, ScopeSource};
-use tokengate::config::{Config, IssuerConfig};
-use tokengate::jwk::KeySet;
-use tokengate::jwks_cache::JwksCacheConfig;
-use tokengate::jws::{b64_decode, DEFAULT_MAX_TOKEN_BYTES};
-use tokengate::policy::{Delegation, Requirement};
+use tokengate::Alg;
 use tokengate::ConfigError;
+use tokengate::JwksCacheConfig;
+use tokengate::KeySet;
+use tokengate::{b64_decode, DEFAULT_MAX_TOKEN_BYTES};
+use tokengate::{ClassifyConfig, ClassifyRule, Kind, ScopeSource};
+use tokengate::{Config, IssuerConfig};
+use tokengate::{Delegation, Requirement};
 
 // ---------------------------------------------------------------------------------
 // Errors.

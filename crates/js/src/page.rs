@@ -20,11 +20,11 @@
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
-use tokengate::alg::Alg;
-use tokengate::config::{check_fetch_url, discovery_url, DEFAULT_LEEWAY, MAX_LEEWAY};
-use tokengate::keys::jwks_uri_from_discovery;
-use tokengate::verify::{check_typ, time_state, TimeState};
+use tokengate::jwks_uri_from_discovery;
+use tokengate::Alg;
 use tokengate::UnixSeconds;
+use tokengate::{check_fetch_url, discovery_url, DEFAULT_LEEWAY, MAX_LEEWAY};
+use tokengate::{check_typ, time_state, TimeState};
 use tokengate::{Claims, ErrorCode, TokenError};
 
 // ---------------------------------------------------------------------------------

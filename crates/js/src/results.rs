@@ -7,9 +7,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use wasm_bindgen::JsValue;
 
-use tokengate::classify::{Actor, Principal};
-use tokengate::gate::Verified;
 use tokengate::Deny;
+use tokengate::Verified;
+use tokengate::{Actor, Principal};
 
 /// `TokengateError`: why a token was refused.
 #[derive(Debug, Serialize)]

@@ -12,7 +12,7 @@
 //! which let the JS wrapper (`npm/api.js`) reuse the result of a repeated token after
 //! checking the key set and the time claims again. [`Verifier::authorize`] (the
 //! wrapper's path when nothing is kept) verifies and checks a
-//! [`Requirement`](tokengate::policy::Requirement) with a compiled [`Policy`].
+//! [`Requirement`](tokengate::Requirement) with a compiled [`Policy`].
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -23,10 +23,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, spawn_local};
 
-use tokengate::policy::{Policy, PolicyConfig, RouteConfig};
 use tokengate::UnixSeconds;
 use tokengate::{poll_once, Authenticator, Kept};
 use tokengate::{Deny, ErrorCode, RequestError, TokenError};
+use tokengate::{Policy, PolicyConfig, RouteConfig};
 use tokengate_webcrypto::Backend;
 
 use crate::io::{get_fn, JsIo};
@@ -416,18 +416,18 @@ impl Verifier {
 mod tests {
     use super::*;
     use serde_json::json;
-    use tokengate::alg::Alg;
-    use tokengate::config::Config;
-    use tokengate::jwk::KeySet;
+    use tokengate::Alg;
+    use tokengate::Config;
+    use tokengate::KeySet;
 
     #[test]
     fn memo_stays_bounded_when_entries_are_dropped_between_inserts() {
         let verified = || {
-            let key = tokengate::mint::SigningKey::generate(Alg::EdDSA).unwrap();
+            let key = tokengate::SigningKey::generate(Alg::EdDSA).unwrap();
             let claims = json!({"iss": "https://i/", "aud": "a", "sub": "u", "exp": 2_000_000_000});
             let token = key.sign(claims.as_object().unwrap(), None);
             let cfg = Config::from_value(json!({"issuers": [{"issuer": "https://i/",
-                "audiences": ["a"], "jwks": tokengate::mint::public_jwks(&[key])}]}))
+                "audiences": ["a"], "jwks": tokengate::public_jwks(&[key])}]}))
             .unwrap();
             let gate = tokengate::Gate::new(cfg).unwrap();
             let u = gate.peek(&token).unwrap();

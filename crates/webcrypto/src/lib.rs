@@ -48,7 +48,7 @@ use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-use tokengate::alg::{key_fits, verify_signature, Alg};
+use tokengate::{key_fits, verify_signature, Alg};
 use tokengate::{SignatureBackend, SignatureCheck};
 
 /// The most keys kept per isolate.

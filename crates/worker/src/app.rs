@@ -12,8 +12,8 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::{Context, Env, Headers, Method, Response};
 
-use tokengate::classify::Principal;
 use tokengate::headers;
+use tokengate::Principal;
 use tokengate::{ConfigError, Deny, ErrorCode, InternalError};
 
 use crate::demo;

@@ -10,9 +10,9 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use worker::{Env, Headers, Response, Url};
 
-use tokengate::alg::Alg;
-use tokengate::mint::SigningKey;
+use tokengate::Alg;
 use tokengate::ConfigError;
+use tokengate::SigningKey;
 
 use crate::io::JWKS_KV;
 
@@ -23,15 +23,15 @@ const KEY_KV: &str = "demo:signing-key:v1";
 
 /// Refuses demo mode unless the request is local: its URL's host must be a loopback
 /// host (`localhost`, `*.localhost`, `127.0.0.0/8`, `[::1]`: the same rule as for
-/// `http` key URLs, [`check_fetch_url`](tokengate::fetch_url::check_fetch_url)), and the
+/// `http` key URLs, [`check_fetch_url`](tokengate::check_fetch_url)), and the
 /// client address the runtime reports (`cf-connecting-ip`), when there is one, must be
 /// a loopback address. `wrangler dev` on 127.0.0.1 passes; a deployed Worker never
 /// does: Cloudflare routes to it by its public hostname and sets `cf-connecting-ip` to
 /// the caller's address.
 pub fn require_loopback(url: &str, client_ip: Option<&str>) -> Result<(), ConfigError> {
-    let local_host = url.split_once("://").is_some_and(|(_, rest)| {
-        tokengate::fetch_url::check_fetch_url(&format!("http://{rest}")).is_ok()
-    });
+    let local_host = url
+        .split_once("://")
+        .is_some_and(|(_, rest)| tokengate::check_fetch_url(&format!("http://{rest}")).is_ok());
     let local_client = client_ip.is_none_or(|ip| {
         ip.trim()
             .parse::<std::net::IpAddr>()
@@ -77,7 +77,7 @@ impl Demo {
 
     /// The demo issuer's public JWKS.
     pub fn jwks(&self) -> Value {
-        tokengate::mint::public_jwks(std::slice::from_ref(&self.key))
+        tokengate::public_jwks(std::slice::from_ref(&self.key))
     }
 
     /// Rewrites a configuration so that issuers named [`DEMO_ISSUER`] use the demo key

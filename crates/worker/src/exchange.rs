@@ -6,8 +6,8 @@
 use serde_json::json;
 use worker::{Context, Env, Headers, Method, Request, Response};
 
-use tokengate::exchange::{plan, response_json, ExchangeError, ExchangeRequest};
 use tokengate::ErrorCode;
+use tokengate::{plan, response_json, ExchangeError, ExchangeRequest};
 
 use crate::log::LogLine;
 use crate::state::App;
@@ -36,7 +36,7 @@ pub fn metadata(app: &App, path: &str) -> Option<Response> {
                 "issuer": ex.issuer,
                 "jwks_uri": format!("{base}/.well-known/jwks.json"),
                 "token_endpoint": format!("{base}{}", ex.path),
-                "grant_types_supported": [tokengate::exchange::GRANT_TYPE],
+                "grant_types_supported": [tokengate::GRANT_TYPE],
                 "token_endpoint_auth_methods_supported": ["none"],
                 "id_token_signing_alg_values_supported": keys.0.iter().map(|k| k.alg().as_str()).collect::<Vec<_>>(),
             })

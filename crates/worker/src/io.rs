@@ -13,8 +13,8 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use worker::{AbortController, Delay, Env};
 
-use tokengate::fetch_url::check_fetch_url;
-use tokengate::keys::{HttpResponse, KeyIo};
+use tokengate::check_fetch_url;
+use tokengate::{HttpResponse, KeyIo};
 
 /// The KV binding holding JWKS cache states (and the demo issuer's key).
 pub const JWKS_KV: &str = "JWKS_CACHE";

@@ -9,8 +9,8 @@ use serde::Serialize;
 use wasm_bindgen::JsValue;
 use worker::Method;
 
-use tokengate::classify::Principal;
-use tokengate::keys::KeyOutcome;
+use tokengate::KeyOutcome;
+use tokengate::Principal;
 
 use crate::settings::{LogLevel, ServerTiming};
 

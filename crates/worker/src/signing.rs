@@ -4,8 +4,8 @@
 use serde_json::{json, Value};
 use worker::Env;
 
-use tokengate::alg::Alg;
-use tokengate::mint::SigningKey;
+use tokengate::Alg;
+use tokengate::SigningKey;
 
 use crate::io::JWKS_KV;
 
@@ -45,7 +45,7 @@ impl SigningKeys {
 
     /// The public JWKS of every key (current and previous).
     pub fn jwks(&self) -> Value {
-        tokengate::mint::public_jwks(&self.0)
+        tokengate::public_jwks(&self.0)
     }
 
     /// Points the configured own issuer at these keys (inline, no network fetch).

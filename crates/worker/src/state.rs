@@ -11,13 +11,13 @@ use serde_json::Value;
 use wasm_bindgen::JsValue;
 use worker::{Context, Env};
 
-use tokengate::gate::{Gate, Verified};
-use tokengate::policy::RouteMatch;
+use tokengate::RouteMatch;
 use tokengate::UnixSeconds;
 use tokengate::{
     AuthError, Authenticator, Config, ConfigError, Credentials, Deny, SignatureBackend,
     SignatureCheck, TokenCookie, Verification,
 };
+use tokengate::{Gate, Verified};
 use tokengate_webcrypto::Backend;
 
 use crate::demo::{self, Demo};
