@@ -51,6 +51,8 @@ fmt-check:
 clippy:
 	$(call step,clippy: native$(,) the core and the JS bindings' unit tests$(,) all targets)
 	cargo clippy --all-targets -p tokengate -p tokengate-js -- -D warnings
+	$(call step,cargo doc (the core's curated API and the JS bindings; broken or private links fail))
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p tokengate -p tokengate-js
 	$(call step,clippy: $(WASM)$(,) the adapter crates (worker$(,) js$(,) webcrypto))
 	cargo clippy --target $(WASM) -p tokengate-worker -p tokengate-js -p tokengate-webcrypto --all-targets -- -D warnings
 

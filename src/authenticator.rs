@@ -60,7 +60,7 @@ impl SignatureBackend for RustBackend {
     }
 }
 
-/// A verification kept for reuse; see the [module docs](self).
+/// A verification kept for reuse; see the module docs (`src/authenticator.rs`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Kept {
     /// The verified, classified token.
@@ -114,7 +114,7 @@ pub struct TokenCookie<'a> {
     pub name: &'a str,
 }
 
-/// The pipeline; see the [module docs](self).
+/// The pipeline; see the module docs (`src/authenticator.rs`).
 #[derive(Debug)]
 pub struct Authenticator {
     gate: Gate,

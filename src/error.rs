@@ -2,7 +2,7 @@
 //!
 //! Every error has a stable snake_case [`ErrorCode::code`] that JS callers can switch
 //! on, a lowercase message (its `Display`), and the HTTP status it maps to
-//! ([`ErrorCode::status`]), all read from its row of the [`catalogue`]. [`Deny`] turns
+//! ([`ErrorCode::status`]), all read from its row of the [catalogue](crate::CATALOGUE). [`Deny`] turns
 //! any of them into what an HTTP adapter answers, including the RFC 6750
 //! `WWW-Authenticate` value.
 
@@ -14,7 +14,7 @@ use catalogue::{Challenge, CodeInfo};
 
 /// What every tokengate error exposes to adapters and JS callers.
 ///
-/// An implementation only names the [`catalogue`] row of each variant
+/// An implementation only names the [catalogue](crate::CATALOGUE) row of each variant
 /// ([`info`](Self::info)); the code, status and challenge are that row's.
 pub trait ErrorCode: fmt::Display {
     /// The catalogue row of this error.

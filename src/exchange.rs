@@ -659,7 +659,7 @@ fn quote(s: &str) -> String {
     format!("'{short}'")
 }
 
-/// Applies the exchange rules (see the [module docs](self)) and returns the claims of
+/// Applies the exchange rules (see the module docs (`src/exchange.rs`)) and returns the claims of
 /// the token to issue, to be signed by the adapter.
 ///
 /// `subject` and `actor` must already be verified (signature, issuer, audience and

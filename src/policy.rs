@@ -135,7 +135,7 @@ pub struct Requirement {
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
     /// The path pattern, e.g. `/health`, `/builds/*/logs`, `/admin/*` (see the
-    /// [module docs](self)).
+    /// module docs (`src/policy.rs`)).
     pub path: String,
     /// The methods this rule applies to (case-insensitive; `GET` includes `HEAD`);
     /// `None` means every method.
@@ -548,7 +548,7 @@ pub struct RouteMatch<'a> {
     pub public: bool,
     /// The matching route's requirement, if it has one.
     pub requirement: Option<&'a Requirement>,
-    /// The path is not in canonical form (see the [module docs](self)): it matched no
+    /// The path is not in canonical form (see the module docs (`src/policy.rs`)): it matched no
     /// route; it is refused with
     /// [`RequestError::PathRejected`](crate::RequestError::PathRejected) (and
     /// [`Policy::authorize`] denies it too).

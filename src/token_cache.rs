@@ -64,7 +64,7 @@ struct Entry<V> {
     seq: u64,
 }
 
-/// A bounded cache of verified tokens; see the [module docs](self).
+/// A bounded cache of verified tokens; see the module docs (`src/token_cache.rs`).
 pub struct TokenCache<V> {
     capacity: usize,
     map: HashMap<TokenKey, Entry<V>>,
