@@ -13,14 +13,10 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode};
 use serde_json::{json, Value};
-use tokengate::classify;
-use tokengate::Alg;
-use tokengate::TokenCache;
 use tokengate::{
-    poll_once, Authenticator, Config, Credentials, Gate, KeySet, RustBackend, Verified,
+    classify, public_jwks, Alg, Authenticator, Config, Credentials, Gate, KeySet, RustBackend,
+    SigningKey, TokenCache, Verified,
 };
-use tokengate::{public_jwks, SigningKey};
-use tokengate::{HttpResponse, KeyIo};
 
 const ISS: &str = "https://tenant.auth0.com/";
 const AUD: &str = "https://api.example.com";
@@ -134,34 +130,11 @@ fn bench_claims(c: &mut Criterion) {
     g.finish();
 }
 
-/// A key I/O with nothing behind it: the benchmarks' keys are inline.
-#[derive(Clone, Copy)]
-struct NoIo;
-
-impl KeyIo for NoIo {
-    async fn fetch(&self, _url: &str) -> Result<HttpResponse, String> {
-        Err("no network in the benchmarks".into())
-    }
-    async fn load(&self, _key: &str) -> Option<String> {
-        None
-    }
-    async fn save(&self, _key: &str, _value: String, _ttl_secs: u64) {}
-    fn secret(&self, _name: &str) -> Option<String> {
-        None
-    }
-    async fn sleep(&self, _ms: u64) {}
-    fn fetch_timeout_ms(&self) -> u64 {
-        1000
-    }
-}
-
-/// The output of a pipeline future that does not wait (inline keys, Rust backend).
-fn ready<F: std::future::Future>(f: F) -> F::Output {
-    match poll_once(Box::pin(f)) {
-        Ok(v) => v,
-        Err(_) => panic!("the pipeline waited"),
-    }
-}
+// The tests' key I/O with nothing behind it (the benchmarks' keys are inline) and
+// their runner for pipeline futures that do not wait.
+#[path = "../../tests/common/mod.rs"]
+mod common;
+use common::{ready, NoIo};
 
 /// The benchmark gate's configuration with `k`'s public key inline.
 fn authenticator(k: &SigningKey) -> Authenticator {
