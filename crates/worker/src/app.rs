@@ -187,7 +187,9 @@ async fn handle_inner(
                     .and_then(|i| i.audiences.first())
                     .cloned()
                     .unwrap_or_else(|| "https://api.example.com".into());
-                return Ok(Reply::Made(d.mint(&url, &aud, (started / 1000.0) as i64)));
+                return Ok(Reply::Made(
+                    d.mint(&url, &aud, (started / 1000.0) as i64).await,
+                ));
             }
             _ => {}
         }
