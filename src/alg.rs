@@ -3,14 +3,24 @@
 //! The algorithm used to verify a token is always chosen from the key (its `kty`,
 //! `crv` and `alg`) intersected with the configured allowlist; the token header's
 //! `alg` must agree with that choice or the token is rejected. jwt-compact has no
-//! ES384, so [`Es384`] implements it through jwt-compact's [`Algorithm`] trait.
+//! ES384, so `Es384` implements it through jwt-compact's `Algorithm` trait.
+//!
+//! Without the `rust-crypto` feature (the Worker's build, where WebCrypto verifies)
+//! there is no RSA, ECDSA or Ed25519 arithmetic here: keys are still parsed and
+//! matched to algorithms as with it, but [`verify_signature`] answers `false` for every
+//! non-HMAC signature, so a signature the host cannot check is invalid (fail closed).
+//! HMAC is always checked here.
 
+#[cfg(feature = "rust-crypto")]
 use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
-use jwt_compact::alg::{Ed25519, Es256, Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key, Rsa};
+#[cfg(feature = "rust-crypto")]
+use jwt_compact::alg::{Ed25519, Es256, Rsa};
+#[cfg(feature = "rust-crypto")]
 use jwt_compact::{Algorithm, AlgorithmSignature};
+#[cfg(feature = "rust-crypto")]
 use p384::ecdsa::signature::{Signer as _, Verifier as _};
 use serde::{Deserialize, Serialize};
 
@@ -107,6 +117,15 @@ impl Alg {
         }
     }
 
+    /// Whether this is an RSA algorithm (RS* or PS*).
+    pub fn is_rsa(self) -> bool {
+        matches!(
+            self,
+            Alg::RS256 | Alg::RS384 | Alg::RS512 | Alg::PS256 | Alg::PS384 | Alg::PS512
+        )
+    }
+
+    #[cfg(feature = "rust-crypto")]
     fn rsa(self) -> Option<Rsa> {
         Some(match self {
             Alg::RS256 => Rsa::rs256(),
@@ -143,23 +162,62 @@ impl FromStr for Alg {
 #[non_exhaustive]
 pub enum KeyMaterial {
     /// An RSA public key (2048 to 8192 bits).
+    #[cfg(feature = "rust-crypto")]
     Rsa(rsa::RsaPublicKey),
+    /// An RSA public key (2048 to 8192 bits), as its big-endian members.
+    #[cfg(not(feature = "rust-crypto"))]
+    Rsa(RsaParts),
     /// A P-256 public key.
     P256(p256::ecdsa::VerifyingKey),
     /// A P-384 public key.
+    #[cfg(feature = "rust-crypto")]
     P384(p384::ecdsa::VerifyingKey),
+    /// A P-384 public key as its SEC1 uncompressed encoding (`04 || x || y`; the point
+    /// is not checked to be on the curve without `rust-crypto`: the host's import is).
+    #[cfg(not(feature = "rust-crypto"))]
+    P384(Vec<u8>),
     /// An Ed25519 public key.
+    #[cfg(feature = "ed25519")]
     Ed25519(ed25519_dalek::VerifyingKey),
+    /// An Ed25519 public key's 32 bytes (not decoded without the `ed25519` feature).
+    #[cfg(not(feature = "ed25519"))]
+    Ed25519([u8; 32]),
     /// An HMAC shared secret.
     Hmac(Vec<u8>),
+}
+
+/// An RSA public key's modulus and exponent (big-endian, no leading zero byte), as
+/// kept without the `rust-crypto` feature.
+#[cfg(not(feature = "rust-crypto"))]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RsaParts {
+    /// The modulus `n`.
+    pub n: Vec<u8>,
+    /// The public exponent `e`.
+    pub e: Vec<u8>,
+}
+
+#[cfg(not(feature = "rust-crypto"))]
+impl RsaParts {
+    /// The size of the modulus in bits.
+    pub fn bits(&self) -> usize {
+        match self.n.iter().position(|b| *b != 0) {
+            Some(i) => (self.n.len() - i) * 8 - self.n[i].leading_zeros() as usize,
+            None => 0,
+        }
+    }
 }
 
 impl KeyMaterial {
     /// A short name of the key type, e.g. `RSA-2048`, `P-256`.
     pub fn describe(&self) -> String {
+        #[cfg(feature = "rust-crypto")]
         use rsa::traits::PublicKeyParts;
         match self {
+            #[cfg(feature = "rust-crypto")]
             KeyMaterial::Rsa(k) => format!("RSA-{}", k.n().bits()),
+            #[cfg(not(feature = "rust-crypto"))]
+            KeyMaterial::Rsa(k) => format!("RSA-{}", k.bits()),
             KeyMaterial::P256(_) => "P-256".into(),
             KeyMaterial::P384(_) => "P-384".into(),
             KeyMaterial::Ed25519(_) => "Ed25519".into(),
@@ -172,7 +230,7 @@ impl KeyMaterial {
 /// length), irrespective of configuration.
 pub fn key_fits(alg: Alg, key: &KeyMaterial) -> bool {
     match key {
-        KeyMaterial::Rsa(_) => alg.rsa().is_some(),
+        KeyMaterial::Rsa(_) => alg.is_rsa(),
         KeyMaterial::P256(_) => alg == Alg::ES256,
         KeyMaterial::P384(_) => alg == Alg::ES384,
         KeyMaterial::Ed25519(_) => alg == Alg::EdDSA,
@@ -183,11 +241,18 @@ pub fn key_fits(alg: Alg, key: &KeyMaterial) -> bool {
 /// Verifies `signature` over `message` with `key` under `alg`.
 ///
 /// Returns `false` for any mismatch, including a key that does not fit the algorithm
-/// and a signature of the wrong length; it never panics.
+/// and a signature of the wrong length; it never panics. Without the `rust-crypto`
+/// feature only HMAC is checked: every other signature is invalid here.
 pub fn verify_signature(alg: Alg, key: &KeyMaterial, message: &[u8], signature: &[u8]) -> bool {
     if !key_fits(alg, key) {
         return false;
     }
+    #[cfg(not(feature = "rust-crypto"))]
+    return match key {
+        KeyMaterial::Hmac(secret) => verify_hmac(alg, secret, message, signature),
+        _ => false,
+    };
+    #[cfg(feature = "rust-crypto")]
     match key {
         KeyMaterial::Rsa(pk) => match (
             alg.rsa(),
@@ -216,35 +281,40 @@ pub fn verify_signature(alg: Alg, key: &KeyMaterial, message: &[u8], signature: 
     }
 }
 
+/// HMAC verification with the `hmac` crate: the tag must be the full hash length and
+/// is compared in constant time.
 fn verify_hmac(alg: Alg, secret: &[u8], message: &[u8], signature: &[u8]) -> bool {
-    // jwt-compact's HMAC signatures panic on a slice of the wrong length: check first.
+    use hmac::Mac;
     macro_rules! check {
-        ($alg:expr, $key:ty, $len:expr) => {{
-            if signature.len() != $len {
-                return false;
-            }
-            match AlgorithmSignature::try_from_slice(signature) {
-                Ok(sig) => $alg.verify_signature(&sig, &<$key>::new(secret), message),
+        ($hash:ty) => {
+            match hmac::Hmac::<$hash>::new_from_slice(secret) {
+                Ok(mut mac) => {
+                    mac.update(message);
+                    mac.verify_slice(signature).is_ok()
+                }
                 Err(_) => false,
             }
-        }};
+        };
     }
     match alg {
-        Alg::HS256 => check!(Hs256, Hs256Key, 32),
-        Alg::HS384 => check!(Hs384, Hs384Key, 48),
-        Alg::HS512 => check!(Hs512, Hs512Key, 64),
+        Alg::HS256 => check!(sha2::Sha256),
+        Alg::HS384 => check!(sha2::Sha384),
+        Alg::HS512 => check!(sha2::Sha512),
         _ => false,
     }
 }
 
 /// ECDSA on P-384 with SHA-384 (`ES384`), in the JWS (IEEE P1363, `r || s`) encoding.
+#[cfg(feature = "rust-crypto")]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Es384;
 
 /// An ES384 signature (`r || s`, 96 bytes).
+#[cfg(feature = "rust-crypto")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Es384Signature(pub p384::ecdsa::Signature);
 
+#[cfg(feature = "rust-crypto")]
 impl AlgorithmSignature for Es384Signature {
     const LENGTH: Option<std::num::NonZeroUsize> = std::num::NonZeroUsize::new(96);
 
@@ -259,6 +329,7 @@ impl AlgorithmSignature for Es384Signature {
     }
 }
 
+#[cfg(feature = "rust-crypto")]
 impl Algorithm for Es384 {
     type SigningKey = p384::ecdsa::SigningKey;
     type VerifyingKey = p384::ecdsa::VerifyingKey;
@@ -284,9 +355,11 @@ impl Algorithm for Es384 {
 
 /// Ed25519 (`EdDSA`) with strict verification (RFC 8032 §5.1.7 checks plus rejection of
 /// small-order keys and non-canonical encodings), through jwt-compact's trait.
+#[cfg(feature = "rust-crypto")]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Ed25519Strict;
 
+#[cfg(feature = "rust-crypto")]
 impl Algorithm for Ed25519Strict {
     type SigningKey = ed25519_dalek::SigningKey;
     type VerifyingKey = ed25519_dalek::VerifyingKey;

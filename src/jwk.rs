@@ -274,15 +274,7 @@ fn parse_key(obj: &Map<String, Value>) -> Result<(Vec<Alg>, KeyMaterial), String
             if roca_fingerprint(&n) {
                 return Err("RSA modulus has the ROCA fingerprint (CVE-2017-15361)".into());
             }
-            let n = rsa::BigUint::from_bytes_be(&n);
-            let e = rsa::BigUint::from_bytes_be(&e);
-            let bits = n.bits();
-            if bits < MIN_RSA_BITS {
-                return Err(format!("RSA modulus is {bits} bits, under {MIN_RSA_BITS}"));
-            }
-            let key = rsa::RsaPublicKey::new_with_max_size(n, e, MAX_RSA_BITS)
-                .map_err(|e| format!("RSA key is invalid: {e}"))?;
-            KeyMaterial::Rsa(key)
+            rsa_key(n, e)?
         }
         "EC" => {
             let crv = str_field(obj, "crv")?.ok_or("crv is missing")?;
@@ -306,10 +298,7 @@ fn parse_key(obj: &Map<String, Value>) -> Result<(Vec<Alg>, KeyMaterial), String
                         .map_err(|_| "P-256 point is not on the curve")?,
                 )
             } else {
-                KeyMaterial::P384(
-                    p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1)
-                        .map_err(|_| "P-384 point is not on the curve")?,
-                )
+                p384_key(sec1)?
             }
         }
         "OKP" => {
@@ -319,12 +308,7 @@ fn parse_key(obj: &Map<String, Value>) -> Result<(Vec<Alg>, KeyMaterial), String
             }
             let x = bytes_field(obj, "x")?;
             let x: [u8; 32] = x.try_into().map_err(|_| "Ed25519 x must be 32 bytes")?;
-            let key = ed25519_dalek::VerifyingKey::from_bytes(&x)
-                .map_err(|_| "Ed25519 key is not a valid point")?;
-            if key.is_weak() {
-                return Err("Ed25519 key has small order".into());
-            }
-            KeyMaterial::Ed25519(key)
+            ed25519_key(x)?
         }
         "oct" => {
             let k = bytes_field(obj, "k")?;
@@ -352,6 +336,82 @@ fn parse_key(obj: &Map<String, Value>) -> Result<(Vec<Alg>, KeyMaterial), String
         return Err("no algorithm fits the key".into());
     }
     Ok((algs, material))
+}
+
+/// An RSA key from its (leading-zero-free) big-endian members: at least
+/// [`MIN_RSA_BITS`] and at most [`MAX_RSA_BITS`], and `e` in 2 ..= 2^33 - 1.
+#[cfg(feature = "rust-crypto")]
+fn rsa_key(n: Vec<u8>, e: Vec<u8>) -> Result<KeyMaterial, String> {
+    let n = rsa::BigUint::from_bytes_be(&n);
+    let e = rsa::BigUint::from_bytes_be(&e);
+    let bits = n.bits();
+    if bits < MIN_RSA_BITS {
+        return Err(format!("RSA modulus is {bits} bits, under {MIN_RSA_BITS}"));
+    }
+    let key = rsa::RsaPublicKey::new_with_max_size(n, e, MAX_RSA_BITS)
+        .map_err(|e| format!("RSA key is invalid: {e}"))?;
+    Ok(KeyMaterial::Rsa(key))
+}
+
+/// As with `rust-crypto`, the same checks and messages as the `rsa` crate's, without it.
+#[cfg(not(feature = "rust-crypto"))]
+fn rsa_key(n: Vec<u8>, e: Vec<u8>) -> Result<KeyMaterial, String> {
+    let key = crate::alg::RsaParts { n, e };
+    let bits = key.bits();
+    if bits < MIN_RSA_BITS {
+        return Err(format!("RSA modulus is {bits} bits, under {MIN_RSA_BITS}"));
+    }
+    if bits > MAX_RSA_BITS {
+        return Err("RSA key is invalid: modulus too large".into());
+    }
+    let invalid = |m: &str| Err(format!("RSA key is invalid: {m}"));
+    if key.e.len() > 8 {
+        return invalid("public exponent too large");
+    }
+    let e = key.e.iter().fold(0u64, |a, b| a << 8 | u64::from(*b));
+    // e < n: n has at least 2048 bits, e at most 64 here.
+    if key.n.last().is_none_or(|b| b % 2 == 0) {
+        return invalid("invalid modulus");
+    }
+    if e % 2 == 0 {
+        return invalid("invalid exponent");
+    }
+    if e < 2 {
+        return invalid("public exponent too small");
+    }
+    if e > (1 << 33) - 1 {
+        return invalid("public exponent too large");
+    }
+    Ok(KeyMaterial::Rsa(key))
+}
+
+#[cfg(feature = "rust-crypto")]
+fn p384_key(sec1: Vec<u8>) -> Result<KeyMaterial, String> {
+    p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1)
+        .map(KeyMaterial::P384)
+        .map_err(|_| "P-384 point is not on the curve".into())
+}
+
+/// Without `rust-crypto` the point is kept as given (the host's import checks it).
+#[cfg(not(feature = "rust-crypto"))]
+fn p384_key(sec1: Vec<u8>) -> Result<KeyMaterial, String> {
+    Ok(KeyMaterial::P384(sec1))
+}
+
+#[cfg(feature = "ed25519")]
+fn ed25519_key(x: [u8; 32]) -> Result<KeyMaterial, String> {
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&x)
+        .map_err(|_| "Ed25519 key is not a valid point")?;
+    if key.is_weak() {
+        return Err("Ed25519 key has small order".into());
+    }
+    Ok(KeyMaterial::Ed25519(key))
+}
+
+/// Without `ed25519` the key is kept as given (the host's import checks it).
+#[cfg(not(feature = "ed25519"))]
+fn ed25519_key(x: [u8; 32]) -> Result<KeyMaterial, String> {
+    Ok(KeyMaterial::Ed25519(x))
 }
 
 /// The small primes of the ROCA test (Nemec et al., CCS 2017): a modulus generated by

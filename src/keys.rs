@@ -854,7 +854,7 @@ mod tests {
     }
 
     fn jwks(kid: &str) -> String {
-        let k = crate::mint::SigningKey::generate(crate::Alg::EdDSA)
+        let k = crate::mint::SigningKey::generate(crate::Alg::ES256)
             .unwrap()
             .with_kid(kid);
         crate::mint::public_jwks(&[k]).to_string()

@@ -4,12 +4,15 @@
 //! Keys are generated from the operating system's (or the JS host's) random source
 //! through `getrandom`. Private keys serialise to and from JWK (with `d`); the public
 //! JWK never contains private members.
+//!
+//! Without the `rust-crypto` feature only ES256, HS* and (with the `ed25519` feature)
+//! EdDSA keys exist: the others are [`MintError::Unsupported`].
 
-use jwt_compact::Algorithm;
+#[cfg(feature = "rust-crypto")]
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use serde_json::{json, Map, Value};
 
-use crate::alg::{Alg, Ed25519Strict, Es384};
+use crate::alg::Alg;
 use crate::jws::{b64_decode, b64_encode};
 use crate::Claims;
 
@@ -62,8 +65,11 @@ pub fn random_id() -> Result<String, MintError> {
 #[derive(Clone)]
 enum Secret {
     Es256(p256::ecdsa::SigningKey),
+    #[cfg(feature = "rust-crypto")]
     Es384(p384::ecdsa::SigningKey),
+    #[cfg(feature = "ed25519")]
     EdDsa(ed25519_dalek::SigningKey),
+    #[cfg(feature = "rust-crypto")]
     Rsa(Alg, Box<rsa::RsaPrivateKey>),
     Hmac(Alg, Vec<u8>),
 }
@@ -97,6 +103,7 @@ impl SigningKey {
                     break k;
                 }
             }),
+            #[cfg(feature = "rust-crypto")]
             Alg::ES384 => Secret::Es384(loop {
                 let mut b = [0u8; 48];
                 random_bytes(&mut b)?;
@@ -104,11 +111,13 @@ impl SigningKey {
                     break k;
                 }
             }),
+            #[cfg(feature = "ed25519")]
             Alg::EdDSA => {
                 let mut b = [0u8; 32];
                 random_bytes(&mut b)?;
                 Secret::EdDsa(ed25519_dalek::SigningKey::from_bytes(&b))
             }
+            #[cfg(feature = "rust-crypto")]
             Alg::RS256 | Alg::RS384 | Alg::RS512 | Alg::PS256 | Alg::PS384 | Alg::PS512 => {
                 let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048)
                     .map_err(|e| MintError::Random(e.to_string()))?;
@@ -119,6 +128,8 @@ impl SigningKey {
                 random_bytes(&mut b)?;
                 Secret::Hmac(alg, b)
             }
+            #[cfg(not(all(feature = "rust-crypto", feature = "ed25519")))]
+            _ => return Err(MintError::Unsupported(alg)),
         };
         Ok(SigningKey {
             kid: random_id()?,
@@ -127,6 +138,7 @@ impl SigningKey {
     }
 
     /// An RSA key of a chosen size (for tests of the size rules).
+    #[cfg(feature = "rust-crypto")]
     pub fn generate_rsa(alg: Alg, bits: usize) -> Result<SigningKey, MintError> {
         if !matches!(
             alg,
@@ -152,9 +164,13 @@ impl SigningKey {
     pub fn alg(&self) -> Alg {
         match &self.secret {
             Secret::Es256(_) => Alg::ES256,
+            #[cfg(feature = "rust-crypto")]
             Secret::Es384(_) => Alg::ES384,
+            #[cfg(feature = "ed25519")]
             Secret::EdDsa(_) => Alg::EdDSA,
-            Secret::Rsa(a, _) | Secret::Hmac(a, _) => *a,
+            #[cfg(feature = "rust-crypto")]
+            Secret::Rsa(a, _) => *a,
+            Secret::Hmac(a, _) => *a,
         }
     }
 
@@ -168,15 +184,18 @@ impl SigningKey {
                        "x": b64_encode(p.x().map(|x| &x[..]).unwrap_or_default()),
                        "y": b64_encode(p.y().map(|y| &y[..]).unwrap_or_default())})
             }
+            #[cfg(feature = "rust-crypto")]
             Secret::Es384(k) => {
                 let p = k.verifying_key().to_encoded_point(false);
                 json!({"kty":"EC","crv":"P-384",
                        "x": b64_encode(p.x().map(|x| &x[..]).unwrap_or_default()),
                        "y": b64_encode(p.y().map(|y| &y[..]).unwrap_or_default())})
             }
+            #[cfg(feature = "ed25519")]
             Secret::EdDsa(k) => {
                 json!({"kty":"OKP","crv":"Ed25519","x": b64_encode(k.verifying_key().as_bytes())})
             }
+            #[cfg(feature = "rust-crypto")]
             Secret::Rsa(_, k) => json!({"kty":"RSA",
                 "n": b64_encode(&k.n().to_bytes_be()), "e": b64_encode(&k.e().to_bytes_be())}),
             Secret::Hmac(_, k) => json!({"kty":"oct","k": b64_encode(k)}),
@@ -198,12 +217,15 @@ impl SigningKey {
                 Secret::Es256(k) => {
                     o.insert("d".into(), b64_encode(&k.to_bytes()).into());
                 }
+                #[cfg(feature = "rust-crypto")]
                 Secret::Es384(k) => {
                     o.insert("d".into(), b64_encode(&k.to_bytes()).into());
                 }
+                #[cfg(feature = "ed25519")]
                 Secret::EdDsa(k) => {
                     o.insert("d".into(), b64_encode(k.as_bytes()).into());
                 }
+                #[cfg(feature = "rust-crypto")]
                 Secret::Rsa(_, k) => {
                     o.insert("d".into(), b64_encode(&k.d().to_bytes_be()).into());
                     if let [p, q, ..] = k.primes() {
@@ -244,10 +266,12 @@ impl SigningKey {
                 p256::ecdsa::SigningKey::from_slice(&field("d")?)
                     .map_err(|_| bad("bad P-256 d"))?,
             ),
+            #[cfg(feature = "rust-crypto")]
             Alg::ES384 => Secret::Es384(
                 p384::ecdsa::SigningKey::from_slice(&field("d")?)
                     .map_err(|_| bad("bad P-384 d"))?,
             ),
+            #[cfg(feature = "ed25519")]
             Alg::EdDSA => {
                 let d: [u8; 32] = field("d")?
                     .try_into()
@@ -261,7 +285,8 @@ impl SigningKey {
                 }
                 Secret::Hmac(alg, k)
             }
-            _ => {
+            #[cfg(feature = "rust-crypto")]
+            Alg::RS256 | Alg::RS384 | Alg::RS512 | Alg::PS256 | Alg::PS384 | Alg::PS512 => {
                 let n = rsa::BigUint::from_bytes_be(&field("n")?);
                 let e = rsa::BigUint::from_bytes_be(&field("e")?);
                 let d = rsa::BigUint::from_bytes_be(&field("d")?);
@@ -273,6 +298,8 @@ impl SigningKey {
                     .map_err(|e| MintError::InvalidKey(e.to_string()))?;
                 Secret::Rsa(alg, Box::new(key))
             }
+            #[cfg(not(all(feature = "rust-crypto", feature = "ed25519")))]
+            _ => return Err(MintError::Unsupported(alg)),
         };
         Ok(SigningKey { kid, secret })
     }
@@ -302,14 +329,25 @@ impl SigningKey {
     pub fn sign_raw(&self, signing_input: &str) -> String {
         let msg = signing_input.as_bytes();
         let sig: Vec<u8> = match &self.secret {
+            // RFC 6979 deterministic ECDSA and RFC 8032 Ed25519, as jwt-compact signs.
             Secret::Es256(k) => {
-                let s: p256::ecdsa::Signature = jwt_compact::alg::Es256.sign(k, msg);
+                use p256::ecdsa::signature::Signer;
+                let s: p256::ecdsa::Signature = k.sign(msg);
                 s.to_bytes().to_vec()
             }
-            Secret::Es384(k) => Es384.sign(k, msg).0.to_bytes().to_vec(),
-            Secret::EdDsa(k) => Ed25519Strict.sign(k, msg).to_bytes().to_vec(),
+            #[cfg(feature = "rust-crypto")]
+            Secret::Es384(k) => {
+                use jwt_compact::Algorithm;
+                crate::alg::Es384.sign(k, msg).0.to_bytes().to_vec()
+            }
+            #[cfg(feature = "ed25519")]
+            Secret::EdDsa(k) => {
+                use ed25519_dalek::Signer;
+                k.sign(msg).to_bytes().to_vec()
+            }
+            #[cfg(feature = "rust-crypto")]
             Secret::Rsa(alg, k) => {
-                use jwt_compact::AlgorithmSignature;
+                use jwt_compact::{Algorithm, AlgorithmSignature};
                 let rsa = jwt_compact::alg::Rsa::with_name(alg.as_str());
                 rsa.sign(k, msg).as_bytes().to_vec()
             }
@@ -353,7 +391,14 @@ mod tests {
 
     #[test]
     fn round_trips_and_publishes_no_private_parts() {
-        for alg in [Alg::ES256, Alg::ES384, Alg::EdDSA, Alg::HS256] {
+        let mut algs = vec![Alg::ES256, Alg::HS256];
+        if cfg!(feature = "rust-crypto") {
+            algs.push(Alg::ES384);
+        }
+        if cfg!(feature = "ed25519") {
+            algs.push(Alg::EdDSA);
+        }
+        for alg in algs {
             let k = SigningKey::generate(alg).unwrap();
             let back = SigningKey::from_private_jwk(&k.private_jwk()).unwrap();
             assert_eq!(back.public_jwk(), k.public_jwk());
@@ -362,6 +407,25 @@ mod tests {
                 let set = KeySet::from_value(&public_jwks(std::slice::from_ref(&k))).unwrap();
                 assert!(set.has_kid(&k.kid));
             }
+        }
+    }
+
+    /// Without `rust-crypto` the keys whose arithmetic is gone are refused, never
+    /// half made.
+    #[cfg(not(feature = "rust-crypto"))]
+    #[test]
+    fn without_rust_crypto_rsa_and_p384_keys_are_unsupported() {
+        for alg in [Alg::RS256, Alg::PS512, Alg::ES384] {
+            assert_eq!(
+                SigningKey::generate(alg).unwrap_err(),
+                MintError::Unsupported(alg)
+            );
+            let jwk = json!({"kid": "k", "alg": alg.as_str(), "d": "AAAA", "n": "AQAB",
+                             "e": "AQAB", "p": "AQAB", "q": "AQAB"});
+            assert_eq!(
+                SigningKey::from_private_jwk(&jwk).unwrap_err(),
+                MintError::Unsupported(alg)
+            );
         }
     }
 }

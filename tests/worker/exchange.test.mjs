@@ -36,8 +36,8 @@ function config() {
 }
 
 /** A key set as the keygen example writes it. */
-function keygen(previousFile) {
-  const args = ["run", "-q", "--example", "keygen", "--", "ES256"];
+function keygen(previousFile, alg = "ES256") {
+  const args = ["run", "-q", "--example", "keygen", "--", alg];
   if (previousFile) args.push(previousFile);
   return JSON.parse(execFileSync("cargo", args, { cwd: ROOT, encoding: "utf8" }));
 }
@@ -243,6 +243,59 @@ describe("token exchange", async () => {
       assert.equal((await res.json()).code, "config_invalid");
     } finally {
       await w4.dispose();
+    }
+  });
+});
+
+// The Worker signs through WebCrypto (crypto.subtle.sign), not Rust: the tokens it
+// issues are checked here by Node's WebCrypto against the JWKS it publishes.
+describe("edge signing through WebCrypto", async () => {
+  const idp = new Issuer();
+  for (const [alg, params] of [
+    ["ES256", { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" }],
+    ["EdDSA", { name: "Ed25519" }],
+  ]) {
+    test(`an ${alg} key from keygen signs tokens that verify against the published JWKS`, async () => {
+      const keys = keygen(undefined, alg);
+      const w = await boot(idp, keys);
+      try {
+        const res = await exchange(w, idp.user([], "read:builds update:builds"), idp.machine("", "build-runner"), {
+          scope: "update:builds",
+        });
+        assert.equal(res.status, 200, await res.clone().text());
+        const token = (await res.json()).access_token;
+        const [h, p, s] = token.split(".");
+        const header = JSON.parse(Buffer.from(h, "base64url"));
+        assert.deepEqual(header, { alg, kid: keys.keys[0].kid, typ: "at+jwt" });
+        const jwks = await (await w.fetch("/.well-known/jwks.json")).json();
+        assert.equal(jwks.keys.length, 1);
+        const { d, ...publicMembers } = keys.keys[0];
+        assert.ok(d);
+        assert.deepEqual(jwks.keys[0], publicMembers);
+        const key = await crypto.subtle.importKey("jwk", jwks.keys[0], params, false, ["verify"]);
+        const signature = Buffer.from(s, "base64url");
+        assert.equal(signature.length, 64);
+        const input = new TextEncoder().encode(`${h}.${p}`);
+        assert.ok(await crypto.subtle.verify(params, key, signature, input));
+        const tampered = Buffer.from(signature);
+        tampered[5] ^= 1;
+        assert.equal(await crypto.subtle.verify(params, key, tampered, input), false);
+        assert.equal((await w.fetch("/builds/1", bearer(token, "PUT"))).status, 200);
+      } finally {
+        await w.dispose();
+      }
+    });
+  }
+
+  test("a signing key whose d is not 32 bytes is a config error", async () => {
+    const keys = keygen();
+    keys.keys[0].d = "AAAA";
+    const w = await boot(idp, keys);
+    try {
+      const res = await w.fetch("/builds/1", bearer(idp.user([], "update:builds"), "PUT"));
+      assert.equal(res.status, 500);
+    } finally {
+      await w.dispose();
     }
   });
 });

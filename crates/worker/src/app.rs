@@ -187,11 +187,10 @@ async fn handle_inner(
                     .and_then(|i| i.audiences.first())
                     .cloned()
                     .unwrap_or_else(|| "https://api.example.com".into());
-                return Ok(Reply::Made(d.mint(
-                    &url,
-                    &aud,
-                    crate::state::unix_seconds(started),
-                )));
+                return Ok(Reply::Made(
+                    d.mint(&url, &aud, crate::state::unix_seconds(started))
+                        .await,
+                ));
             }
             _ => {}
         }

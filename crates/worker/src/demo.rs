@@ -12,9 +12,9 @@ use worker::{Env, Headers, Response, Url};
 
 use tokengate::Alg;
 use tokengate::ConfigError;
-use tokengate::SigningKey;
 
 use crate::io::JWKS_KV;
+use crate::signing::EdgeKey;
 
 /// The demo issuer's `iss`.
 pub const DEMO_ISSUER: &str = "https://demo.tokengate.invalid/";
@@ -47,10 +47,10 @@ pub fn require_loopback(url: &str, client_ip: Option<&str>) -> Result<(), Config
     ))
 }
 
-/// The demo issuer: one ES256 key, generated with getrandom on first use and kept in KV
-/// so every isolate of the local Worker signs with the same key.
+/// The demo issuer: one ES256 key, generated with WebCrypto on first use and kept in
+/// KV so every isolate of the local Worker signs with the same key.
 pub struct Demo {
-    key: SigningKey,
+    key: EdgeKey,
 }
 
 impl Demo {
@@ -60,14 +60,13 @@ impl Demo {
             .kv(JWKS_KV)
             .map_err(|e| format!("kv binding {JWKS_KV}: {e}"))?;
         if let Ok(Some(text)) = kv.get(KEY_KV).text().await {
-            if let Ok(key) = serde_json::from_str::<Value>(&text)
-                .map_err(|e| e.to_string())
-                .and_then(|v| SigningKey::from_private_jwk(&v).map_err(|e| e.to_string()))
-            {
-                return Ok(Demo { key });
+            if let Ok(v) = serde_json::from_str::<Value>(&text) {
+                if let Ok(key) = EdgeKey::from_private_jwk(&v).await {
+                    return Ok(Demo { key });
+                }
             }
         }
-        let key = SigningKey::generate(Alg::ES256).map_err(|e| e.to_string())?;
+        let key = EdgeKey::generate(Alg::ES256).await?;
         let text = key.private_jwk().to_string();
         if let Ok(put) = kv.put(KEY_KV, text) {
             let _ = put.execute().await;
@@ -77,7 +76,7 @@ impl Demo {
 
     /// The demo issuer's public JWKS.
     pub fn jwks(&self) -> Value {
-        tokengate::public_jwks(std::slice::from_ref(&self.key))
+        json!({ "keys": [self.key.public_jwk()] })
     }
 
     /// Rewrites a configuration so that issuers named [`DEMO_ISSUER`] use the demo key
@@ -97,7 +96,12 @@ impl Demo {
 
     /// `GET /__demo/token?kind=machine|user&scope=...&permissions=...&client_id=...&sub=...&aud=...&ttl=...`;
     /// `format=raw` answers with the bare token (text/plain) instead of JSON.
-    pub fn mint(&self, url: &Url, default_audience: &str, now: tokengate::UnixSeconds) -> Response {
+    pub async fn mint(
+        &self,
+        url: &Url,
+        default_audience: &str,
+        now: tokengate::UnixSeconds,
+    ) -> Response {
         let q: Map<String, Value> = url
             .query_pairs()
             .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
@@ -137,7 +141,15 @@ impl Demo {
         let Some(obj) = claims.as_object() else {
             return demo_error("internal error");
         };
-        let token = self.key.sign(obj, Some("at+jwt"));
+        let token = match self.key.sign(obj, Some("at+jwt")).await {
+            Ok(t) => t,
+            Err(e) => {
+                return json_response(
+                    500,
+                    &json!({"error": "server_error", "error_description": e}),
+                )
+            }
+        };
         if get("format") == Some("raw") {
             return Response::builder()
                 .with_status(200)

@@ -159,7 +159,10 @@ pub async fn token_endpoint(
             log,
         ));
     };
-    let token = current.sign(&claims, Some("at+jwt"));
+    let token = match current.sign(&claims, Some("at+jwt")).await {
+        Ok(t) => t,
+        Err(e) => return Ok(fail(app, &ExchangeError::ServerError(e), log)),
+    };
     log.decided("exchange");
     log.identity(
         &subject.principal,

@@ -167,8 +167,9 @@ pub async fn load_app(
     Ok(app)
 }
 
-/// The signature backend of the request path: WebCrypto (Rust as the fallback), timed
-/// for the log line's `verify_ms`.
+/// The signature backend of the request path: WebCrypto (Rust as the fallback, which
+/// in the Worker's build checks HMAC only and refuses every other signature: the core
+/// is built without `rust-crypto`), timed for the log line's `verify_ms`.
 struct TimedWebCrypto {
     ms: Cell<Option<f64>>,
 }
