@@ -79,7 +79,7 @@ pub use exchange::{
     plan, response_json, ActorRule, AudienceRule, ExchangeConfig, ExchangeError, ExchangeRequest,
     GRANT_TYPE, MAX_LIFETIME_LIMIT, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT,
 };
-pub use mint::{public_jwks, random_bytes, random_id, MintError, SigningKey};
+pub use mint::{private_jwk_id, public_jwks, random_bytes, random_id, MintError, SigningKey};
 
 // Errors: one enum per stage, and the catalogue of codes.
 pub use error::catalogue::{

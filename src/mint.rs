@@ -91,6 +91,24 @@ impl std::fmt::Debug for SigningKey {
     }
 }
 
+/// The `kid` (non-empty) and `alg` of a private JWK as [`SigningKey::private_jwk`]
+/// writes it; the error says which is missing or bad. Every reader of the edge's
+/// signing keys (the Rust [`SigningKey`] and the Worker's WebCrypto keys) starts here.
+pub fn private_jwk_id(jwk: &Value) -> Result<(String, Alg), String> {
+    let kid = jwk
+        .get("kid")
+        .and_then(Value::as_str)
+        .filter(|k| !k.is_empty())
+        .ok_or("kid is missing")?
+        .to_string();
+    let alg: Alg = jwk
+        .get("alg")
+        .and_then(Value::as_str)
+        .ok_or("alg is missing")?
+        .parse()?;
+    Ok((kid, alg))
+}
+
 impl SigningKey {
     /// Generates a new key for `alg` (ES256, ES384, EdDSA; RS*/PS* with 2048 bits; HS*
     /// with a key the size of the hash) with a random `kid`.
@@ -249,18 +267,7 @@ impl SigningKey {
                 .and_then(b64_decode)
                 .ok_or_else(|| MintError::InvalidKey(format!("{name} is missing or not base64url")))
         };
-        let kid = jwk
-            .get("kid")
-            .and_then(Value::as_str)
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| bad("kid is missing"))?
-            .to_string();
-        let alg: Alg = jwk
-            .get("alg")
-            .and_then(Value::as_str)
-            .ok_or_else(|| bad("alg is missing"))?
-            .parse()
-            .map_err(|e: String| MintError::InvalidKey(e))?;
+        let (kid, alg) = private_jwk_id(jwk).map_err(MintError::InvalidKey)?;
         let secret = match alg {
             Alg::ES256 => Secret::Es256(
                 p256::ecdsa::SigningKey::from_slice(&field("d")?)

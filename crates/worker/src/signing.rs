@@ -141,18 +141,7 @@ impl EdgeKey {
     /// `d`), checked by WebCrypto's import.
     pub async fn from_private_jwk(jwk: &Value) -> Result<EdgeKey, String> {
         let bad = |m: &str| format!("invalid signing key: {m}");
-        let kid = jwk
-            .get("kid")
-            .and_then(Value::as_str)
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| bad("kid is missing"))?
-            .to_string();
-        let alg: Alg = jwk
-            .get("alg")
-            .and_then(Value::as_str)
-            .ok_or_else(|| bad("alg is missing"))?
-            .parse()
-            .map_err(|e: String| bad(&e))?;
+        let (kid, alg) = tokengate::private_jwk_id(jwk).map_err(|e| bad(&e))?;
         let (kty, crv, members): (&str, &str, &[&str]) = match alg {
             Alg::ES256 => ("EC", "P-256", &["x", "y", "d"]),
             Alg::EdDSA => ("OKP", "Ed25519", &["x", "d"]),
