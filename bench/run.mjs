@@ -171,6 +171,7 @@ function render(res, tgts) {
   }
   if (res.edge) {
     if (res.edge.error) rows.push(["edge", "(section failed)", res.edge.error.split("\n")[0], "", ""]);
+    for (const f of res.edge.failures ?? []) rows.push(["edge", "(part failed)", f.split("\n")[0].slice(0, 100), "", ""]);
     const areas = { public: "edge: public, no token", pool: "edge: 100 RS256 tokens", unique: "edge: unique ES256 tokens" };
     for (const sc of ["public", "pool", "unique"]) {
       for (const r of (res.edge.results ?? []).filter((x) => x.scenario === sc)) {
@@ -242,6 +243,11 @@ async function main() {
         throw new Error("build/index_bg.wasm is missing: build the Worker (bash scripts/build-worker.sh)");
       }
       res[name] = await fns[name](ctx);
+      // A section that ran but could not measure a part of it names the parts.
+      for (const f of res[name].failures ?? []) {
+        failed = true;
+        log(`${name}: FAILED: ${f.split("\n")[0]}`);
+      }
     } catch (e) {
       failed = true;
       res[name] = { error: e.stack || String(e) };
