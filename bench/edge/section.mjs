@@ -26,8 +26,12 @@
 //           20000 requests (6000 in smoke mode), more than tokengate's 4096-entry token
 //           cache holds, so every request pays a signature check (the worst case).
 //
-// The load runs are the part "load" of this section (BENCH_EDGE_PARTS picks parts,
-// default all).
+// The load runs are the part "load" of this section; the others, each with fresh
+// Workers of its own, are in their own files (BENCH_EDGE_PARTS picks, default all):
+//
+//   first   first-request.mjs: boot to first answer of tokengate and jose+KV
+//   memory  memory.mjs: workerd RSS before and after 10,000 distinct tokens
+//   npm     npm-workerd.mjs: the npm package in a JS Worker vs jose, per verify
 
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -36,8 +40,11 @@ import { summarize } from "../lib/stats.mjs";
 import { log } from "../lib/proc.mjs";
 import { cpuSeconds } from "../lib/cpu.mjs";
 import { autocannonVersion, bootWorker, bundleWorker, compatibilityDate, entryModules, getJson, load, startOrigin } from "./harness.mjs";
+import { firstRequestPart } from "./first-request.mjs";
+import { memoryPart } from "./memory.mjs";
+import { npmWorkerdPart } from "./npm-workerd.mjs";
 
-export const EDGE_PARTS = ["load"];
+export const EDGE_PARTS = ["load", "first", "memory", "npm"];
 
 function kvReads(stats) {
   let reads = 0;
@@ -131,6 +138,9 @@ export async function edgeSection({ smoke, root, workDir, buildDir, pkgDir }) {
       const t1 = performance.now();
       try {
         if (part === "load") Object.assign(out, await loadPart(shared));
+        else if (part === "first") out.firstRequest = await firstRequestPart(shared);
+        else if (part === "memory") out.memory = await memoryPart(shared);
+        else if (part === "npm") out.npmWorkerd = await npmWorkerdPart(shared);
       } catch (e) {
         out.failures.push(`${part}: ${e.message}`);
         out[part === "load" ? "loadError" : `${part}Error`] = e.stack || String(e);
