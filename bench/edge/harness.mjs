@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
-import { run } from "../lib/proc.mjs";
+import { run, log } from "../lib/proc.mjs";
 import { descendants } from "../lib/cpu.mjs";
 
 const require = createRequire(import.meta.url);
@@ -27,19 +27,28 @@ export function startOrigin(jwksFile) {
       stdio: ["pipe", "pipe", "inherit"],
     });
     let buf = "";
+    let stopping = false;
+    const stop = () => {
+      stopping = true;
+      child.kill("SIGTERM");
+    };
     child.stdout.on("data", (d) => {
       buf += d;
       const line = buf.split("\n")[0];
       if (buf.includes("\n")) {
         try {
-          resolve({ child, port: JSON.parse(line).port, stop: () => child.kill("SIGTERM") });
+          resolve({ child, port: JSON.parse(line).port, stop });
         } catch (e) {
           reject(e);
         }
       }
     });
     child.on("error", reject);
-    child.on("exit", (code) => reject(new Error(`origin exited with ${code}`)));
+    child.on("exit", (code, signal) => {
+      // Once running, an exit is otherwise silent: every later request just fails.
+      if (!stopping) log(`edge: the origin (pid ${child.pid}) exited unexpectedly: code ${code}, signal ${signal}`);
+      reject(new Error(`origin exited with ${code ?? signal}`));
+    });
   });
 }
 
