@@ -131,7 +131,7 @@ function targets(res) {
   for (const r of (res.edge?.npmWorkerd?.results ?? []).filter((x) => x.lib === "tokengate")) {
     for (const [mode, max] of [["cold", 1.0], ["warm", 0.05]]) {
       const v = r.ratioToJose?.[mode] ?? null;
-      t.push({ id: `npm_workerd.${mode}.${r.alg}`, what: `npm package in workerd, ${mode} ${r.alg}, CPU per verify vs jose`, target: `<= ${max}x`, value: v, met: v == null ? null : v <= max });
+      t.push({ id: `npm_workerd.${mode}.${r.alg}`, what: `npm package in workerd, ${mode} ${r.alg}, CPU per verify vs jose`, target: `<= ${Number.isInteger(max) ? max.toFixed(1) : max}x`, value: v, met: v == null ? null : v <= max });
     }
   }
   return t;
