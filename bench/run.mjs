@@ -6,9 +6,13 @@
 // FILE defaults to bench/results.json (bench/results-smoke.json with --smoke).
 //
 //   rust  criterion benches of the native core (benches/core/bench.rs)
-//   node  tokengate (pkg/) vs jose, jsonwebtoken, fast-jwt: cold and warm verify
-//   edge  the built Worker (build/) in workerd under load, vs passthrough and jose+KV
-//   wasm  wasm sizes, and the npm wasm's compile/instantiate/import/first-verify time
+//   node  tokengate (pkg/) vs jose, jsonwebtoken, fast-jwt: cold and warm verify; the
+//         cold RS256/ES256 ratio to jose in consecutive runs
+//   edge  the built Worker (build/) in workerd under load, vs passthrough and jose+KV;
+//         first request on a fresh isolate; workerd memory after many distinct tokens;
+//         the npm package in a JS Worker vs jose, per verify
+//   wasm  wasm sizes, the Worker's upload (wrangler --dry-run), and the compile/
+//         instantiate time of both wasm files (npm: also import and first verify)
 //
 // --smoke (or BENCH_SMOKE=1) runs everything with tiny iteration counts, to keep the
 // suite working in CI; its figures are not meaningful. The exit status is non-zero
@@ -82,13 +86,34 @@ function targets(res) {
   const t = [];
   const node = res.node?.results ?? [];
   const tg = (alg) => node.find((r) => r.lib === "tokengate" && r.alg === alg && !r.error);
-  for (const alg of ["RS256", "ES256"]) {
-    const r = tg(alg);
-    t.push({ id: `node.cold.${alg}`, what: `Node cold ${alg} median vs jose`, target: "<= 0.6x", value: r?.ratioToJose?.cold.median ?? null, met: r?.ratioToJose ? r.ratioToJose.cold.median <= 0.6 : null });
+  // Node cold: issue 13's ratios, in each of the consecutive runs (the section's
+  // BENCH_NODE_RUNS, 5 in a full run); the row's value is the worst run's ratio.
+  const nodeCold = { RS256: 0.4, ES256: 0.6 };
+  for (const [alg, max] of Object.entries(nodeCold)) {
+    const runs = res.node?.runs ?? [];
+    const ratios = runs.map((r) => r[alg]?.ratio ?? null);
+    runs.forEach((r, k) => {
+      const v = ratios[k];
+      t.push({ id: `node.cold.${alg}.run${r.run}`, what: `Node cold ${alg} median vs jose, run ${r.run}`, target: `<= ${max}x`, value: v, met: v == null ? null : v <= max });
+    });
+    const all = runs.length > 0 && ratios.every((v) => v != null);
+    const worst = all ? Math.max(...ratios) : null;
+    t.push({
+      id: `node.cold.${alg}`,
+      what: `Node cold ${alg} median vs jose, worst of ${runs.length} consecutive runs`,
+      target: `<= ${max}x in each run`,
+      value: worst,
+      met: all ? worst <= max : null,
+    });
   }
   for (const alg of ["RS256", "ES256", "EdDSA"]) {
     const r = tg(alg);
     t.push({ id: `node.warm.${alg}`, what: `Node warm ${alg} median vs jose`, target: "<= 0.05x", value: r?.ratioToJose?.warm.median ?? null, met: r?.ratioToJose ? r.ratioToJose.warm.median <= 0.05 : null });
+  }
+  const up = res.wasm?.upload;
+  if (up) {
+    const v = up.gzipKiB ?? null;
+    t.push({ id: "upload.gzip", what: "Worker upload (wrangler --dry-run: entry JS + wasm), gzip -9, KiB", target: `<= ${up.budgetKiB ?? 200} KiB`, value: v, met: v == null ? null : v <= (up.budgetKiB ?? 200) });
   }
   for (const r of (res.edge?.results ?? []).filter((x) => x.worker === "tokengate" && x.scenario !== "public")) {
     t.push({ id: `edge.${r.scenario}.vs_passthrough`, what: `Worker req/s vs passthrough (${r.scenario})`, target: ">= 0.8x", value: r.rpsVsPassthrough, met: r.rpsVsPassthrough == null ? null : r.rpsVsPassthrough >= 0.8 });
@@ -101,6 +126,13 @@ function targets(res) {
     const pt = res.edge.results.find((x) => x.worker === "passthrough" && x.scenario === "public");
     const v = pt ? r.cpuOverheadUs / pt.cpuUsPerRequest : null;
     t.push({ id: "edge.public.cpu", what: "Worker CPU overhead on a public route, share of passthrough's CPU", target: "<= 0.10", value: v, met: v == null ? null : v <= 0.1 });
+  }
+  // The npm package in workerd vs jose in workerd, per verify (workerd CPU).
+  for (const r of (res.edge?.npmWorkerd?.results ?? []).filter((x) => x.lib === "tokengate")) {
+    for (const [mode, max] of [["cold", 1.0], ["warm", 0.05]]) {
+      const v = r.ratioToJose?.[mode] ?? null;
+      t.push({ id: `npm_workerd.${mode}.${r.alg}`, what: `npm package in workerd, ${mode} ${r.alg}, CPU per verify vs jose`, target: `<= ${Number.isInteger(max) ? max.toFixed(1) : max}x`, value: v, met: v == null ? null : v <= max });
+    }
   }
   return t;
 }
@@ -148,6 +180,19 @@ function render(res, tgts) {
         }
       }
     }
+    for (const r of res.node.runs ?? []) {
+      for (const alg of ["RS256", "ES256"]) {
+        const x = r[alg];
+        if (!x) continue;
+        rows.push([
+          `node ${alg} cold, run ${r.run}/${res.node.runsN}`,
+          "tokengate vs jose",
+          x.error ? `failed: ${x.error.slice(0, 60)}` : `median ${fmtUs(x.tokengate)} vs ${fmtUs(x.jose)}`,
+          x.error ? "" : `${fmtRatio(x.ratio)} jose`,
+          tgt(`node.cold.${alg}.run${r.run}`),
+        ]);
+      }
+    }
   }
   if (res.wasm) {
     if (res.wasm.error) rows.push(["wasm", "(section failed)", res.wasm.error.split("\n")[0], "", ""]);
@@ -168,9 +213,24 @@ function render(res, tgts) {
       st("import pkg/node.mjs", s.packageImport);
       st("createVerifier + 1st verify", s.firstVerify);
     }
+    const w = res.wasm.workerStartup;
+    if (w?.error) rows.push(["Worker wasm startup", "(failed)", w.error, "", ""]);
+    else if (w) {
+      const st = (name, x) => rows.push([`Worker wasm startup (n=${w.n})`, name, `median ${fmtMs(x.median)}  p99 ${fmtMs(x.p99)}`, "", ""]);
+      st("WebAssembly.compile", w.compile);
+      st("instantiate (stub imports)", w.instantiate);
+      st("compile + instantiate", w.compileAndInstantiate);
+    }
+    const up = res.wasm.upload;
+    if (up?.error) rows.push(["Worker upload", "(failed)", up.error.slice(0, 100), "", ""]);
+    else if (up) {
+      for (const f of up.files) rows.push(["Worker upload", f.file.replace(/^[0-9a-f]{16,}-/, "<hash>-"), `${fmtBytes(f.raw)} raw, ${f.gzip} B gzip -9`, "", ""]);
+      rows.push(["Worker upload", "entry JS + wasm, gzip -9", `${up.gzip} B (${up.gzipKiB.toFixed(1)} KiB)`, "", tgt("upload.gzip")]);
+    }
   }
   if (res.edge) {
     if (res.edge.error) rows.push(["edge", "(section failed)", res.edge.error.split("\n")[0], "", ""]);
+    for (const f of res.edge.failures ?? []) rows.push(["edge", "(part failed)", f.split("\n")[0].slice(0, 100), "", ""]);
     const areas = { public: "edge: public, no token", pool: "edge: 100 RS256 tokens", unique: "edge: unique ES256 tokens" };
     for (const sc of ["public", "pool", "unique"]) {
       for (const r of (res.edge.results ?? []).filter((x) => x.scenario === sc)) {
@@ -198,6 +258,47 @@ function render(res, tgts) {
             `${r.kvReadsPerRequest?.toFixed(4)} (${r.kvReads} reads / ${r.workerRequests} requests; ${r.kvReadsTotal} since boot; JWKS fetches ${r.jwksFetches} in window, ${r.jwksFetchesTotal} since boot)`,
             "",
             r.worker === "tokengate" ? tgt(`edge.${sc}.kv_reads`) : "",
+          ]);
+        }
+      }
+    }
+    const fr = res.edge.firstRequest;
+    if (fr) {
+      for (const r of fr.results) {
+        const jose = r.worker === "tokengate" ? fr.results.find((x) => x.worker === "jose-kv") : null;
+        rows.push([
+          `edge: fresh isolate (n=${fr.n})`,
+          `${r.label} 1st request`,
+          `median ${fmtMs(r.first.median)}  (2nd ${fmtMs(r.second.median)}; boot ${fmtMs(r.boot.median)})`,
+          jose ? `${fmtRatio(fr.firstVsJose)} jose's 1st (boot ${fmtRatio(fr.bootVsJose)})` : "",
+          "",
+        ]);
+      }
+    }
+    const mem = res.edge.memory;
+    if (mem) {
+      for (const r of mem.results) {
+        rows.push([
+          `edge: workerd RSS, ${mem.n} tokens`,
+          r.label,
+          `${r.rssBeforeMB.toFixed(1)} -> ${r.rssAfterMB.toFixed(1)} MB (+${r.rssDeltaMB.toFixed(1)}; peak ${r.peakRssMB.toFixed(1)})`,
+          `after = ${((100 * r.rssAfterMB) / mem.limitMB).toFixed(0)}% of ${mem.limitMB} MB` +
+            (r.deltaOverPassthroughMB == null ? "" : `; delta ${r.deltaOverPassthroughMB >= 0 ? "+" : ""}${r.deltaOverPassthroughMB.toFixed(1)} MB over passthrough's`),
+          "",
+        ]);
+      }
+    }
+    const npm = res.edge.npmWorkerd;
+    if (npm) {
+      for (const mode of ["cold", "warm"]) {
+        for (const r of npm.results) {
+          const x = r[mode];
+          rows.push([
+            `edge: npm in workerd, ${r.alg} ${mode}`,
+            r.label,
+            `${fmtUs(x.usPerVerify)}/verify CPU (raw ${fmtUs(x.rawUsPerVerify)}, ${x.verifications}/request; rounds ${x.rounds.map((v) => v.toFixed(1)).join(", ")})`,
+            r.lib === "tokengate" ? `${fmtRatio(r.ratioToJose[mode])} jose` : "",
+            r.lib === "tokengate" ? tgt(`npm_workerd.${mode}.${r.alg}`) : "",
           ]);
         }
       }
@@ -242,6 +343,11 @@ async function main() {
         throw new Error("build/index_bg.wasm is missing: build the Worker (bash scripts/build-worker.sh)");
       }
       res[name] = await fns[name](ctx);
+      // A section that ran but could not measure a part of it names the parts.
+      for (const f of res[name].failures ?? []) {
+        failed = true;
+        log(`${name}: FAILED: ${f.split("\n")[0]}`);
+      }
     } catch (e) {
       failed = true;
       res[name] = { error: e.stack || String(e) };

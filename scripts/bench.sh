@@ -14,11 +14,14 @@
 #      when up to date) and the npm package (scripts/build-pkg.sh, when pkg/ is missing
 #      or older than its sources); BENCH_NO_BUILD=1 uses build/ and pkg/ as they are;
 #   3. node bench/run.mjs: criterion benches of the native core (bench/rust/run.sh),
-#      the Node comparison, the wasm sizes and start-up, the Worker under load.
+#      the Node comparison, the wasm sizes, upload and start-up, the Worker under load,
+#      its first request, its memory, and the npm package in workerd.
 #
 # Knobs (full mode): BENCH_NODE_COLD_N (2000), BENCH_NODE_WARM_N (10000),
+# BENCH_NODE_RUNS (5), BENCH_EDGE_PARTS (load,first,memory,npm),
 # BENCH_EDGE_SECONDS (5 per round), BENCH_EDGE_ROUNDS (3), BENCH_EDGE_WARMUP_SECONDS (3),
-# BENCH_EDGE_CONNECTIONS (16),
+# BENCH_EDGE_CONNECTIONS (16), BENCH_EDGE_FIRST_N (5), BENCH_EDGE_MEMORY_N (10000),
+# BENCH_EDGE_NPM_COLD_N (500), BENCH_EDGE_NPM_WARM_N (5000), BENCH_EDGE_NPM_ROUNDS (5),
 # BENCH_WASM_N (15), BENCH_CRITERION_SECONDS (3), BENCH_CRITERION_WARMUP (1),
 # BENCH_CARGO_TARGET_DIR (target/bench). Everything listens on 127.0.0.1 only.
 set -euo pipefail

@@ -8,7 +8,8 @@
 //   anything else                200 {"ok":true} (the origin; counted, and whether the
 //                                request carried an identity header from the authorizer)
 //
-// Prints {"port": N} on stdout once listening; exits when stdin closes or on SIGTERM.
+// Prints {"port": N} on stdout once listening; exits when stdin closes (status 2) or
+// on SIGTERM (status 0).
 
 import http from "node:http";
 import { readFileSync } from "node:fs";
@@ -49,7 +50,9 @@ server.headersTimeout = 65_000;
 server.listen(0, "127.0.0.1", () => {
   process.stdout.write(JSON.stringify({ port: server.address().port }) + "\n");
 });
-const stop = () => server.close(() => process.exit(0));
-process.on("SIGTERM", stop);
-process.stdin.on("end", stop);
+// Exit status 0 on SIGTERM (how the benchmark stops it), 2 when stdin closed (the
+// benchmark went away), so that an unexpected exit says which it was.
+const stop = (code) => server.close(() => process.exit(code));
+process.on("SIGTERM", () => stop(0));
+process.stdin.on("end", () => stop(2));
 process.stdin.resume();

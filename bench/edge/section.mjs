@@ -25,108 +25,26 @@
 //   unique  each request carries an ES256 token the Worker has not seen for at least
 //           20000 requests (6000 in smoke mode), more than tokengate's 4096-entry token
 //           cache holds, so every request pays a signature check (the worst case).
+//
+// The load runs are the part "load" of this section; the others, each with fresh
+// Workers of its own, are in their own files (BENCH_EDGE_PARTS picks, default all):
+//
+//   first   first-request.mjs: boot to first answer of tokengate and jose+KV
+//   memory  memory.mjs: workerd RSS before and after 10,000 distinct tokens
+//   npm     npm-workerd.mjs: the npm package in a JS Worker vs jose, per verify
 
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { spawn } from "node:child_process";
-import { createRequire } from "node:module";
 import { makeKey, jwksOf, signTokens, ISSUER, AUDIENCE } from "../lib/keys.mjs";
 import { summarize } from "../lib/stats.mjs";
-import { run, log } from "../lib/proc.mjs";
-import { cpuSeconds, descendants } from "../lib/cpu.mjs";
+import { log } from "../lib/proc.mjs";
+import { cpuSeconds } from "../lib/cpu.mjs";
+import { autocannonVersion, bootWorker, bundleWorker, compatibilityDate, entryModules, getJson, load, startOrigin } from "./harness.mjs";
+import { firstRequestPart } from "./first-request.mjs";
+import { memoryPart } from "./memory.mjs";
+import { npmWorkerdPart } from "./npm-workerd.mjs";
 
-const require = createRequire(import.meta.url);
-
-function compatibilityDate(root) {
-  const toml = readFileSync(path.join(root, "wrangler.toml"), "utf8");
-  const m = toml.match(/^compatibility_date\s*=\s*"([0-9-]+)"/m);
-  if (!m) throw new Error("no compatibility_date in wrangler.toml");
-  return m[1];
-}
-
-function startOrigin(jwksFile) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(import.meta.dirname, "origin.mjs"), jwksFile], {
-      stdio: ["pipe", "pipe", "inherit"],
-    });
-    let buf = "";
-    child.stdout.on("data", (d) => {
-      buf += d;
-      const line = buf.split("\n")[0];
-      if (buf.includes("\n")) {
-        try {
-          resolve({ child, port: JSON.parse(line).port, stop: () => child.kill("SIGTERM") });
-        } catch (e) {
-          reject(e);
-        }
-      }
-    });
-    child.on("error", reject);
-    child.on("exit", (code) => reject(new Error(`origin exited with ${code}`)));
-  });
-}
-
-async function getJson(url) {
-  const r = await fetch(url);
-  if (!r.ok) throw new Error(`${url}: ${r.status}`);
-  return r.json();
-}
-
-/** Module list for Miniflare: the counting entry first, then the Worker's own modules. */
-function entryModules(dir, innerName, extra) {
-  const src = readFileSync(path.join(import.meta.dirname, "workers/counting-entry.mjs"), "utf8").replace(
-    /^import inner from "__INNER__";$/m,
-    `import inner from ${JSON.stringify(`./${innerName}`)};`,
-  );
-  return [
-    { type: "ESModule", path: path.join(dir, "__bench_entry.mjs"), contents: src },
-    { type: "ESModule", path: path.join(dir, innerName) },
-    ...extra,
-  ];
-}
-
-async function bootWorker({ name, dir, modules, bindings, compatDate }) {
-  const miniflare = await import("miniflare");
-  const v4 = {
-    name,
-    host: "127.0.0.1",
-    port: 0,
-    cf: false,
-    verbose: false,
-    logRequests: false,
-    // With edge.log "all" the authorizer logs one JSON line per request; drop them
-    // here rather than print thousands of lines (workerd still produces them).
-    handleStructuredLogs: () => {},
-    modules,
-    modulesRoot: dir,
-    compatibilityDate: compatDate,
-    kvNamespaces: ["JWKS_CACHE", "CLIENTS"],
-    bindings,
-  };
-  const opts = typeof miniflare.convertV4MiniflareOptions === "function" ? miniflare.convertV4MiniflareOptions(v4) : v4;
-  const known = new Set(descendants(process.pid, "workerd"));
-  const mf = new miniflare.Miniflare(opts);
-  const url = await mf.ready;
-  // The workerd process this Miniflare started: its CPU time is what the Worker costs.
-  const pids = descendants(process.pid, "workerd").filter((p) => !known.has(p));
-  if (pids.length !== 1) throw new Error(`${name}: expected one new workerd process, found ${pids.length}`);
-  return { mf, url: String(url).replace(/\/$/, ""), pid: pids[0] };
-}
-
-/** One autocannon run; latencies (ms, 2xx only) recorded at full precision. */
-function load(url, { connections, duration, requests }) {
-  const autocannon = require("autocannon");
-  return new Promise((resolve, reject) => {
-    const lat = [];
-    const inst = autocannon(
-      { url, connections, duration, pipelining: 1, requests, timeout: 10 },
-      (err, res) => (err ? reject(err) : resolve({ res, lat })),
-    );
-    inst.on("response", (_client, status, _bytes, ms) => {
-      if (status >= 200 && status < 300) lat.push(ms);
-    });
-  });
-}
+export const EDGE_PARTS = ["load", "first", "memory", "npm"];
 
 function kvReads(stats) {
   let reads = 0;
@@ -138,11 +56,9 @@ function kvReads(stats) {
   return { reads, writes };
 }
 
-export async function edgeSection({ smoke, root, workDir, buildDir }) {
-  const duration = smoke ? 1 : Number(process.env.BENCH_EDGE_SECONDS ?? 5);
-  const rounds = smoke ? 1 : Number(process.env.BENCH_EDGE_ROUNDS ?? 3);
-  const warmup = smoke ? 1 : Number(process.env.BENCH_EDGE_WARMUP_SECONDS ?? 3);
-  const connections = smoke ? 4 : Number(process.env.BENCH_EDGE_CONNECTIONS ?? 16);
+export async function edgeSection({ smoke, root, workDir, buildDir, pkgDir }) {
+  const parts = (process.env.BENCH_EDGE_PARTS ?? EDGE_PARTS.join(",")).split(",").filter(Boolean);
+  for (const p of parts) if (!EDGE_PARTS.includes(p)) throw new Error(`BENCH_EDGE_PARTS: unknown part ${p} (${EDGE_PARTS.join(", ")})`);
   const compatDate = compatibilityDate(root);
   // tokengate's edge.log; see the header comment.
   const tokengateLog = process.env.BENCH_EDGE_TOKENGATE_LOG ?? "denials";
@@ -156,16 +72,6 @@ export async function edgeSection({ smoke, root, workDir, buildDir }) {
   const jwksFile = path.join(dir, "jwks.json");
   writeFileSync(jwksFile, JSON.stringify(jwksOf([rsKey, esKey])));
   const poolTokens = signTokens(rsKey, 100, now);
-  // Tokens are sent round-robin per Worker; a token comes back only after uniqueN
-  // others, long after tokengate's token cache (4096 entries) has dropped it.
-  const uniqueN = smoke ? 6000 : 20000;
-  const t0 = performance.now();
-  const uniqueTokens = signTokens(esKey, uniqueN, now, 1_000_000);
-  log(`edge: signed ${uniqueN} ES256 tokens for the unique scenario in ${(performance.now() - t0).toFixed(0)} ms`);
-
-  const origin = await startOrigin(jwksFile);
-  const originUrl = `http://127.0.0.1:${origin.port}`;
-  log(`edge: origin and JWKS mock on ${originUrl}`);
 
   // Worker directories: a snapshot of build/ (so a concurrent rebuild cannot change
   // the Worker mid-run), the bundled baseline, the passthrough.
@@ -175,22 +81,15 @@ export async function edgeSection({ smoke, root, workDir, buildDir }) {
   copyFileSync(path.join(buildDir, "index_bg.wasm"), path.join(tgDir, "index_bg.wasm"));
   const joseDir = path.join(dir, "jose");
   mkdirSync(joseDir, { recursive: true });
-  const esbuild = path.join(root, "node_modules/.bin/esbuild");
-  const b = await run(esbuild, [
-    path.join(import.meta.dirname, "workers/jose-baseline.mjs"),
-    "--bundle",
-    "--format=esm",
-    "--platform=neutral",
-    "--conditions=workerd,worker,browser",
-    "--main-fields=module,main",
-    "--minify",
-    "--log-level=warning",
-    `--outfile=${path.join(joseDir, "worker.mjs")}`,
-  ]);
-  if (b.code !== 0) throw new Error(`esbuild of the jose baseline failed: ${b.stderr}`);
+  await bundleWorker(root, path.join(import.meta.dirname, "workers/jose-baseline.mjs"), path.join(joseDir, "worker.mjs"));
   const ptDir = path.join(dir, "passthrough");
   mkdirSync(ptDir, { recursive: true });
   copyFileSync(path.join(import.meta.dirname, "workers/passthrough.mjs"), path.join(ptDir, "worker.mjs"));
+
+  // Started last: nothing may fail between here and the try that stops it.
+  const origin = await startOrigin(jwksFile);
+  const originUrl = `http://127.0.0.1:${origin.port}`;
+  log(`edge: origin and JWKS mock on ${originUrl}`);
 
   const tgConfig = {
     issuers: [{ issuer: ISSUER, audiences: [AUDIENCE], jwks_uri: `${originUrl}/.well-known/jwks.json?w=tokengate` }],
@@ -229,6 +128,44 @@ export async function edgeSection({ smoke, root, workDir, buildDir }) {
       },
     },
   ];
+
+  // Each part boots its own Workers and disposes of them; a part that fails is
+  // recorded (and named in `failures`, which fails the run) and the others still run.
+  const out = { parts, failures: [] };
+  const shared = { smoke, root, dir, buildDir, pkgDir, compatDate, now, rsKey, esKey, jwksFile, poolTokens, originUrl, workers, tokengateLog };
+  try {
+    for (const part of parts) {
+      const t1 = performance.now();
+      try {
+        if (part === "load") Object.assign(out, await loadPart(shared));
+        else if (part === "first") out.firstRequest = await firstRequestPart(shared);
+        else if (part === "memory") out.memory = await memoryPart(shared);
+        else if (part === "npm") out.npmWorkerd = await npmWorkerdPart(shared);
+      } catch (e) {
+        out.failures.push(`${part}: ${e.message}`);
+        out[part === "load" ? "loadError" : `${part}Error`] = e.stack || String(e);
+        log(`edge: part ${part} FAILED: ${e.message}`);
+      }
+      log(`edge: part ${part} done in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
+    }
+  } finally {
+    origin.stop();
+  }
+  return out;
+}
+
+/** The load runs (see the header comment): the three Workers side by side under autocannon. */
+async function loadPart({ smoke, dir, compatDate, now, esKey, poolTokens, originUrl, workers, tokengateLog }) {
+  const duration = smoke ? 1 : Number(process.env.BENCH_EDGE_SECONDS ?? 5);
+  const rounds = smoke ? 1 : Number(process.env.BENCH_EDGE_ROUNDS ?? 3);
+  const warmup = smoke ? 1 : Number(process.env.BENCH_EDGE_WARMUP_SECONDS ?? 3);
+  const connections = smoke ? 4 : Number(process.env.BENCH_EDGE_CONNECTIONS ?? 16);
+  // Tokens are sent round-robin per Worker; a token comes back only after uniqueN
+  // others, long after tokengate's token cache (4096 entries) has dropped it.
+  const uniqueN = smoke ? 6000 : 20000;
+  const t0 = performance.now();
+  const uniqueTokens = signTokens(esKey, uniqueN, now, 1_000_000);
+  log(`edge: signed ${uniqueN} ES256 tokens for the unique scenario in ${(performance.now() - t0).toFixed(0)} ms`);
 
   const scenarios = [
     {
@@ -361,7 +298,6 @@ export async function edgeSection({ smoke, root, workDir, buildDir }) {
     }
   } finally {
     for (const w of running) await w.mf.dispose().catch(() => {});
-    origin.stop();
   }
 
   // Ratios.
@@ -377,7 +313,7 @@ export async function edgeSection({ smoke, root, workDir, buildDir }) {
     r.rpsVsJose = jk ? r.rps / jk.rps : null;
   }
   return {
-    loadGenerator: `autocannon ${require("autocannon/package.json").version} (in-process), ${connections} connections, pipelining 1`,
+    loadGenerator: `autocannon ${autocannonVersion()} (in-process), ${connections} connections, pipelining 1`,
     tokengateLog,
     warmupSeconds: warmup,
     secondsPerRound: duration,
