@@ -8,6 +8,7 @@
 
 use std::rc::Rc;
 
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::{Context, Env, Headers, Method, Response};
@@ -76,14 +77,73 @@ fn split_url(url: &str) -> (&str, &str) {
     (path, rest)
 }
 
-/// What answers a request: a response made here, or the origin's.
+/// What answers a request: a response made here, or the origin's fetch (not awaited).
 enum Reply {
+    Made(Response),
+    Fetch(js_sys::Promise),
+}
+
+/// A reply whose origin fetch, if any, has been awaited.
+enum Ready {
     Made(Response),
     Origin(web_sys::Response),
 }
 
+/// What [`handle`] gives the runtime: a response, or a promise of one (the origin's
+/// fetch, with its log line and failure handling attached in JS).
+pub enum Answer {
+    Response(web_sys::Response),
+    Promise(js_sys::Promise),
+}
+
+impl Answer {
+    /// The answer as the promise the runtime's `fetch` handler returns.
+    pub fn into_promise(self) -> js_sys::Promise {
+        match self {
+            Answer::Response(r) => js_sys::Promise::resolve(&JsValue::from(r)),
+            Answer::Promise(p) => p,
+        }
+    }
+}
+
+/// The 500 for an origin fetch that failed (`error` is what it threw or rejected with),
+/// with its log line: the one place both request paths (awaited in Rust, or settled in
+/// JS by [`host::settle`]) describe that failure.
+pub fn origin_failed(log: &mut LogLine, error: &JsValue) -> Response {
+    let what = error
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| error.as_string())
+        .unwrap_or_else(|| "(no message)".into());
+    let e = InternalError(format!("the origin's fetch failed: {what}"));
+    let deny = Deny::from_error(&e, "", None);
+    log.refused("error", deny.code, deny.message.clone());
+    log.status(deny.status);
+    deny_response(&deny, None)
+}
+
+/// The isolate's handler of a failed origin fetch settled in JS ([`host::settle`]):
+/// `(error, request, started)` to [`origin_failed`]'s response, its line logged as
+/// `level` asks. Made once per isolate ([`App`]), not per request.
+pub fn origin_error_handler(level: LogLevel) -> js_sys::Function {
+    let handler = move |error: JsValue, req: web_sys::Request, started: f64| {
+        let inc = Incoming::new(req);
+        let mut log = LogLine::new(inc.method, inc.path);
+        let resp = origin_failed(&mut log, &error);
+        log.finish(now_ms() - started, level);
+        web_sys::Response::from(resp)
+    };
+    let closure =
+        Closure::<dyn Fn(JsValue, web_sys::Request, f64) -> web_sys::Response>::new(handler);
+    closure.into_js_value().unchecked_into()
+}
+
 /// Handles one request; never fails open and never returns an error to the runtime.
-pub async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::Response {
+///
+/// With no `Server-Timing` to add, an allowed request's answer is the origin's fetch
+/// promise as it is, its log line (when `edge.log` wants it) written by a JS reaction
+/// when the origin answers: no Rust future waits on the origin.
+pub async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Answer {
     let started = now_ms();
     let inc = Incoming::new(req);
     let mut log = LogLine::new(inc.method.clone(), inc.path.clone());
@@ -92,8 +152,10 @@ pub async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::R
     let mut timing_level = ServerTiming::Off;
     // A 500's body says only that the authorizer failed (see `Deny::public_description`);
     // what failed goes to the log line.
+    let mut on_origin_error = None;
     let reply = match load_app(&env, &inc.url, &inc.headers).await {
         Ok(app) => {
+            on_origin_error = Some(app.on_origin_error.clone());
             level = app.settings.edge.log;
             timing_level = app.settings.edge.server_timing;
             match handle_inner(&app, &inc, &env, &ctx, &mut log, started).await {
@@ -110,24 +172,40 @@ pub async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::R
             Reply::Made(deny_response(&Deny::from_error(&e, "", None), None))
         }
     };
-    log.status(match &reply {
-        Reply::Made(r) => r.status_code(),
-        Reply::Origin(r) => r.status(),
+    // The origin's fetch goes back as it is, settled in JS (`host::settle`), unless a
+    // Server-Timing header is to be added to the origin's response: then it is awaited.
+    let ready = match reply {
+        Reply::Made(r) => Ready::Made(r),
+        Reply::Fetch(p) => {
+            if let (ServerTiming::Off, Some(on_error)) = (timing_level, &on_origin_error) {
+                let line = log.wanted(level).then(|| log.head()).flatten();
+                let settled = host::settle(&p, &inc.raw, line.as_deref(), started, on_error);
+                return Answer::Promise(settled);
+            }
+            match JsFuture::from(p).await.and_then(JsCast::dyn_into) {
+                Ok(r) => Ready::Origin(r),
+                Err(e) => Ready::Made(origin_failed(&mut log, &e)),
+            }
+        }
+    };
+    log.status(match &ready {
+        Ready::Made(r) => r.status_code(),
+        Ready::Origin(r) => r.status(),
     });
     let total = now_ms() - started;
-    let resp = match (reply, log.server_timing(total, timing_level)) {
-        (Reply::Made(r), None) => r.into(),
-        (Reply::Origin(r), None) => r,
-        (Reply::Made(mut r), Some(timing)) => {
+    let resp = match (ready, log.server_timing(total, timing_level)) {
+        (Ready::Made(r), None) => r.into(),
+        (Ready::Origin(r), None) => r,
+        (Ready::Made(mut r), Some(timing)) => {
             let _ = r.headers_mut().append("server-timing", &timing);
             r.into()
         }
         // The header is informational: should the copy fail, the origin's answer
         // goes out as it came.
-        (Reply::Origin(r), Some(timing)) => host::with_server_timing(&r, &timing).unwrap_or(r),
+        (Ready::Origin(r), Some(timing)) => host::with_server_timing(&r, &timing).unwrap_or(r),
     };
     log.finish(total, level);
-    resp
+    Answer::Response(resp)
 }
 
 fn deny_response(deny: &Deny, retry_after: Option<u64>) -> Response {
@@ -367,6 +445,5 @@ async fn forward(
         secret_name,
         secret,
     )?;
-    let resp: web_sys::Response = JsFuture::from(promise).await?.dyn_into()?;
-    Ok(Reply::Origin(resp))
+    Ok(Reply::Fetch(promise))
 }

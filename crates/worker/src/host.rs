@@ -28,6 +28,24 @@ export function tgForward(service, target, req, method, dropAuthorization, drop,
   const init = { method: method ?? req.method, headers, body: req.body, redirect: "manual" };
   return (service ?? globalThis).fetch(target, init);
 }
+// The origin's answer to an allowed request: `line` (a log line's JSON without its
+// status, total time and closing brace; undefined when none is wanted) completed and
+// written when the origin answers; a failed fetch becomes onError's response.
+export function tgSettle(p, req, line, started, onError) {
+  const failed = (e) => onError(e, req, started);
+  if (line === undefined) return p.catch(failed);
+  return p.then((r) => {
+    const ms = Math.round((Date.now() - started) * 100) / 100;
+    console.log(line + ',"status":' + r.status + ',"total_ms":' + ms + "}");
+    return r;
+  }, failed);
+}
+export function tgSetTimeout(f, ms) {
+  return setTimeout(f, ms);
+}
+export function tgClearTimeout(id) {
+  clearTimeout(id);
+}
 export function tgWithServerTiming(res, value) {
   const out = new Response(res.body, res);
   out.headers.append("server-timing", value);
@@ -70,6 +88,27 @@ extern "C" {
         secret_name: Option<&str>,
         secret: Option<&str>,
     ) -> Result<js_sys::Promise, JsValue>;
+
+    /// `promise` (the origin's fetch for `req`, started at `started` ms) with, when
+    /// `line` is given, the log line completed from the origin's response and written
+    /// when it arrives ([`LogLine::head`](crate::log::LogLine::head)), and a rejection
+    /// turned into `on_error(error, req, started)`'s response.
+    #[wasm_bindgen(js_name = tgSettle)]
+    pub fn settle(
+        promise: &js_sys::Promise,
+        req: &web_sys::Request,
+        line: Option<&str>,
+        started: f64,
+        on_error: &js_sys::Function,
+    ) -> js_sys::Promise;
+
+    /// `setTimeout(f, ms)`: the timer's id.
+    #[wasm_bindgen(js_name = tgSetTimeout)]
+    pub fn set_timeout(f: &js_sys::Function, ms: f64) -> JsValue;
+
+    /// `clearTimeout(id)`.
+    #[wasm_bindgen(js_name = tgClearTimeout)]
+    pub fn clear_timeout(id: &JsValue);
 
     /// The same response (status, status text, headers, body stream, `webSocket`, `cf`)
     /// with a `Server-Timing` header appended; a fetched response's own headers are

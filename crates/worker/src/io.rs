@@ -3,15 +3,21 @@
 //!
 //! Everything here runs in the request that calls it: the key provider never hands a
 //! request another request's promise (see [`tokengate::keys`]), and waiters sleep on their
-//! own [`Delay`]s.
+//! own timers ([`Sleep`]).
 
-use std::pin::pin;
-use std::time::Duration;
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::{pin, Pin};
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
 
 use futures_util::future::{select, Either};
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use worker::{AbortController, Delay, Env};
+use worker::{AbortController, Env};
+
+use crate::host;
 
 use tokengate::check_fetch_url;
 use tokengate::{HttpResponse, KeyIo};
@@ -71,7 +77,7 @@ impl KeyIo for EdgeIo {
     async fn fetch(&self, url: &str) -> Result<HttpResponse, String> {
         let controller = AbortController::default();
         let signal = controller.signal();
-        let timeout = pin!(Delay::from(Duration::from_millis(self.timeout_ms)));
+        let timeout = pin!(Sleep::new(self.timeout_ms));
         let work = pin!(get(url, &signal));
         let outcome = match select(work, timeout).await {
             Either::Left((result, _)) => Some(result),
@@ -102,10 +108,76 @@ impl KeyIo for EdgeIo {
     }
 
     async fn sleep(&self, ms: u64) {
-        Delay::from(Duration::from_millis(ms)).await;
+        Sleep::new(ms).await;
     }
 
     fn fetch_timeout_ms(&self) -> u64 {
         self.timeout_ms
+    }
+}
+
+/// A `setTimeout` timer as a future that wakes the waker of its latest poll.
+///
+/// worker-rs' `Delay` keeps the waker of its first poll only; the request path polls
+/// its future once synchronously with a do-nothing waker before an executor takes it
+/// over (see the crate docs), so a `Delay` first polled there would never wake the
+/// executor's task, and the request would hang. A timer dropped before it fires is
+/// cleared.
+pub struct Sleep {
+    ms: u64,
+    shared: Rc<SleepState>,
+    timer: Option<(wasm_bindgen::JsValue, Closure<dyn FnMut()>)>,
+}
+
+#[derive(Default)]
+struct SleepState {
+    fired: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Sleep {
+    /// A timer of `ms` milliseconds, started at its first poll.
+    pub fn new(ms: u64) -> Sleep {
+        Sleep {
+            ms,
+            shared: Rc::default(),
+            timer: None,
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if this.shared.fired.get() {
+            return Poll::Ready(());
+        }
+        *this.shared.waker.borrow_mut() = Some(cx.waker().clone());
+        if this.timer.is_none() {
+            let shared = this.shared.clone();
+            let fire = Closure::<dyn FnMut()>::new(move || {
+                shared.fired.set(true);
+                if let Some(w) = shared.waker.borrow_mut().take() {
+                    w.wake();
+                }
+            });
+            // A timeout beyond i32 milliseconds (24.8 days) is clamped by the host.
+            let ms = this.ms.min(i32::MAX as u64) as f64;
+            let id = host::set_timeout(fire.as_ref().unchecked_ref(), ms);
+            this.timer = Some((id, fire));
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if let Some((id, _)) = &self.timer {
+            if !self.shared.fired.get() {
+                host::clear_timeout(id);
+            }
+        }
     }
 }

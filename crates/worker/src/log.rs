@@ -31,7 +31,9 @@ pub struct LogLine {
     message: Option<String>,
 }
 
-/// The JSON form of a [`LogLine`], serialized straight into one string.
+/// The JSON form of a [`LogLine`], serialized straight into one string. `status` and
+/// `total_ms` come last: [`LogLine::head`] leaves them out, for the origin's answer to
+/// complete the line in JS.
 #[derive(Serialize)]
 struct LogRecord<'a> {
     tokengate: u8,
@@ -39,15 +41,17 @@ struct LogRecord<'a> {
     path: &'a str,
     route: Option<usize>,
     decision: &'a str,
-    status: u16,
     code: Option<&'a str>,
     kind: Option<&'a str>,
     subject: Option<&'a str>,
     client: Option<&'a str>,
     jwks: Option<&'a str>,
     verify_ms: Option<f64>,
-    total_ms: f64,
     message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total_ms: Option<f64>,
 }
 
 impl LogLine {
@@ -112,7 +116,7 @@ impl LogLine {
     }
 
     /// Whether `level` asks for this line.
-    fn wanted(&self, level: LogLevel) -> bool {
+    pub fn wanted(&self, level: LogLevel) -> bool {
         match level {
             LogLevel::All => true,
             LogLevel::Off => false,
@@ -125,30 +129,44 @@ impl LogLine {
         }
     }
 
-    /// Writes the line to the console when `level` asks for it.
-    pub fn finish(&self, total_ms: f64, level: LogLevel) {
-        if !self.wanted(level) {
-            return;
-        }
+    /// The JSON record, complete when `done` gives the status and the total time.
+    fn record(&self, done: Option<(u16, f64)>) -> Option<String> {
         let record = LogRecord {
             tokengate: 1,
             method: self.method.as_ref(),
             path: &self.path,
             route: self.route,
             decision: self.decision,
-            status: self.status,
             code: self.code,
             kind: self.kind,
             subject: self.subject.as_deref(),
             client: self.client.as_deref(),
             jwks: self.jwks,
             verify_ms: self.verify_ms,
-            total_ms,
             message: self.message.as_deref(),
+            status: done.map(|d| d.0),
+            total_ms: done.map(|d| d.1),
         };
-        if let Ok(line) = serde_json::to_string(&record) {
+        serde_json::to_string(&record).ok()
+    }
+
+    /// Writes the line to the console when `level` asks for it.
+    pub fn finish(&self, total_ms: f64, level: LogLevel) {
+        if !self.wanted(level) {
+            return;
+        }
+        if let Some(line) = self.record(Some((self.status, total_ms))) {
             web_sys::console::log_1(&JsValue::from_str(&line));
         }
+    }
+
+    /// The line without its closing brace, `status` and `total_ms`, which the origin's
+    /// answer supplies ([`host::settle`](crate::host::settle) appends
+    /// `,"status":N,"total_ms":T}`).
+    pub fn head(&self) -> Option<String> {
+        let mut line = self.record(None)?;
+        line.pop();
+        Some(line)
     }
 
     /// The `Server-Timing` header value `edge.server_timing` asks for, if any: total

@@ -55,6 +55,9 @@ pub struct App {
     pub origin_secret: Option<String>,
     /// Whether a service binding named `ORIGIN` exists.
     pub origin_service: bool,
+    /// What a failed origin fetch settled in JS becomes
+    /// ([`app::origin_error_handler`](crate::app::origin_error_handler)).
+    pub on_origin_error: js_sys::Function,
 }
 
 thread_local! {
@@ -156,12 +159,13 @@ pub async fn load_app(
     let config = Config::from_value(value)?;
     let app = Rc::new(App {
         auth: Authenticator::new(config)?,
-        settings,
         clients: RefCell::new(HashMap::new()),
         demo,
         signing,
         origin_secret: env.secret(ORIGIN_SECRET).ok().map(|s| s.to_string()),
         origin_service: env.service(ORIGIN_BINDING).is_ok(),
+        on_origin_error: crate::app::origin_error_handler(settings.edge.log),
+        settings,
     });
     APP.with(|a| *a.borrow_mut() = Some(app.clone()));
     Ok(app)
