@@ -101,6 +101,48 @@ pub fn is_reserved_inbound(name: &str, origin_secret_header: &str) -> bool {
         || same_normalized(n, origin_secret_header.as_bytes())
 }
 
+/// [`is_reserved_inbound`] as the source of a JavaScript regular expression, for the
+/// `i` (ASCII case-insensitive) flag: a name it matches is exactly a name
+/// `is_reserved_inbound(name, origin_secret_header)` reserves (checked against it by
+/// this module's tests, with the `regex` crate's same syntax). The Worker drops the
+/// inbound headers it matches while copying them for the origin, in one pass on the JS
+/// side, instead of handing every name to wasm and back.
+///
+/// Letters and digits stand for themselves, `-` and `_` for `[-_]`, any other byte for
+/// its `\xHH` escape; the identity prefix matches any name it begins.
+pub fn reserved_inbound_pattern(origin_secret_header: &str) -> String {
+    fn push_name(out: &mut String, name: &str) {
+        for b in name.bytes() {
+            match b {
+                b'-' | b'_' => out.push_str("[-_]"),
+                b if b.is_ascii_alphanumeric() => out.push(char::from(b)),
+                b => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    out.push_str("\\x");
+                    out.push(char::from(HEX[usize::from(b >> 4)]));
+                    out.push(char::from(HEX[usize::from(b & 0x0f)]));
+                }
+            }
+        }
+    }
+    let mut out = String::from("^(?:");
+    push_name(&mut out, IDENTITY_PREFIX);
+    out.push_str("|(?:");
+    for (i, name) in METHOD_OVERRIDE_HEADERS
+        .iter()
+        .copied()
+        .chain([origin_secret_header])
+        .enumerate()
+    {
+        if i > 0 {
+            out.push('|');
+        }
+        push_name(&mut out, name);
+    }
+    out.push_str(")$)");
+    out
+}
+
 /// Whether two names are equal once normalised (ASCII lowercase, `_` read as `-`).
 fn same_normalized(a: &[u8], b: &[u8]) -> bool {
     let norm = |c: u8| {
@@ -269,6 +311,88 @@ mod tests {
                 || METHOD_OVERRIDE_HEADERS.contains(&n.as_str())
                 || n == normalize_name("X_Origin-Key");
             assert_eq!(is_reserved_inbound(name, "X_Origin-Key"), want, "{name}");
+        }
+    }
+
+    /// `reserved_inbound_pattern` with the `i` flag, in the `regex` crate (whose syntax
+    /// for what the pattern uses — `^ $ (?: | ) [-_] \xHH`, ASCII letters — is the JS one).
+    fn pattern_reserves(name: &str, secret: &str) -> bool {
+        let re = regex::Regex::new(&format!("(?i-u){}", reserved_inbound_pattern(secret)))
+            .expect("the pattern compiles");
+        re.is_match(name)
+    }
+
+    #[test]
+    fn the_js_pattern_agrees_with_is_reserved_inbound() {
+        let secrets = [
+            DEFAULT_ORIGIN_SECRET_HEADER,
+            "X_Origin-Key",
+            "x.secret+1",
+            "x$(a)|b*",
+            "k",
+        ];
+        let mut names: Vec<String> = [
+            "x-tokengate-kind",
+            "X_TOKENGATE_",
+            "x-tokengate",
+            "xtokengate-kind",
+            "x-tokengatekind",
+            "ax-tokengate-kind",
+            "X-HTTP-METHOD",
+            "x_http_method_",
+            "x-http-method-overrides",
+            "x-http-method-override",
+            "X_Method_Override",
+            "x-origin-key",
+            "x_origin_KEY",
+            "x-origin-keyx",
+            "x.secret+1",
+            "x.secret+11",
+            "xasecret+1",
+            "x$(a)|b*",
+            "x$(a)",
+            "b*",
+            "k",
+            "K",
+            "kk",
+            "authorization",
+            "",
+            "_",
+            "-",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        names.extend(IDENTITY_HEADERS.iter().map(|s| s.to_ascii_uppercase()));
+        for secret in secrets {
+            for name in &names {
+                assert_eq!(
+                    pattern_reserves(name, secret),
+                    is_reserved_inbound(name, secret),
+                    "{name:?} with secret {secret:?}: {}",
+                    reserved_inbound_pattern(secret)
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_js_pattern_agrees_on_any_token_name(
+            name in "[A-Za-z0-9!#$%&'*+.^_`|~-]{0,30}|(x|X)[-_](tokengate|TOKENGATE|http|method)[-_][A-Za-z_-]{0,20}",
+            secret in "[A-Za-z0-9!#$%&'*+.^_`|~-]{1,20}",
+        ) {
+            proptest::prop_assert_eq!(
+                pattern_reserves(&name, &secret),
+                is_reserved_inbound(&name, &secret)
+            );
+            proptest::prop_assert_eq!(
+                pattern_reserves(&name, DEFAULT_ORIGIN_SECRET_HEADER),
+                is_reserved_inbound(&name, DEFAULT_ORIGIN_SECRET_HEADER)
+            );
+            // A name reserved as the secret is the secret in another spelling.
+            let respelled = secret.to_ascii_uppercase().replace('-', "_");
+            proptest::prop_assert!(pattern_reserves(&respelled, &secret));
         }
     }
 

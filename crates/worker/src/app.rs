@@ -325,19 +325,6 @@ fn push_header(out: &mut String, name: &str, value: &str) {
     out.push('\n');
 }
 
-/// The inbound headers (`names`, one per line as [`host::header_names`] lists them) that
-/// must not reach the origin ([`headers::is_reserved_inbound`]), one per line.
-fn reserved_inbound(names: &str, origin_secret_header: &str) -> String {
-    let mut out = String::new();
-    for name in names.split('\n') {
-        if !name.is_empty() && headers::is_reserved_inbound(name, origin_secret_header) {
-            out.push_str(name);
-            out.push('\n');
-        }
-    }
-    out
-}
-
 /// Forwards the request to the origin (service binding `ORIGIN`, the configured
 /// `origin`, or the demo echo), with identity headers when `principal` is given.
 async fn forward(
@@ -380,8 +367,8 @@ async fn forward(
         .as_deref()
         .unwrap_or(headers::DEFAULT_ORIGIN_SECRET_HEADER);
     // Inbound identity, origin-secret and method-override headers, in every spelling
-    // an origin may fold together, are dropped on every path.
-    let drop = reserved_inbound(&host::header_names(&inc.headers)?, secret_header);
+    // an origin may fold together, are dropped on every path (`App::reserved_inbound`).
+    let reserved = &app.reserved_inbound;
     let secret_name = app.origin_secret.as_ref().map(|_| secret_header);
     let secret = app.origin_secret.as_deref();
     let drop_authorization = !settings.edge.forward_authorization;
@@ -391,7 +378,7 @@ async fn forward(
             let headers = host::forward_headers(
                 &inc.headers,
                 drop_authorization,
-                &drop,
+                reserved,
                 &set,
                 secret_name,
                 secret,
@@ -440,7 +427,7 @@ async fn forward(
         &inc.raw,
         method,
         drop_authorization,
-        &drop,
+        reserved,
         &set,
         secret_name,
         secret,

@@ -6,25 +6,20 @@
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(inline_js = r#"
-// Which inbound headers are dropped is decided in Rust (tokengate::headers), from the names
-// tgHeaderNames lists; `drop` names them, one per line.
-export function tgHeaderNames(h) {
-  let out = "";
-  for (const k of h.keys()) out += k + "\n";
-  return out;
-}
-export function tgForwardHeaders(src, dropAuthorization, drop, set, secretName, secret) {
+// Which inbound headers are dropped is decided in Rust: `reserved` is the RegExp of
+// tokengate::headers::reserved_inbound_pattern (flag i), made once per isolate.
+export function tgForwardHeaders(src, dropAuthorization, reserved, set, secretName, secret) {
   const h = new Headers(src);
   h.delete("host");
   if (dropAuthorization) h.delete("authorization");
-  if (drop) for (const k of drop.split("\n")) if (k) h.delete(k);
+  for (const k of src.keys()) if (reserved.test(k)) h.delete(k);
   const p = set.split("\n");
   for (let i = 0; i + 1 < p.length; i += 2) h.set(p[i], p[i + 1]);
   if (secretName !== undefined) h.set(secretName, secret);
   return h;
 }
-export function tgForward(service, target, req, method, dropAuthorization, drop, set, secretName, secret) {
-  const headers = tgForwardHeaders(req.headers, dropAuthorization, drop, set, secretName, secret);
+export function tgForward(service, target, req, method, dropAuthorization, reserved, set, secretName, secret) {
+  const headers = tgForwardHeaders(req.headers, dropAuthorization, reserved, set, secretName, secret);
   const init = { method: method ?? req.method, headers, body: req.body, redirect: "manual" };
   return (service ?? globalThis).fetch(target, init);
 }
@@ -53,20 +48,15 @@ export function tgWithServerTiming(res, value) {
 }
 "#)]
 extern "C" {
-    /// The names of `headers` (lower case, as the runtime keeps them), each followed
-    /// by a newline.
-    #[wasm_bindgen(js_name = tgHeaderNames, catch)]
-    pub fn header_names(headers: &web_sys::Headers) -> Result<String, JsValue>;
-
     /// The headers for the origin: a copy of `src` without `host`, without the headers
-    /// named in `drop` (one per line), and without `authorization` when
+    /// whose names `reserved` matches, and without `authorization` when
     /// `drop_authorization`; then `set`, `name\nvalue\n` pairs (values free of
     /// control characters), and `secret_name: secret`, are set.
     #[wasm_bindgen(js_name = tgForwardHeaders, catch)]
     pub fn forward_headers(
         src: &web_sys::Headers,
         drop_authorization: bool,
-        drop: &str,
+        reserved: &js_sys::RegExp,
         set: &str,
         secret_name: Option<&str>,
         secret: Option<&str>,
@@ -83,7 +73,7 @@ extern "C" {
         req: &web_sys::Request,
         method: Option<&str>,
         drop_authorization: bool,
-        drop: &str,
+        reserved: &js_sys::RegExp,
         set: &str,
         secret_name: Option<&str>,
         secret: Option<&str>,

@@ -58,6 +58,10 @@ pub struct App {
     /// What a failed origin fetch settled in JS becomes
     /// ([`app::origin_error_handler`](crate::app::origin_error_handler)).
     pub on_origin_error: js_sys::Function,
+    /// The inbound headers never forwarded ([`tokengate::headers::is_reserved_inbound`]
+    /// with the configured origin-secret header) as the JS RegExp the forwarding helper
+    /// tests each name with ([`tokengate::headers::reserved_inbound_pattern`]).
+    pub reserved_inbound: js_sys::RegExp,
 }
 
 thread_local! {
@@ -165,6 +169,16 @@ pub async fn load_app(
         origin_secret: env.secret(ORIGIN_SECRET).ok().map(|s| s.to_string()),
         origin_service: env.service(ORIGIN_BINDING).is_ok(),
         on_origin_error: crate::app::origin_error_handler(settings.edge.log),
+        reserved_inbound: js_sys::RegExp::new(
+            &tokengate::headers::reserved_inbound_pattern(
+                settings
+                    .edge
+                    .origin_secret_header
+                    .as_deref()
+                    .unwrap_or(tokengate::headers::DEFAULT_ORIGIN_SECRET_HEADER),
+            ),
+            "i",
+        ),
         settings,
     });
     APP.with(|a| *a.borrow_mut() = Some(app.clone()));
