@@ -10,15 +10,14 @@
 # build on a fresh machine too.
 #
 # worker-build's generated JS glue ships as generated: no rewriting of its template.
-# (Until 2026-12-02 this script regex-patched it, queueMicrotask -> promise reaction and
-# the entrypoint Proxy -> a subclass, for a claimed 25-35 us of CPU per request. Measured
-# on the 2-core dev machine, same wasm, patched vs unpatched glue side by side in
-# workerd (Miniflare), workerd CPU time per request over alternating rounds (two runs,
-# 8 x 4 s and 12 x 3 s per scenario, 8 connections): medians 460-710 us per request;
-# unpatched minus patched, by mean, public +31/+17 us, 100 RS256 tokens +16/+46 us,
-# unique ES256 +12/-17 us, with a round-to-round s.d. of 45-135 us: about +17 us
-# (2.5%) pooled, 1.3 standard errors, within noise; the bench/edge req/s ratios showed
-# no gain either. So the patch went, with its risk of breaking on a worker-build bump.)
+# Its entry module exports a class (a WorkerEntrypoint constructed per request, behind a
+# Proxy that re-creates the Wasm instance after a trap); a profile of the Worker in
+# workerd (V8 CPU profile over the inspector, 2026-12-02) puts that construction at
+# 7.6% (cached tokens) to 10.9% (new tokens) of the sampled CPU of the workerd process. worker-build's one alternative,
+# CUSTOM_SHIM, builds for wasm-bindgen's bundler target, which has no state reset: a
+# trap would then leave the isolate answering 500 until it is recycled. The entry stays.
+# (What the request path itself does about its cost, in crates/worker/src/lib.rs: one
+# synchronous poll, no Rust future around the origin's fetch.)
 #
 # Env knobs:
 #   WORKER_PROFILE=release|dev   cargo profile (default release)
