@@ -70,7 +70,9 @@ impl SignatureBackend for RustBackend {
 /// A verification kept for reuse; see the module docs (`src/authenticator.rs`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Kept {
-    /// The verified, classified token.
+    /// The verified, classified token; from an [`Authenticator`] with its token cache
+    /// on, in the form the cache keeps ([`Verified::for_reuse`]: the checked claims and
+    /// `act`, no header).
     pub verified: Verified,
     /// The configured issuer (index) it was verified against.
     pub issuer: usize,
