@@ -287,6 +287,18 @@ function render(res, tgts) {
           "",
         ]);
       }
+      for (const r of mem.results) {
+        const b = r.isolate.before;
+        const a = r.isolate.after;
+        rows.push([
+          `edge: isolate memory, ${mem.n} tokens`,
+          r.label,
+          `${b.isolate.toFixed(1)} -> ${a.isolate.toFixed(1)} MB (JS heap ${b.heapUsed.toFixed(1)} -> ${a.heapUsed.toFixed(1)}, ` +
+            `${a.heapUsedBeforeGc.toFixed(1)} before GC; wasm ${b.wasmMemory.toFixed(1)} -> ${a.wasmMemory.toFixed(1)}; buffers ${(a.backingStore ?? 0).toFixed(1)})`,
+          `after = ${((100 * a.isolate) / mem.limitMB).toFixed(1)}% of ${mem.limitMB} MB`,
+          "",
+        ]);
+      }
     }
     const npm = res.edge.npmWorkerd;
     if (npm) {

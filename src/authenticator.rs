@@ -22,6 +22,13 @@
 //! still of that generation and usable without any I/O, and every time claim holds at
 //! the current time. When the key set is due a refresh the full path runs (it starts the
 //! refresh), and a kept result of the generation it then uses is still reused.
+//!
+//! The token cache keeps a success as [`Verified::for_reuse`] makes it: the claims the
+//! reuse rule reads (`iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, the issuer's
+//! `required_claims`) and `act`, the principal, no protected header. With the cache on,
+//! [`Authenticator::verify`] returns that form on a miss too, so that a caller sees the
+//! same claims whether the token was kept or not; with it off (capacity 0, the npm
+//! package) the whole token.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -63,7 +70,9 @@ impl SignatureBackend for RustBackend {
 /// A verification kept for reuse; see the module docs (`src/authenticator.rs`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Kept {
-    /// The verified, classified token.
+    /// The verified, classified token; from an [`Authenticator`] with its token cache
+    /// on, in the form the cache keeps ([`Verified::for_reuse`]: the checked claims and
+    /// `act`, no header).
     pub verified: Verified,
     /// The configured issuer (index) it was verified against.
     pub issuer: usize,
@@ -119,7 +128,9 @@ pub struct TokenCookie<'a> {
 pub struct Authenticator {
     gate: Gate,
     keys: KeyProvider,
-    cache: RefCell<TokenCache<Kept>>,
+    /// Boxed: the hash table's slots (and their spare half) then hold a pointer, not a
+    /// `Kept`.
+    cache: RefCell<TokenCache<Box<Kept>>>,
 }
 
 impl Authenticator {
@@ -206,7 +217,7 @@ impl Authenticator {
             };
         if let Some(key) = &cache_key {
             let hit = self.cache.borrow_mut().lookup(key, now);
-            if let Some(kept) = hit {
+            if let Some(kept) = hit.map(|k| *k) {
                 if self.recheck(&kept, now)? {
                     return Ok(Verification {
                         kept,
@@ -225,7 +236,7 @@ impl Authenticator {
         // due, or the keys are served stale) is reused too: the same rule.
         if let Some(key) = &cache_key {
             let hit = self.cache.borrow_mut().get(key, keys.generation, now);
-            if let Some(kept) = hit {
+            if let Some(kept) = hit.map(|k| *k) {
                 self.gate.revalidate(issuer, &kept.verified, now)?;
                 return Ok(Verification {
                     kept,
@@ -242,7 +253,15 @@ impl Authenticator {
                 &unverified.jws.signature,
             )
             .await;
-        let verified = self.gate.complete(&unverified, &check, ok, now)?;
+        let mut verified = self.gate.complete(&unverified, &check, ok, now)?;
+        // With the cache on, what the caller gets is what the cache keeps, on a miss as
+        // on a hit: the same claims either way.
+        if cache_key.is_some() {
+            verified = self
+                .gate
+                .for_reuse(issuer, verified)
+                .ok_or(TokenError::IssuerMismatch)?;
+        }
         let kept = Kept {
             verified,
             issuer,
@@ -252,9 +271,13 @@ impl Authenticator {
             let until = u64::try_from(exp)
                 .unwrap_or(0)
                 .saturating_add(self.config().leeway);
-            self.cache
-                .borrow_mut()
-                .insert(key, kept.clone(), until, keys.generation, now);
+            self.cache.borrow_mut().insert(
+                key,
+                Box::new(kept.clone()),
+                until,
+                keys.generation,
+                now,
+            );
         }
         Ok(Verification {
             kept,

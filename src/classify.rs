@@ -276,6 +276,23 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// Gives back the spare capacity of its lists and strings (what a long-lived copy,
+    /// such as a token cache entry, should not hold on to).
+    pub fn shrink_to_fit(&mut self) {
+        self.subject.shrink_to_fit();
+        self.issuer.shrink_to_fit();
+        for s in [&mut self.client_id, &mut self.user_id]
+            .into_iter()
+            .flatten()
+        {
+            s.shrink_to_fit();
+        }
+        for list in [&mut self.scopes, &mut self.roles, &mut self.audiences] {
+            list.iter_mut().for_each(String::shrink_to_fit);
+            list.shrink_to_fit();
+        }
+    }
+
     /// Whether this is a machine principal.
     pub fn is_machine(&self) -> bool {
         self.kind == Kind::Machine

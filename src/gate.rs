@@ -245,6 +245,13 @@ impl Gate {
         verify::validate_claims(&verified.token.claims, rules, self.config.leeway, now)
     }
 
+    /// `verified` (of issuer `issuer`) as a token cache keeps it: only what
+    /// [`Gate::revalidate`] and the adapters read ([`Verified::for_reuse`]). `None` for
+    /// an issuer index this gate does not have.
+    pub fn for_reuse(&self, issuer: usize, verified: Verified) -> Option<Verified> {
+        Some(verified.for_reuse(self.rules.get(issuer)?))
+    }
+
     fn rules_for(&self, unverified: &Unverified<'_>) -> Result<&IssuerRules, TokenError> {
         self.rules
             .get(unverified.issuer_index)

@@ -61,7 +61,8 @@ pub use jws::{b64_decode, b64_encode, parse as parse_jws, Jws, DEFAULT_MAX_TOKEN
 pub use token_cache::{TokenCache, TokenKey};
 pub use verify::{
     check_typ, normalise_typ, peek, time_state, validate_claims, verify, verify_jws, IssuerRules,
-    TimeClaims, TimeState, Unverified, Verified, VerifiedToken,
+    TimeClaims, TimeState, Unverified, Verified, VerifiedToken, KEPT_EXTRA_CLAIMS,
+    VALIDATED_CLAIMS,
 };
 
 // Classification and policy.

@@ -329,6 +329,42 @@ pub fn time_state(claims: &Claims, leeway: u64, now: UnixSeconds) -> Result<Time
     })
 }
 
+/// The claims [`validate_claims`] reads, besides an issuer's
+/// [`IssuerRules::required_claims`] (whose presence it checks): what a kept
+/// verification must hold for [`Gate::revalidate`](crate::Gate::revalidate) to redo
+/// exactly the checks of the first verification.
+pub const VALIDATED_CLAIMS: [&str; 6] = ["iss", "sub", "aud", "exp", "nbf", "iat"];
+
+/// The claims a kept verification holds besides those [`validate_claims`] reads: `act`,
+/// which the token exchange copies into the token it mints
+/// ([`plan`](crate::plan)).
+pub const KEPT_EXTRA_CLAIMS: [&str; 1] = ["act"];
+
+impl Verified {
+    /// This verification as a token cache keeps it: the claims that reusing it reads
+    /// ([`VALIDATED_CLAIMS`], the issuer's `required_claims`, [`KEPT_EXTRA_CLAIMS`])
+    /// and no others, no protected header, the [`Principal`](crate::Principal),
+    /// algorithm, `kid` and issuer index as they are. [`validate_claims`] gives the same
+    /// answer on both at any time (it reads nothing else), and classification is not
+    /// redone on a hit, so a reuse checks what the first verification checked.
+    pub fn for_reuse(mut self, rules: &IssuerRules) -> Verified {
+        retain_for_reuse(&mut self.token.claims, rules);
+        self.token.header = Claims::new();
+        self.principal.shrink_to_fit();
+        self
+    }
+}
+
+/// Drops every claim but those [`validate_claims`] reads with `rules` and
+/// [`KEPT_EXTRA_CLAIMS`].
+fn retain_for_reuse(claims: &mut Claims, rules: &IssuerRules) {
+    claims.retain(|name, _| {
+        VALIDATED_CLAIMS.contains(&name.as_str())
+            || KEPT_EXTRA_CLAIMS.contains(&name.as_str())
+            || rules.required_claims.iter().any(|r| r == name)
+    });
+}
+
 /// Validates the registered claims of verified-signature `claims` against `rules`.
 pub fn validate_claims(
     claims: &Claims,
@@ -397,6 +433,39 @@ mod tests {
 
     fn claims(v: serde_json::Value) -> Claims {
         v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn the_claims_kept_for_reuse_validate_as_all_of_them() {
+        let mut strict = rules();
+        strict.max_age = Some(100);
+        strict.required_claims = vec!["tenant".into(), "jti".into()];
+        let variants = [
+            serde_json::json!({"iss":"https://iss/","aud":"api","exp":1000,"iat":900,"nbf":900,"jti":"j","tenant":"t","x":[1,2]}),
+            serde_json::json!({"iss":"https://iss/","aud":["other","api"],"exp":1000,"sub":"s","tenant":null,"act":{"sub":"a"}}),
+            serde_json::json!({"iss":"https://iss/","aud":["other"],"exp":1000,"jti":"j","tenant":"t"}),
+            serde_json::json!({"iss":"https://iss/","aud":[1],"exp":1000.5,"iat":"900","big":"b".repeat(500)}),
+            serde_json::json!({"iss":"https://other/","aud":"api","exp":1000,"nbf":990}),
+            serde_json::json!({"iss":"https://iss/","aud":"api","sub":7,"jti":"j","tenant":"t"}),
+            serde_json::json!({"aud":"api","exp":1000,"iat":1200}),
+        ];
+        for v in variants {
+            let full = claims(v);
+            for r in [rules(), strict.clone()] {
+                let mut kept = full.clone();
+                retain_for_reuse(&mut kept, &r);
+                assert!(kept.keys().all(|k| VALIDATED_CLAIMS.contains(&k.as_str())
+                    || KEPT_EXTRA_CLAIMS.contains(&k.as_str())
+                    || r.required_claims.contains(k)));
+                for now in [
+                    0, 850, 899, 900, 950, 990, 1000, 1059, 1060, 1140, 1300, 5000,
+                ] {
+                    let a = validate_claims(&full, &r, 60, now);
+                    let b = validate_claims(&kept, &r, 60, now);
+                    assert_eq!(a, b, "{full:?} at {now}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -120,8 +120,9 @@ export async function bundleWorker(root, src, outfile) {
  * Boots one Worker in its own Miniflare, hence its own workerd process, and returns
  * { mf, url, pid }: the pid is that workerd's, whose CPU time and memory are what the
  * Worker costs (Miniflare's own small service Workers run in the same process).
+ * `inspectorPort`: workerd then serves the V8 inspector there (inspector.mjs).
  */
-export async function bootWorker({ name, dir, modules, bindings, compatDate }) {
+export async function bootWorker({ name, dir, modules, bindings, compatDate, inspectorPort }) {
   const miniflare = await import("miniflare");
   const v4 = {
     name,
@@ -139,6 +140,8 @@ export async function bootWorker({ name, dir, modules, bindings, compatDate }) {
     kvNamespaces: ["JWKS_CACHE", "CLIENTS"],
     bindings,
   };
+  // workerd's own inspector (see inspector.mjs); no Miniflare proxy in front of it.
+  if (inspectorPort != null) v4.inspectorPort = inspectorPort;
   const opts = typeof miniflare.convertV4MiniflareOptions === "function" ? miniflare.convertV4MiniflareOptions(v4) : v4;
   const known = new Set(descendants(process.pid, "workerd"));
   const mf = new miniflare.Miniflare(opts);
