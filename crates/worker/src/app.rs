@@ -122,10 +122,20 @@ pub fn origin_failed(log: &mut LogLine, error: &JsValue) -> Response {
     deny_response(&deny, None)
 }
 
-/// The isolate's handler of a failed origin fetch settled in JS ([`host::settle`]):
+thread_local! {
+    /// The isolate's [`origin_error_handler`], made on first use.
+    static ON_ORIGIN_ERROR: std::cell::OnceCell<js_sys::Function> = const { std::cell::OnceCell::new() };
+}
+
+/// The handler of a failed origin fetch settled in JS ([`host::settle`]):
 /// `(error, request, started)` to [`origin_failed`]'s response, its line logged as
-/// `level` asks. Made once per isolate ([`App`]), not per request.
-pub fn origin_error_handler(level: LogLevel) -> js_sys::Function {
+/// `level` (the isolate's `edge.log`, fixed for its life) asks. Made once per isolate,
+/// not per request.
+fn origin_error_handler(level: LogLevel) -> js_sys::Function {
+    ON_ORIGIN_ERROR.with(|h| h.get_or_init(|| make_origin_error_handler(level)).clone())
+}
+
+fn make_origin_error_handler(level: LogLevel) -> js_sys::Function {
     let handler = move |error: JsValue, req: web_sys::Request, started: f64| {
         let inc = Incoming::new(req);
         let mut log = LogLine::new(inc.method, inc.path);
@@ -152,10 +162,8 @@ pub async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Answer {
     let mut timing_level = ServerTiming::Off;
     // A 500's body says only that the authorizer failed (see `Deny::public_description`);
     // what failed goes to the log line.
-    let mut on_origin_error = None;
     let reply = match load_app(&env, &inc.url, &inc.headers).await {
         Ok(app) => {
-            on_origin_error = Some(app.on_origin_error.clone());
             level = app.settings.edge.log;
             timing_level = app.settings.edge.server_timing;
             match handle_inner(&app, &inc, &env, &ctx, &mut log, started).await {
@@ -177,9 +185,10 @@ pub async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Answer {
     let ready = match reply {
         Reply::Made(r) => Ready::Made(r),
         Reply::Fetch(p) => {
-            if let (ServerTiming::Off, Some(on_error)) = (timing_level, &on_origin_error) {
+            if timing_level == ServerTiming::Off {
                 let line = log.wanted(level).then(|| log.head()).flatten();
-                let settled = host::settle(&p, &inc.raw, line.as_deref(), started, on_error);
+                let on_error = origin_error_handler(level);
+                let settled = host::settle(&p, &inc.raw, line.as_deref(), started, &on_error);
                 return Answer::Promise(settled);
             }
             match JsFuture::from(p).await.and_then(JsCast::dyn_into) {

@@ -55,9 +55,6 @@ pub struct App {
     pub origin_secret: Option<String>,
     /// Whether a service binding named `ORIGIN` exists.
     pub origin_service: bool,
-    /// What a failed origin fetch settled in JS becomes
-    /// ([`app::origin_error_handler`](crate::app::origin_error_handler)).
-    pub on_origin_error: js_sys::Function,
     /// The inbound headers never forwarded ([`tokengate::headers::is_reserved_inbound`]
     /// with the configured origin-secret header) as the JS RegExp the forwarding helper
     /// tests each name with ([`tokengate::headers::reserved_inbound_pattern`]).
@@ -168,7 +165,6 @@ pub async fn load_app(
         signing,
         origin_secret: env.secret(ORIGIN_SECRET).ok().map(|s| s.to_string()),
         origin_service: env.service(ORIGIN_BINDING).is_ok(),
-        on_origin_error: crate::app::origin_error_handler(settings.edge.log),
         reserved_inbound: js_sys::RegExp::new(
             &tokengate::headers::reserved_inbound_pattern(
                 settings
