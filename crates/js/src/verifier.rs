@@ -7,10 +7,12 @@
 //! the Node.js entry registered it, else WebCrypto, with the Rust backend as the
 //! fallback or with `signatureBackend: "wasm"`; the core's token cache is disabled
 //! here) and polls it once: when nothing had to wait (keys in memory, a synchronous
-//! signature check) it answers with the result itself, sparing the promise machinery,
-//! and keeps the success for [`Verifier::recheck`] and [`Verifier::authorize_kept`],
-//! which let the JS wrapper (`npm/api.js`) reuse the result of a repeated token after
-//! checking the key set and the time claims again. [`Verifier::authorize`] (the
+//! signature check) it answers with the result itself, sparing the promise machinery;
+//! when it waits for WebCrypto's `verify` only, it hands that promise to the wrapper,
+//! which awaits it and resumes the verification ([`Verifier::resume`]). It keeps the
+//! success for [`Verifier::recheck`] and [`Verifier::authorize_kept`], which let the
+//! JS wrapper (`npm/api.js`) reuse the result of a repeated token after checking the
+//! key set and the time claims again. [`Verifier::authorize`] (the
 //! wrapper's path when nothing is kept) verifies and checks a
 //! [`Requirement`](tokengate::Requirement) with a compiled [`Policy`].
 
