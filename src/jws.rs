@@ -5,7 +5,6 @@
 //! payload must be JSON objects with no duplicate key at any depth, and the signature
 //! part must not be empty.
 
-use std::collections::HashSet;
 use std::fmt;
 
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
@@ -269,9 +268,9 @@ impl<'de> Visitor<'de> for NoDupVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
-        let mut seen = HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
-            if !seen.insert(key.clone()) {
+            // The map itself tells a duplicate (no second set of the keys to hash).
+            if out.contains_key(&key) {
                 return Err(de::Error::custom(format_args!("duplicate key {key:?}")));
             }
             let v = map.next_value_seed(NoDup)?;

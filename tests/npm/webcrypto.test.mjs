@@ -247,6 +247,46 @@ test("an importKey failure falls back to the Rust backend", async () => {
   }
 });
 
+test("the WebCrypto promise the wrapper awaits: only a fulfilled true is valid", async () => {
+  // verify() awaits crypto.subtle.verify's promise in JS and hands the outcome back to
+  // the wasm side (crates/webcrypto poll_handoff, Verifier.resume). Whatever the
+  // promise does other than fulfil with true is an invalid signature.
+  const subtle = globalThis.crypto.subtle;
+  const original = subtle.verify;
+  const answers = {
+    rejects: () => Promise.reject(new DOMException("bad", "OperationError")),
+    throws: () => {
+      throw new TypeError("bad");
+    },
+    "fulfils with 1": () => Promise.resolve(1),
+    'fulfils with "true"': () => Promise.resolve("true"),
+    "returns true (no promise)": () => true,
+    "fulfils with true": () => Promise.resolve(true),
+  };
+  const v = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: JWKS, signatureBackend: "webcrypto" });
+  // Keys imported (by the real WebCrypto) before verify is replaced.
+  for (const key of Object.values(KEYS)) assert.equal((await v.verify(token(key))).ok, true);
+  try {
+    for (const [what, answer] of Object.entries(answers)) {
+      subtle.verify = answer;
+      const valid = what === "fulfils with true" || what === "returns true (no promise)";
+      for (const key of Object.values(KEYS)) {
+        const r = await v.verify(token(key));
+        if (valid) assert.equal(r.ok, true, `${what} ${key.alg}: ${JSON.stringify(r.error)}`);
+        else assert.equal(r.error?.code, "signature_invalid", `${what} ${key.alg}`);
+      }
+    }
+  } finally {
+    delete subtle.verify;
+    if (subtle.verify !== original) subtle.verify = original;
+  }
+  // Many verifications in flight at once each get their own answer.
+  const good = Object.values(KEYS).flatMap((key) => [token(key), token(key)]);
+  const bad = Object.values(KEYS).map((key) => tamper(token(key), "flip"));
+  const all = await Promise.all([...good, ...bad].map((t) => v.verify(t)));
+  assert.deepEqual(all.map((r) => r.ok), [...good.map(() => true), ...bad.map(() => false)]);
+});
+
 test("a runtime without crypto.subtle uses the Rust backend", async () => {
   const descriptor = Object.getOwnPropertyDescriptor(globalThis, "crypto");
   Object.defineProperty(globalThis, "crypto", { value: undefined, configurable: true, writable: true });

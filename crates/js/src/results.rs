@@ -3,6 +3,8 @@
 //! They cross as JSON text parsed with `JSON.parse`, the fastest way to build a plain
 //! object tree from wasm.
 
+use std::cell::RefCell;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 use wasm_bindgen::JsValue;
@@ -191,7 +193,37 @@ pub fn to_json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
+/// The largest buffer [`to_js`] keeps between calls (bytes); a larger result's buffer
+/// is given back after use.
+const KEEP_BUF: usize = 64 * 1024;
+
+thread_local! {
+    /// The JSON text of the result being built, kept between calls so that a result
+    /// does not grow a fresh `String` (several reallocations and copies) each time.
+    static BUF: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(4096));
+}
+
 /// A result as a plain JS object.
 pub fn to_js<T: Serialize>(v: &T) -> JsValue {
-    js_sys::JSON::parse(&to_json(v)).unwrap_or(JsValue::NULL)
+    let parse = |buf: &mut Vec<u8>| {
+        buf.clear();
+        // The result types serialize infallibly (string keys), and serde_json writes
+        // UTF-8; `null` otherwise, as `to_json`.
+        let text = match serde_json::to_writer(&mut *buf, v) {
+            Ok(()) => std::str::from_utf8(buf).unwrap_or("null"),
+            Err(_) => "null",
+        };
+        js_sys::JSON::parse(text).unwrap_or(JsValue::NULL)
+    };
+    BUF.with(|b| match b.try_borrow_mut() {
+        Ok(mut buf) => {
+            let out = parse(&mut buf);
+            if buf.capacity() > KEEP_BUF {
+                *buf = Vec::with_capacity(4096);
+            }
+            out
+        }
+        // Not reached (serializing calls no JS, so no result is built inside another).
+        Err(_) => parse(&mut Vec::new()),
+    })
 }

@@ -7,15 +7,19 @@
 //! the Node.js entry registered it, else WebCrypto, with the Rust backend as the
 //! fallback or with `signatureBackend: "wasm"`; the core's token cache is disabled
 //! here) and polls it once: when nothing had to wait (keys in memory, a synchronous
-//! signature check) it answers with the result itself, sparing the promise machinery,
-//! and keeps the success for [`Verifier::recheck`] and [`Verifier::authorize_kept`],
-//! which let the JS wrapper (`npm/api.js`) reuse the result of a repeated token after
-//! checking the key set and the time claims again. [`Verifier::authorize`] (the
+//! signature check) it answers with the result itself, sparing the promise machinery;
+//! when it waits for WebCrypto's `verify` only, it hands that promise to the wrapper,
+//! which awaits it and resumes the verification ([`Verifier::resume`]). It keeps the
+//! success for [`Verifier::recheck`] and [`Verifier::authorize_kept`], which let the
+//! JS wrapper (`npm/api.js`) reuse the result of a repeated token after checking the
+//! key set and the time claims again. [`Verifier::authorize`] (the
 //! wrapper's path when nothing is kept) verifies and checks a
 //! [`Requirement`](tokengate::Requirement) with a compiled [`Policy`].
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
 use js_sys::{Array, Function, Object, Promise, Reflect};
@@ -24,10 +28,10 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, spawn_local};
 
 use tokengate::UnixSeconds;
-use tokengate::{poll_once, Authenticator, Kept};
+use tokengate::{Authenticator, Kept};
 use tokengate::{Deny, ErrorCode, RequestError, TokenError};
 use tokengate::{Policy, PolicyConfig, RouteConfig};
-use tokengate_webcrypto::Backend;
+use tokengate_webcrypto::{poll_handoff, Backend, HostPromise};
 
 use crate::io::{get_fn, JsIo};
 use crate::options::{
@@ -46,6 +50,21 @@ struct Inner {
     current_date: Option<Function>,
     backend: Backend,
     memo: RefCell<Memo>,
+    /// The verifications waiting for a WebCrypto promise that the JS wrapper awaits
+    /// ([`Verifier::verify_now`], [`Verifier::resume`]), by wait id.
+    waiting: RefCell<HashMap<u32, Waiting>>,
+    next_wait: Cell<u32>,
+}
+
+/// A verification in flight.
+type Pending = Pin<Box<dyn Future<Output = Result<Kept, Deny>>>>;
+
+/// A verification waiting for the WebCrypto promise `host`, and whether to keep its
+/// success.
+struct Waiting {
+    pending: Pending,
+    host: HostPromise,
+    keep: bool,
 }
 
 /// The verifications that the package's JS wrapper (`npm/api.js`) keeps by token
@@ -180,6 +199,8 @@ pub fn create_verifier(options: JsValue) -> Result<Verifier, JsValue> {
                 capacity: memo_capacity,
                 ..Memo::default()
             }),
+            waiting: RefCell::new(HashMap::new()),
+            next_wait: Cell::new(0),
         }),
     })
 }
@@ -309,25 +330,65 @@ impl Verifier {
     /// Answers with the result object (`{ ok: true, principal, claims, header }` or
     /// `{ ok: false, error }`) itself when the verification completes without waiting
     /// (keys in memory and a synchronous signature check: the usual case in Node.js);
-    /// otherwise with a promise of `[result, id]`. Throws when `currentDate` misbehaves. With `keep`, a
-    /// success is kept for [`Verifier::recheck`] and [`Verifier::authorize_kept`] under
-    /// `id` (in the synchronous case, the id [`Verifier::last_id`] returns next); 0 when
+    /// with `[promise, wait]` when it waits for a WebCrypto `verify` only (the usual
+    /// case on edge runtimes): the wrapper awaits `promise` and hands its outcome to
+    /// [`Verifier::resume`] with `wait`; otherwise with a promise of `[result, id]`.
+    /// Throws when `currentDate` misbehaves. With `keep`, a success is kept for
+    /// [`Verifier::recheck`] and [`Verifier::authorize_kept`] under `id` (when the
+    /// result comes synchronously, the id [`Verifier::last_id`] returns next); 0 when
     /// nothing was kept.
     #[wasm_bindgen(js_name = verifyNow)]
     pub fn verify_now(&self, token: JsValue, keep: bool) -> Result<JsValue, JsValue> {
         self.inner.memo.borrow_mut().last = 0;
         let now = self.inner.now()?;
         let inner = Rc::clone(&self.inner);
-        let pending = Box::pin(async move { inner.verify(&token, now).await });
-        match poll_once(pending) {
+        self.drive(
+            Box::pin(async move { inner.verify(&token, now).await }),
+            keep,
+        )
+    }
+
+    /// `resume(wait, fulfilled, value)`: the outcome of the promise of a `[promise,
+    /// wait]` answer (`fulfilled` false: it rejected, and `value` is ignored): answers
+    /// as [`Verifier::verify_now`]. Throws for an unknown `wait`. Each wait is resumed
+    /// once.
+    pub fn resume(&self, wait: u32, fulfilled: bool, value: JsValue) -> Result<JsValue, JsValue> {
+        self.inner.memo.borrow_mut().last = 0;
+        let Some(w) = self.inner.waiting.borrow_mut().remove(&wait) else {
+            return Err(
+                js_sys::TypeError::new("tokengate: no such verification is waiting").into(),
+            );
+        };
+        w.host.settle(fulfilled.then_some(&value));
+        self.drive(w.pending, w.keep)
+    }
+
+    /// Polls a verification: its result, `[promise, wait]` when it waits for a WebCrypto
+    /// promise that the wrapper awaits, else a promise of `[result, id]` (an executor
+    /// polls it again with a real waker, which is all a future owes: only the waker of
+    /// its latest poll is woken).
+    fn drive(&self, mut pending: Pending, keep: bool) -> Result<JsValue, JsValue> {
+        match poll_handoff(pending.as_mut()) {
             Ok(outcome) => {
                 let (result, id) = self.inner.settle(outcome, keep);
                 self.inner.memo.borrow_mut().last = id;
                 Ok(result)
             }
-            // Not done: the executor polls the same future again (with a real waker,
-            // which is all a future owes: only the waker of its latest poll is woken).
-            Err(pending) => {
+            Err(Some(host)) => {
+                let wait = self.inner.next_wait.get().wrapping_add(1);
+                self.inner.next_wait.set(wait);
+                let promise = host.promise.clone();
+                self.inner.waiting.borrow_mut().insert(
+                    wait,
+                    Waiting {
+                        pending,
+                        host,
+                        keep,
+                    },
+                );
+                Ok(Array::of2(&promise, &wait.into()).into())
+            }
+            Err(None) => {
                 let inner = Rc::clone(&self.inner);
                 Ok(future_to_promise(async move {
                     let (result, id) = inner.settle(pending.await, keep);

@@ -33,15 +33,22 @@
 //! key-set generation or `kid`) keeps verifiers and issuers from ever sharing a wrong
 //! key.
 //!
+//! A caller that can await a promise itself polls with [`poll_handoff`]: a WebCrypto
+//! `verify` then hands it its promise instead of awaiting it through `JsFuture` (the
+//! npm package's wrapper awaits it and resumes the verification with the outcome).
+//!
 //! Once a key is imported, a `verify` that throws or rejects (a malformed signature)
 //! counts as an invalid signature. Signatures of the wrong length for ECDSA and
 //! Ed25519 are rejected before the host is asked. Nothing here panics.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
+use std::future::Future;
 use std::hash::{Hash, Hasher};
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll as TaskPoll, Waker};
 
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use serde_json::Value;
@@ -96,6 +103,8 @@ type Imported = Option<(JsValue, JsValue)>;
 /// object, and the WebCrypto import (not tried yet, failed, or done).
 struct KeyEntry {
     alg: Alg,
+    /// The algorithm's JWS name as a JS string, the host function's first argument.
+    alg_js: JsValue,
     jwk: Value,
     jwk_js: JsValue,
     imported: RefCell<Option<Imported>>,
@@ -190,6 +199,7 @@ fn entry(alg: Alg, jwk: &Value) -> Option<Rc<KeyEntry>> {
         .filter(JsValue::is_object)?;
     let made = Rc::new(KeyEntry {
         alg,
+        alg_js: JsValue::from_str(alg.as_str()),
         jwk: jwk.clone(),
         jwk_js,
         imported: RefCell::new(None),
@@ -212,7 +222,6 @@ pub fn verify_host(check: &SignatureCheck<'_>, message: &[u8], signature: &[u8])
         Err(answer) => return Some(answer),
         Ok(found) => found?,
     };
-    let alg = JsValue::from_str(check.alg.as_str());
     // SAFETY: the views alias wasm memory and stay valid while it is not resized,
     // that is until the next allocation in this module. Nothing allocates between
     // their creation and the end of the call: the host function is synchronous JS that
@@ -222,7 +231,7 @@ pub fn verify_host(check: &SignatureCheck<'_>, message: &[u8], signature: &[u8])
     // A host function that throws cannot do the check; WebCrypto or Rust will.
     let answer = f.call4(
         &JsValue::UNDEFINED,
-        &alg,
+        &entry.alg_js,
         &entry.jwk_js,
         &message,
         &signature,
@@ -239,29 +248,125 @@ pub async fn verify(check: &SignatureCheck<'_>, message: &[u8], signature: &[u8]
         Ok(found) => found?,
     };
     let (subtle, verify_fn) = subtle()?;
-    let known = entry.imported.borrow().clone();
-    let (key, verify_params) = match known {
-        Some(imported) => imported?,
-        None => {
-            // No borrow of the entry is held across this await.
-            let imported = import_key(&subtle, &entry.jwk_js, &spec.import_params())
-                .await
-                .map(|key| (key, spec.verify_params().into()));
-            *entry.imported.borrow_mut() = Some(imported.clone());
-            imported?
-        }
+    let tried = entry.imported.borrow().is_some();
+    if !tried {
+        // No borrow of the entry is held across this await.
+        let imported = import_key(&subtle, &entry.jwk_js, &spec.import_params())
+            .await
+            .map(|key| (key, spec.verify_params().into()));
+        *entry.imported.borrow_mut() = Some(imported);
+    }
+    let pending = {
+        // A shared borrow (no await inside): a `verify` that calls back into this
+        // module for the same key only borrows it again.
+        let imported = entry.imported.borrow();
+        let (key, verify_params) = imported.as_ref()?.as_ref()?;
+        verify_fn.call4(
+            &subtle,
+            verify_params,
+            key,
+            &Uint8Array::from(signature).into(),
+            &Uint8Array::from(message).into(),
+        )
     };
-    let pending = verify_fn.call4(
-        &subtle,
-        &verify_params,
-        &key,
-        &Uint8Array::from(signature).into(),
-        &Uint8Array::from(message).into(),
-    );
-    Some(match pending {
-        Ok(p) => settle(p).await.is_ok_and(|v| v.as_bool() == Some(true)),
-        Err(_) => false,
+    let Ok(pending) = pending else {
+        return Some(false);
+    };
+    Some(match hand_off(pending) {
+        Ok(slot) => HostWait(slot).await,
+        Err(pending) => settle(pending)
+            .await
+            .is_ok_and(|v| v.as_bool() == Some(true)),
     })
+}
+
+/// A WebCrypto `verify` promise handed out by [`poll_handoff`], for its caller to
+/// await in JS and answer with [`HostPromise::settle`] before polling the future again.
+pub struct HostPromise {
+    /// What `crypto.subtle.verify` returned (a promise, or whatever a replaced
+    /// `verify` returned).
+    pub promise: JsValue,
+    slot: Rc<Cell<Option<bool>>>,
+}
+
+impl HostPromise {
+    /// Gives the waiting check the value the promise settled with (`None`: it
+    /// rejected). Valid only when that value is `true`, as through `JsFuture`.
+    pub fn settle(&self, value: Option<&JsValue>) {
+        self.slot
+            .set(Some(value.is_some_and(|v| v.as_bool() == Some(true))));
+    }
+}
+
+/// Whether a WebCrypto `verify` may hand its promise to the caller of
+/// [`poll_handoff`], and the one it handed over.
+enum Handoff {
+    Off,
+    Open,
+    Taken(HostPromise),
+}
+
+thread_local! {
+    static HANDOFF: RefCell<Handoff> = const { RefCell::new(Handoff::Off) };
+}
+
+/// Polls `fut` once (with a waker that does nothing). While it runs, a WebCrypto
+/// `verify` does not await its promise through `JsFuture` (two closures, the
+/// executor's queue and a wake-up: a large part of a verification's cost in workerd)
+/// but hands it out:
+///
+/// * `Ok(output)`: done without waiting;
+/// * `Err(Some(host))`: the future waits for `host.promise`. The caller awaits it (in
+///   JS), calls [`HostPromise::settle`] with its outcome, then polls the future again
+///   with this function. Until then the future stays pending;
+/// * `Err(None)`: it waits for something else (a key fetch, a key import): drive it
+///   with an executor (`future_to_promise`), as any future. Later WebCrypto checks of
+///   that future then go through `JsFuture`.
+pub fn poll_handoff<F: Future + ?Sized>(
+    fut: Pin<&mut F>,
+) -> Result<F::Output, Option<HostPromise>> {
+    let before = HANDOFF.with(|h| h.replace(Handoff::Open));
+    let polled = fut.poll(&mut Context::from_waker(Waker::noop()));
+    let state = HANDOFF.with(|h| h.replace(before));
+    match (polled, state) {
+        (TaskPoll::Ready(out), _) => Ok(out),
+        (TaskPoll::Pending, Handoff::Taken(host)) => Err(Some(host)),
+        (TaskPoll::Pending, _) => Err(None),
+    }
+}
+
+/// Hands `promise` to the caller of [`poll_handoff`] when one is polling and none was
+/// handed over yet: `Ok` with the slot its outcome will be put in, else `Err(promise)`.
+fn hand_off(promise: JsValue) -> Result<Rc<Cell<Option<bool>>>, JsValue> {
+    HANDOFF.with(|h| {
+        let Ok(mut h) = h.try_borrow_mut() else {
+            return Err(promise);
+        };
+        if !matches!(*h, Handoff::Open) {
+            return Err(promise);
+        }
+        let slot = Rc::new(Cell::new(None));
+        *h = Handoff::Taken(HostPromise {
+            promise,
+            slot: Rc::clone(&slot),
+        });
+        Ok(slot)
+    })
+}
+
+/// Waits until [`HostPromise::settle`] fills the slot. Its waker is never woken: the
+/// caller of [`poll_handoff`] polls again once it has settled the promise.
+struct HostWait(Rc<Cell<Option<bool>>>);
+
+impl Future for HostWait {
+    type Output = bool;
+
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> TaskPoll<bool> {
+        match self.0.take() {
+            Some(valid) => TaskPoll::Ready(valid),
+            None => TaskPoll::Pending,
+        }
+    }
 }
 
 /// The WebCrypto parameters of a JWS algorithm.
