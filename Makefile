@@ -24,11 +24,12 @@ ENV := . scripts/env.sh &&
 WASM := wasm32-unknown-unknown
 DRY_RUN_DIR := target/deploy-dry-run
 DEV_PORT ?= 8787
-# The Worker bundle's gzip budget (index.js + wasm), set from measurement: 308 KiB
-# (315,657 bytes, `wrangler deploy --dry-run`) on 2026-12-02, after the Worker dropped
+# The Worker bundle's gzip budget (index.js + wasm), set from measurement: 312 KiB
+# (319,649 bytes, `wrangler deploy --dry-run`) on 2026-12-02, after the Worker dropped
 # the core's `rust-crypto` feature (no RSA/ECDSA/Ed25519 arithmetic in its wasm: WebCrypto
-# verifies and signs; was about 392 KiB); a change that grows it past this fails CI.
-WORKER_GZIP_BUDGET_KIB := 312
+# verifies and signs; was about 392 KiB) and sha2 went to opt-level 3 (+1.4 KB); a change
+# that grows it past this fails CI.
+WORKER_GZIP_BUDGET_KIB := 316
 
 step = @printf '\n==> %s\n' "$(1)"
 
