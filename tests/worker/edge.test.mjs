@@ -567,3 +567,46 @@ describe("configuration errors", async () => {
     });
   }
 });
+
+describe("an origin that fails", async () => {
+  // The origin's fetch rejects (a service-bound Worker that throws): the answer is the
+  // authorizer's own 500, never the runtime's error page, and the line is logged. Both
+  // ways an origin's answer is carried out: settled in JS (no Server-Timing) and
+  // awaited in Rust (Server-Timing on).
+  const issuer = new Issuer();
+  for (const [timing, log] of [["off", "denials"], ["off", "all"], ["off", "off"], ["basic", "denials"]]) {
+    test(`server_timing ${timing}, edge.log ${log}`, async () => {
+      const cfg = config({ origin: undefined, edge: { log, server_timing: timing } });
+      const w = await startWorker({
+        vars: { TOKENGATE_CONFIG: JSON.stringify(cfg) },
+        outbound: (req) => (req.url === JWKS_URL ? json(issuer.jwks(), { headers: { "cache-control": "max-age=600" } }) : new Response("unexpected", { status: 599 })),
+        serviceWorkers: { ORIGIN: 'export default { async fetch() { throw new Error("origin down"); } }' },
+      });
+      try {
+        for (const [path, init] of [["/builds/1", bearer(issuer.machine("read:builds"))], ["/health", {}]]) {
+          const res = await w.fetch(path, init);
+          assert.equal(res.status, 500, path);
+          assert.equal(res.headers.get("content-type"), "application/json");
+          assert.equal(res.headers.get("cache-control"), "no-store");
+          assert.equal((await res.json()).code, "internal_error");
+        }
+        if (log === "off") {
+          await sleep(300);
+          assert.equal(w.logs.filter((l) => l.message.startsWith('{"tokengate"')).length, 0);
+          return;
+        }
+        const lines = await w.requestLogs(2);
+        assert.deepEqual(lines.map((l) => [l.path, l.decision, l.status, l.code]), [
+          ["/builds/1", "error", 500, "internal_error"],
+          ["/health", "error", 500, "internal_error"],
+        ]);
+        for (const l of lines) {
+          assert.match(l.message, /the origin's fetch failed: origin down/);
+          assert.equal(typeof l.total_ms, "number");
+        }
+      } finally {
+        await w.dispose();
+      }
+    });
+  }
+});

@@ -85,12 +85,16 @@ function encodeKvValue(v) {
  *   fetch() the Worker makes. Default: 599 "no outbound mock".
  * @param {Record<string, (req: Request) => Response|Promise<Response>>} [opts.services]
  *   service bindings (e.g. ORIGIN) answered in this process.
+ * @param {Record<string, string>} [opts.serviceWorkers] service bindings answered by
+ *   Workers of their own in the same workerd (ES module source each), for what a
+ *   function in this process cannot do: Miniflare turns its throw into a response, a
+ *   Worker's throw rejects the caller's fetch.
  * @param {boolean} [opts.verbose] show Miniflare's own log lines, and print the
  *   Worker's console output (always collected in `logs`).
  */
 export async function startWorker(opts = {}) {
   assertBuilt();
-  const { vars = {}, kv = {}, outbound, services, verbose = false } = opts;
+  const { vars = {}, kv = {}, outbound, services, serviceWorkers, verbose = false } = opts;
 
   const outboundCalls = [];
   // The Worker's console output arrives through workerd's stdout, shortly after the
@@ -118,11 +122,7 @@ export async function startWorker(opts = {}) {
     }
   };
 
-  const v4Options = {
-    host: "127.0.0.1",
-    port: 0,
-    cf: false, // don't try to fetch cf.json from the internet
-    verbose,
+  const worker = {
     modules: [
       { type: "ESModule", path: path.join(BUILD_DIR, "index.js") },
       { type: "CompiledWasm", path: path.join(BUILD_DIR, "index_bg.wasm") },
@@ -132,9 +132,36 @@ export async function startWorker(opts = {}) {
     kvNamespaces: KV_BINDINGS,
     bindings: { TOKENGATE_CONFIG: "{}", ...vars },
     outboundService,
-    handleStructuredLogs,
-    ...(services ? { serviceBindings: services } : {}),
+    ...(services || serviceWorkers
+      ? {
+          serviceBindings: {
+            ...services,
+            ...Object.fromEntries(Object.keys(serviceWorkers ?? {}).map((b) => [b, `service-${b.toLowerCase()}`])),
+          },
+        }
+      : {}),
   };
+  const shared = {
+    host: "127.0.0.1",
+    port: 0,
+    cf: false, // don't try to fetch cf.json from the internet
+    verbose,
+    handleStructuredLogs,
+  };
+  const v4Options = serviceWorkers
+    ? {
+        ...shared,
+        workers: [
+          { name: "tokengate", ...worker },
+          ...Object.entries(serviceWorkers).map(([b, script]) => ({
+            name: `service-${b.toLowerCase()}`,
+            modules: true,
+            script,
+            compatibilityDate: compatibilityDate(),
+          })),
+        ],
+      }
+    : { ...shared, ...worker };
   const options =
     typeof miniflare.convertV4MiniflareOptions === "function"
       ? miniflare.convertV4MiniflareOptions(v4Options)
