@@ -370,11 +370,7 @@ async fn forward(
             push_header(&mut set, headers::ACTOR, &encode_list(actor.chain()));
         }
     }
-    let secret_header = settings
-        .edge
-        .origin_secret_header
-        .as_deref()
-        .unwrap_or(headers::DEFAULT_ORIGIN_SECRET_HEADER);
+    let secret_header = settings.edge.origin_secret_header();
     // Inbound identity, origin-secret and method-override headers, in every spelling
     // an origin may fold together, are dropped on every path (`App::reserved_inbound`).
     let reserved = &app.reserved_inbound;

@@ -68,6 +68,16 @@ pub struct EdgeSettings {
     pub log: LogLevel,
 }
 
+impl EdgeSettings {
+    /// The name of the origin-secret header: the configured one, or
+    /// [`DEFAULT_ORIGIN_SECRET_HEADER`](tokengate::headers::DEFAULT_ORIGIN_SECRET_HEADER).
+    pub fn origin_secret_header(&self) -> &str {
+        self.origin_secret_header
+            .as_deref()
+            .unwrap_or(tokengate::headers::DEFAULT_ORIGIN_SECRET_HEADER)
+    }
+}
+
 impl Default for EdgeSettings {
     fn default() -> Self {
         EdgeSettings {

@@ -166,13 +166,7 @@ pub async fn load_app(
         origin_secret: env.secret(ORIGIN_SECRET).ok().map(|s| s.to_string()),
         origin_service: env.service(ORIGIN_BINDING).is_ok(),
         reserved_inbound: js_sys::RegExp::new(
-            &tokengate::headers::reserved_inbound_pattern(
-                settings
-                    .edge
-                    .origin_secret_header
-                    .as_deref()
-                    .unwrap_or(tokengate::headers::DEFAULT_ORIGIN_SECRET_HEADER),
-            ),
+            &tokengate::headers::reserved_inbound_pattern(settings.edge.origin_secret_header()),
             "i",
         ),
         settings,
