@@ -35,12 +35,6 @@ export function tgSettle(p, req, line, started, onError) {
     return r;
   }, failed);
 }
-export function tgSetTimeout(f, ms) {
-  return setTimeout(f, ms);
-}
-export function tgClearTimeout(id) {
-  clearTimeout(id);
-}
 export function tgWithServerTiming(res, value) {
   const out = new Response(res.body, res);
   out.headers.append("server-timing", value);
@@ -91,14 +85,6 @@ extern "C" {
         started: f64,
         on_error: &js_sys::Function,
     ) -> js_sys::Promise;
-
-    /// `setTimeout(f, ms)`: the timer's id.
-    #[wasm_bindgen(js_name = tgSetTimeout)]
-    pub fn set_timeout(f: &js_sys::Function, ms: f64) -> JsValue;
-
-    /// `clearTimeout(id)`.
-    #[wasm_bindgen(js_name = tgClearTimeout)]
-    pub fn clear_timeout(id: &JsValue);
 
     /// The same response (status, status text, headers, body stream, `webSocket`, `cf`)
     /// with a `Server-Timing` header appended; a fetched response's own headers are

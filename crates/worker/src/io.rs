@@ -17,8 +17,6 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use worker::{AbortController, Env};
 
-use crate::host;
-
 use tokengate::check_fetch_url;
 use tokengate::{HttpResponse, KeyIo};
 
@@ -126,7 +124,7 @@ impl KeyIo for EdgeIo {
 pub struct Sleep {
     ms: u64,
     shared: Rc<SleepState>,
-    timer: Option<(wasm_bindgen::JsValue, Closure<dyn FnMut()>)>,
+    timer: Option<(i32, Closure<dyn FnMut()>)>,
 }
 
 #[derive(Default)]
@@ -163,20 +161,34 @@ impl Future for Sleep {
                     w.wake();
                 }
             });
-            // A timeout beyond i32 milliseconds (24.8 days) is clamped by the host.
-            let ms = this.ms.min(i32::MAX as u64) as f64;
-            let id = host::set_timeout(fire.as_ref().unchecked_ref(), ms);
-            this.timer = Some((id, fire));
+            let ms = i32::try_from(this.ms).unwrap_or(i32::MAX);
+            match global().set_timeout_with_callback_and_timeout_and_arguments_0(
+                fire.as_ref().unchecked_ref(),
+                ms,
+            ) {
+                Ok(id) => this.timer = Some((id, fire)),
+                // No timer to wait for: the time is up now (a fetch then times out,
+                // a waiter looks at the shared state again).
+                Err(_) => {
+                    this.shared.fired.set(true);
+                    return Poll::Ready(());
+                }
+            }
         }
         Poll::Pending
     }
+}
+
+/// The Worker's global scope (`setTimeout`, `clearTimeout`).
+fn global() -> web_sys::WorkerGlobalScope {
+    js_sys::global().unchecked_into()
 }
 
 impl Drop for Sleep {
     fn drop(&mut self) {
         if let Some((id, _)) = &self.timer {
             if !self.shared.fired.get() {
-                host::clear_timeout(id);
+                global().clear_timeout_with_handle(*id);
             }
         }
     }
