@@ -10,6 +10,7 @@ import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { run, log } from "../lib/proc.mjs";
 import { descendants } from "../lib/cpu.mjs";
+import { ISSUER, AUDIENCE } from "../lib/keys.mjs";
 
 const require = createRequire(import.meta.url);
 
@@ -177,3 +178,62 @@ export function load(url, { connections, duration, requests, amount }) {
 }
 
 export const autocannonVersion = () => require("autocannon/package.json").version;
+
+/**
+ * tokengate's configuration in the edge runs: the local JWKS (tagged `?w=tokengate`, so
+ * the origin counts its fetches), the local origin, `/health` public and `/api/*` needing
+ * `read:data`, and `edge.log` as given.
+ */
+export function tokengateConfig(originUrl, log) {
+  return {
+    issuers: [{ issuer: ISSUER, audiences: [AUDIENCE], jwks_uri: `${originUrl}/.well-known/jwks.json?w=tokengate` }],
+    origin: originUrl,
+    routes: [
+      { path: "/health", public: true },
+      { path: "/api/*", require: { scopes_any: ["read:data"] } },
+    ],
+    edge: { log },
+  };
+}
+
+/**
+ * The edge scenarios: `requests()` makes one autocannon request list (call it once per
+ * Worker). public: GET /health without a token; pool: the RS256 `poolTokens` in turn;
+ * unique: the ES256 `uniqueTokens` in turn, each list with its own position.
+ */
+export function scenarios({ poolTokens, uniqueTokens }) {
+  return [
+    {
+      // No token, a public route (tokengate: "public": true; jose+KV: /health): what
+      // each Worker costs before any authentication, for comparison.
+      id: "public",
+      label: "public route, no token",
+      requests: () => [{ method: "GET", path: "/health" }],
+    },
+    {
+      id: "pool",
+      label: "100 RS256 tokens",
+      requests: () =>
+        poolTokens.map((t) => ({ method: "GET", path: "/api/data", headers: { authorization: `Bearer ${t}` } })),
+    },
+    {
+      id: "unique",
+      label: "unique ES256 tokens",
+      // One request list per Worker, kept across its warm-up and rounds, with its own
+      // position in the token pool.
+      requests: () => {
+        let next = 0;
+        return [
+          {
+            method: "GET",
+            path: "/api/data",
+            setupRequest: (req) => {
+              req.headers = { authorization: `Bearer ${uniqueTokens[next++ % uniqueTokens.length]}` };
+              return req;
+            },
+          },
+        ];
+      },
+    },
+  ];
+}

@@ -16,8 +16,8 @@
 
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { makeKey, jwksOf, signTokens, ISSUER, AUDIENCE } from "../lib/keys.mjs";
-import { bootWorker, compatibilityDate, load, moduleGraph, startOrigin } from "./harness.mjs";
+import { makeKey, jwksOf, signTokens } from "../lib/keys.mjs";
+import { bootWorker, compatibilityDate, load, moduleGraph, scenarios, startOrigin, tokengateConfig } from "./harness.mjs";
 import { connectIsolate, freePort } from "./inspector.mjs";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -32,19 +32,11 @@ const rsKey = makeKey("RS256");
 const esKey = makeKey("ES256");
 const jwksFile = path.join(work, "jwks.json");
 writeFileSync(jwksFile, JSON.stringify(jwksOf([rsKey, esKey])));
-const pool = signTokens(rsKey, 100, now);
-const unique = scenario === "unique" ? signTokens(esKey, 20000, now, 1_000_000) : [];
+const poolTokens = signTokens(rsKey, 100, now);
+const uniqueTokens = scenario === "unique" ? signTokens(esKey, 20000, now, 1_000_000) : [];
 const origin = await startOrigin(jwksFile);
 const originUrl = `http://127.0.0.1:${origin.port}`;
-const config = {
-  issuers: [{ issuer: ISSUER, audiences: [AUDIENCE], jwks_uri: `${originUrl}/.well-known/jwks.json` }],
-  origin: originUrl,
-  routes: [
-    { path: "/health", public: true },
-    { path: "/api/*", require: { scopes_any: ["read:data"] } },
-  ],
-  edge: { log: process.env.BENCH_EDGE_TOKENGATE_LOG ?? "denials" },
-};
+const config = tokengateConfig(originUrl, process.env.BENCH_EDGE_TOKENGATE_LOG ?? "denials");
 const inspectorPort = await freePort();
 const w = await bootWorker({
   name: "tokengate",
@@ -54,13 +46,9 @@ const w = await bootWorker({
   compatDate: compatibilityDate(ROOT),
   inspectorPort,
 });
-let next = 0;
-const requests =
-  scenario === "public"
-    ? [{ method: "GET", path: "/health" }]
-    : scenario === "pool"
-      ? pool.map((t) => ({ method: "GET", path: "/api/data", headers: { authorization: `Bearer ${t}` } }))
-      : [{ method: "GET", path: "/api/data", setupRequest: (r) => ((r.headers = { authorization: `Bearer ${unique[next++ % unique.length]}` }), r) }];
+const requests = scenarios({ poolTokens, uniqueTokens })
+  .find((s) => s.id === scenario)
+  .requests();
 try {
   await load(w.url, { connections: 8, duration: 3, requests });
   const insp = await connectIsolate(inspectorPort, "tokengate");

@@ -39,7 +39,7 @@ import { makeKey, jwksOf, signTokens, ISSUER, AUDIENCE } from "../lib/keys.mjs";
 import { summarize } from "../lib/stats.mjs";
 import { log } from "../lib/proc.mjs";
 import { cpuSeconds } from "../lib/cpu.mjs";
-import { autocannonVersion, bootWorker, bundleWorker, compatibilityDate, entryModules, getJson, load, startOrigin } from "./harness.mjs";
+import { autocannonVersion, bootWorker, bundleWorker, compatibilityDate, entryModules, getJson, load, scenarios, startOrigin, tokengateConfig } from "./harness.mjs";
 import { firstRequestPart } from "./first-request.mjs";
 import { memoryPart } from "./memory.mjs";
 import { npmWorkerdPart } from "./npm-workerd.mjs";
@@ -91,15 +91,7 @@ export async function edgeSection({ smoke, root, workDir, buildDir, pkgDir }) {
   const originUrl = `http://127.0.0.1:${origin.port}`;
   log(`edge: origin and JWKS mock on ${originUrl}`);
 
-  const tgConfig = {
-    issuers: [{ issuer: ISSUER, audiences: [AUDIENCE], jwks_uri: `${originUrl}/.well-known/jwks.json?w=tokengate` }],
-    origin: originUrl,
-    routes: [
-      { path: "/health", public: true },
-      { path: "/api/*", require: { scopes_any: ["read:data"] } },
-    ],
-    edge: { log: tokengateLog },
-  };
+  const tgConfig = tokengateConfig(originUrl, tokengateLog);
   const workers = [
     {
       id: "passthrough",
@@ -167,40 +159,7 @@ async function loadPart({ smoke, dir, compatDate, now, esKey, poolTokens, origin
   const uniqueTokens = signTokens(esKey, uniqueN, now, 1_000_000);
   log(`edge: signed ${uniqueN} ES256 tokens for the unique scenario in ${(performance.now() - t0).toFixed(0)} ms`);
 
-  const scenarios = [
-    {
-      // No token, a public route (tokengate: "public": true; jose+KV: /health): what
-      // each Worker costs before any authentication, for comparison.
-      id: "public",
-      label: "public route, no token",
-      requests: () => [{ method: "GET", path: "/health" }],
-    },
-    {
-      id: "pool",
-      label: "100 RS256 tokens",
-      requests: () =>
-        poolTokens.map((t) => ({ method: "GET", path: "/api/data", headers: { authorization: `Bearer ${t}` } })),
-    },
-    {
-      id: "unique",
-      label: "unique ES256 tokens",
-      // One request list per Worker, kept across its warm-up and rounds, with its own
-      // position in the token pool.
-      requests: () => {
-        let next = 0;
-        return [
-          {
-            method: "GET",
-            path: "/api/data",
-            setupRequest: (req) => {
-              req.headers = { authorization: `Bearer ${uniqueTokens[next++ % uniqueN]}` };
-              return req;
-            },
-          },
-        ];
-      },
-    },
-  ];
+  const scenarioList = scenarios({ poolTokens, uniqueTokens });
 
   const results = [];
   const running = [];
@@ -223,7 +182,7 @@ async function loadPart({ smoke, dir, compatDate, now, esKey, poolTokens, origin
       if (w.id !== "passthrough" && bad.status !== 401) throw new Error(`${w.label}: forged token answered ${bad.status}`);
     }
 
-    for (const sc of scenarios) {
+    for (const sc of scenarioList) {
       const reqs = new Map(running.map((w) => [w.id, sc.requests()]));
       // Warm-up (JIT tiers, caches, keys), one Worker after the other.
       for (const w of running) await load(w.url, { connections, duration: warmup, requests: reqs.get(w.id) });
