@@ -73,6 +73,27 @@ describe("demo gating", () => {
     }
   });
 
+  test("the demo token's query is form-decoded, and a bad escape is a 400", async () => {
+    const w = await startWorker({ vars: demoVars() });
+    try {
+      const res = await w.fetch(
+        "http://127.0.0.1:8787/__demo/token?kind=user&scope=read%3Abuilds+update:builds&sub=a%2Bb&format=raw",
+      );
+      const token = await res.text();
+      assert.equal(res.status, 200, token);
+      const claims = JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString());
+      assert.equal(claims.scope, "read:builds update:builds");
+      assert.equal(claims.sub, "a+b");
+      for (const q of ["scope=%E0%A4", "scope=%zz", "%FF=x"]) {
+        const bad = await w.fetch(`http://127.0.0.1:8787/__demo/token?${q}`);
+        assert.equal(bad.status, 400, q);
+        assert.equal((await bad.json()).error, "invalid_request");
+      }
+    } finally {
+      await w.dispose();
+    }
+  });
+
   test("on 127.0.0.1 and localhost it works, and a public host is refused afterwards too", async () => {
     const w = await startWorker({ vars: demoVars() });
     try {

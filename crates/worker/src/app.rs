@@ -266,7 +266,7 @@ async fn handle_inner(
             }
             "/__demo/token" => {
                 log.decided("demo");
-                let url = worker::Url::parse(&inc.url)?;
+                let query = inc.path_and_query.split_once('?').map_or("", |(_, q)| q);
                 let aud = cfg
                     .issuers
                     .iter()
@@ -275,7 +275,7 @@ async fn handle_inner(
                     .cloned()
                     .unwrap_or_else(|| "https://api.example.com".into());
                 return Ok(Reply::Made(
-                    d.mint(&url, &aud, crate::state::unix_seconds(started))
+                    d.mint(query, &aud, crate::state::unix_seconds(started))
                         .await,
                 ));
             }

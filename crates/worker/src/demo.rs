@@ -8,7 +8,7 @@
 
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
-use worker::{Env, Headers, Response, Url};
+use worker::{Env, Headers, Response};
 
 use tokengate::Alg;
 use tokengate::ConfigError;
@@ -98,14 +98,13 @@ impl Demo {
     /// `format=raw` answers with the bare token (text/plain) instead of JSON.
     pub async fn mint(
         &self,
-        url: &Url,
+        query: &str,
         default_audience: &str,
         now: tokengate::UnixSeconds,
     ) -> Response {
-        let q: Map<String, Value> = url
-            .query_pairs()
-            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
-            .collect();
+        let Some(q) = query_pairs(query) else {
+            return demo_error("the query string is not valid percent-encoded utf-8");
+        };
         let get = |k: &str| q.get(k).and_then(Value::as_str);
         let kind = get("kind").unwrap_or("machine");
         let ttl = match get("ttl").map(str::parse::<u64>) {
@@ -167,6 +166,24 @@ impl Demo {
             }),
         )
     }
+}
+
+/// The query string's `name=value` pairs (`application/x-www-form-urlencoded`: `+` is a
+/// space, then percent-decoding), the last of a repeated name winning; `None` when a
+/// part is not valid percent-encoded UTF-8. Decoded by the runtime's
+/// `decodeURIComponent`, so that the Worker's wasm carries no URL parser.
+fn query_pairs(query: &str) -> Option<Map<String, Value>> {
+    let decode = |s: &str| -> Option<String> {
+        js_sys::decode_uri_component(&s.replace('+', " "))
+            .ok()
+            .map(String::from)
+    };
+    let mut q = Map::new();
+    for part in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = part.split_once('=').unwrap_or((part, ""));
+        q.insert(decode(k)?, Value::String(decode(v)?));
+    }
+    Some(q)
 }
 
 fn demo_error(msg: &str) -> Response {
