@@ -336,6 +336,44 @@ describe("the request leading the fetch is cancelled", () => {
   });
 });
 
+// A new token on a warm isolate waits only for WebCrypto's verify promise, which the
+// Worker hands out of its first poll and resumes with (crates/worker/src/lib.rs): each
+// request must get its own outcome, for every Server-Timing setting (with "detail" the
+// origin's answer is then awaited in Rust).
+describe("new tokens on a warm isolate, concurrently", () => {
+  for (const serverTiming of ["off", "detail"]) {
+    test(`valid and forged new tokens interleaved get their own answers (server_timing ${serverTiming})`, async () => {
+      const issuer = new Issuer();
+      const w = await boot(issuer, { cfg: config({ edge: { server_timing: serverTiming } }), delay: 0 });
+      try {
+        assert.equal((await w.fetch("/builds/1", bearer(issuer.machine()))).status, 200, "warm-up");
+        const n = 16;
+        const tokens = Array.from({ length: n }, (_, i) => {
+          const t = issuer.machine("read:builds", `svc-${i}`);
+          if (i % 2 === 0) return t;
+          // A signature of the right length that does not verify.
+          const sig = Buffer.from(t.split(".")[2], "base64url");
+          sig[10] ^= 1;
+          return `${t.split(".").slice(0, 2).join(".")}.${sig.toString("base64url")}`;
+        });
+        const got = await Promise.all(tokens.map((t) => w.fetch("/builds/1", bearer(t)).then(answer)));
+        for (const [i, a] of got.entries()) {
+          if (i % 2 === 0) {
+            assert.equal(a.status, 200, `request ${i}: ${a.body}`);
+            assert.equal(JSON.parse(a.body).identity["x-tokengate-client-id"], `svc-${i}`, `request ${i}`);
+          } else {
+            assert.equal(a.status, 401, `request ${i}: ${a.body}`);
+            assert.equal(JSON.parse(a.body).error, "invalid_token", `request ${i}`);
+          }
+        }
+        await assertNoCrossContext(w);
+      } finally {
+        await w.dispose();
+      }
+    });
+  }
+});
+
 describe("redirects of the JWKS fetch", () => {
   const MOVED = "https://idp.test/moved";
   async function bootMoved(issuer, location) {

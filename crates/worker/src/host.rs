@@ -35,6 +35,11 @@ export function tgSettle(p, req, line, started, onError) {
     return r;
   }, failed);
 }
+// A handler waiting for WebCrypto's `verify` promise `p`: its outcome goes back to wasm
+// (Waiting.resume consumes `w`, so it runs once), which answers with the response's promise.
+export function tgResumeAfter(p, w) {
+  return Promise.resolve(p).then((v) => w.resume(true, v), () => w.resume(false, undefined));
+}
 export function tgWithServerTiming(res, value) {
   const out = new Response(res.body, res);
   out.headers.append("server-timing", value);
@@ -85,6 +90,11 @@ extern "C" {
         started: f64,
         on_error: &js_sys::Function,
     ) -> js_sys::Promise;
+
+    /// `promise`'s outcome handed to [`Waiting::resume`](crate::Waiting::resume) when it
+    /// settles: a promise of the response.
+    #[wasm_bindgen(js_name = tgResumeAfter)]
+    pub fn resume_after(promise: &JsValue, waiting: crate::Waiting) -> js_sys::Promise;
 
     /// The same response (status, status text, headers, body stream, `webSocket`, `cf`)
     /// with a `Server-Timing` header appended; a fetched response's own headers are

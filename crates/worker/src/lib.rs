@@ -18,9 +18,11 @@
 //! `queueMicrotask` per wake-up and a promise per request). Here the handler is polled
 //! once, synchronously: a request the isolate can decide without I/O (a public route,
 //! a kept verification with its keys in memory) returns the origin's `fetch` promise
-//! straight from that poll, and only a request that waits on I/O (a key fetch, KV,
-//! WebCrypto) is handed to `wasm-bindgen-futures`. Measured in workerd: see the README's
-//! Performance section.
+//! straight from that poll. A request that waits for WebCrypto's `verify` only (a new
+//! token, its keys in memory) hands that promise out of the poll ([`Waiting`]): JS awaits
+//! it and polls the handler again with its outcome. Only a request that waits on other
+//! I/O (a key fetch, KV) is handed to `wasm-bindgen-futures`. Measured in workerd: see
+//! the README's Performance section.
 
 mod app;
 mod demo;
@@ -39,12 +41,46 @@ use worker::{worker_sys, Context, Env};
 /// module): a `Promise` of the response.
 #[wasm_bindgen]
 pub fn fetch(req: web_sys::Request, env: Env, ctx: worker_sys::Context) -> js_sys::Promise {
-    let handled = Box::pin(app::handle(req, env, Context::new(ctx)));
-    match tokengate::poll_once(handled) {
+    drive(Box::pin(app::handle(req, env, Context::new(ctx))))
+}
+
+/// A request's handler, boxed so that it can wait across calls into the module.
+type Handler = std::pin::Pin<Box<dyn std::future::Future<Output = app::Answer>>>;
+
+/// Polls the handler once: its answer when it is done; when it waits for a WebCrypto
+/// `verify` only (a new token whose keys are in memory), that promise, awaited in JS
+/// ([`host::resume_after`]) and handed back through [`Waiting::resume`], instead of a
+/// `wasm-bindgen-futures` task (two closures, a `queueMicrotask` and a promise per
+/// wake-up); anything else (a key fetch, KV) goes to `wasm-bindgen-futures`.
+fn drive(mut handler: Handler) -> js_sys::Promise {
+    match tokengate_webcrypto::poll_handoff(handler.as_mut()) {
         Ok(answer) => answer.into_promise(),
-        Err(pending) => wasm_bindgen_futures::future_to_promise(async move {
+        Err(Some(host)) => {
+            let promise = host.promise.clone();
+            host::resume_after(&promise, Waiting { handler, host })
+        }
+        Err(None) => wasm_bindgen_futures::future_to_promise(async move {
             // A promise resolved with a promise takes on its outcome.
-            Ok(pending.await.into_promise().into())
+            Ok(handler.await.into_promise().into())
         }),
+    }
+}
+
+/// A request whose handler waits for the WebCrypto `verify` promise it handed out.
+/// (worker-build re-exports every exported class from the Worker's module, so the JS
+/// name says whose it is.)
+#[wasm_bindgen(js_name = TokengateWaiting)]
+pub struct Waiting {
+    handler: Handler,
+    host: tokengate_webcrypto::HostPromise,
+}
+
+#[wasm_bindgen(js_class = TokengateWaiting)]
+impl Waiting {
+    /// The promise settled (`fulfilled` false: it rejected, `value` is ignored): hands
+    /// the outcome to the handler and polls it again; a promise of the response.
+    pub fn resume(self, fulfilled: bool, value: JsValue) -> js_sys::Promise {
+        self.host.settle(fulfilled.then_some(&value));
+        drive(self.handler)
     }
 }
