@@ -168,7 +168,12 @@ pub enum KeyMaterial {
     #[cfg(not(feature = "rust-crypto"))]
     Rsa(RsaParts),
     /// A P-256 public key.
+    #[cfg(feature = "rust-crypto")]
     P256(p256::ecdsa::VerifyingKey),
+    /// A P-256 public key as its SEC1 uncompressed encoding (`04 || x || y`; the point
+    /// is not checked to be on the curve without `rust-crypto`: the host's import is).
+    #[cfg(not(feature = "rust-crypto"))]
+    P256(Vec<u8>),
     /// A P-384 public key.
     #[cfg(feature = "rust-crypto")]
     P384(p384::ecdsa::VerifyingKey),
@@ -179,7 +184,8 @@ pub enum KeyMaterial {
     /// An Ed25519 public key.
     #[cfg(feature = "ed25519")]
     Ed25519(ed25519_dalek::VerifyingKey),
-    /// An Ed25519 public key's 32 bytes (not decoded without the `ed25519` feature).
+    /// An Ed25519 public key's 32 bytes (not decoded without the `ed25519` feature; the
+    /// encodings of the small-order points are refused all the same).
     #[cfg(not(feature = "ed25519"))]
     Ed25519([u8; 32]),
     /// An HMAC shared secret.

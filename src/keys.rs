@@ -853,11 +853,13 @@ mod tests {
         .unwrap()
     }
 
+    /// A JWKS of one P-256 public key (a real point: it loads with and without
+    /// `rust-crypto`) under `kid`.
     fn jwks(kid: &str) -> String {
-        let k = crate::mint::SigningKey::generate(crate::Alg::ES256)
-            .unwrap()
-            .with_kid(kid);
-        crate::mint::public_jwks(&[k]).to_string()
+        serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": kid, "alg": "ES256",
+            "x": "6hHkVKIa95MVXHrcFeDp8ZPvyfP9KRB9hwWxQcdRkiQ",
+            "y": "MsH37RJFvDC7_Lx21BwFEkD5QORgPYd_1D43Ciue2Uc"}]})
+        .to_string()
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! through `getrandom`. Private keys serialise to and from JWK (with `d`); the public
 //! JWK never contains private members.
 //!
-//! Without the `rust-crypto` feature only ES256, HS* and (with the `ed25519` feature)
-//! EdDSA keys exist: the others are [`MintError::Unsupported`].
+//! Without the `rust-crypto` feature only HS* and (with the `ed25519` feature) EdDSA
+//! keys exist: the others are [`MintError::Unsupported`].
 
 #[cfg(feature = "rust-crypto")]
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
@@ -64,6 +64,7 @@ pub fn random_id() -> Result<String, MintError> {
 
 #[derive(Clone)]
 enum Secret {
+    #[cfg(feature = "rust-crypto")]
     Es256(p256::ecdsa::SigningKey),
     #[cfg(feature = "rust-crypto")]
     Es384(p384::ecdsa::SigningKey),
@@ -114,6 +115,7 @@ impl SigningKey {
     /// with a key the size of the hash) with a random `kid`.
     pub fn generate(alg: Alg) -> Result<SigningKey, MintError> {
         let secret = match alg {
+            #[cfg(feature = "rust-crypto")]
             Alg::ES256 => Secret::Es256(loop {
                 let mut b = [0u8; 32];
                 random_bytes(&mut b)?;
@@ -181,6 +183,7 @@ impl SigningKey {
     /// The algorithm this key signs with.
     pub fn alg(&self) -> Alg {
         match &self.secret {
+            #[cfg(feature = "rust-crypto")]
             Secret::Es256(_) => Alg::ES256,
             #[cfg(feature = "rust-crypto")]
             Secret::Es384(_) => Alg::ES384,
@@ -196,6 +199,7 @@ impl SigningKey {
     /// key this is the secret itself: never publish it.
     pub fn public_jwk(&self) -> Value {
         let mut jwk = match &self.secret {
+            #[cfg(feature = "rust-crypto")]
             Secret::Es256(k) => {
                 let p = k.verifying_key().to_encoded_point(false);
                 json!({"kty":"EC","crv":"P-256",
@@ -230,8 +234,14 @@ impl SigningKey {
     /// `p` and `q`.
     pub fn private_jwk(&self) -> Value {
         let mut jwk = self.public_jwk();
+        // Without `rust-crypto` and `ed25519` only HMAC keys exist (no `d`).
+        #[cfg_attr(
+            not(any(feature = "rust-crypto", feature = "ed25519")),
+            allow(unused_variables)
+        )]
         if let Some(o) = jwk.as_object_mut() {
             match &self.secret {
+                #[cfg(feature = "rust-crypto")]
                 Secret::Es256(k) => {
                     o.insert("d".into(), b64_encode(&k.to_bytes()).into());
                 }
@@ -269,6 +279,7 @@ impl SigningKey {
         };
         let (kid, alg) = private_jwk_id(jwk).map_err(MintError::InvalidKey)?;
         let secret = match alg {
+            #[cfg(feature = "rust-crypto")]
             Alg::ES256 => Secret::Es256(
                 p256::ecdsa::SigningKey::from_slice(&field("d")?)
                     .map_err(|_| bad("bad P-256 d"))?,
@@ -337,6 +348,7 @@ impl SigningKey {
         let msg = signing_input.as_bytes();
         let sig: Vec<u8> = match &self.secret {
             // RFC 6979 deterministic ECDSA and RFC 8032 Ed25519, as jwt-compact signs.
+            #[cfg(feature = "rust-crypto")]
             Secret::Es256(k) => {
                 use p256::ecdsa::signature::Signer;
                 let s: p256::ecdsa::Signature = k.sign(msg);
@@ -398,9 +410,9 @@ mod tests {
 
     #[test]
     fn round_trips_and_publishes_no_private_parts() {
-        let mut algs = vec![Alg::ES256, Alg::HS256];
+        let mut algs = vec![Alg::HS256];
         if cfg!(feature = "rust-crypto") {
-            algs.push(Alg::ES384);
+            algs.extend([Alg::ES256, Alg::ES384]);
         }
         if cfg!(feature = "ed25519") {
             algs.push(Alg::EdDSA);
@@ -421,8 +433,8 @@ mod tests {
     /// half made.
     #[cfg(not(feature = "rust-crypto"))]
     #[test]
-    fn without_rust_crypto_rsa_and_p384_keys_are_unsupported() {
-        for alg in [Alg::RS256, Alg::PS512, Alg::ES384] {
+    fn without_rust_crypto_rsa_and_ecdsa_keys_are_unsupported() {
+        for alg in [Alg::RS256, Alg::PS512, Alg::ES256, Alg::ES384] {
             assert_eq!(
                 SigningKey::generate(alg).unwrap_err(),
                 MintError::Unsupported(alg)

@@ -237,3 +237,36 @@ fn rsa_keys_are_checked_as_with_rust_crypto() {
         }
     }
 }
+
+/// Without `ed25519` the Ed25519 point is not decoded, but the encodings of the
+/// small-order points (with which one signature verifies for every message) are
+/// refused at parse time as with it; a real key loads.
+#[test]
+fn small_order_ed25519_keys_are_refused() {
+    let okp = |kid: &str, x: &[u8]| json!({"kty": "OKP", "crv": "Ed25519", "kid": kid, "x": tokengate::b64_encode(x)});
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    // An order-8 point, with the sign bit set.
+    let mut order8 = [
+        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67,
+        0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac,
+        0x03, 0x7a,
+    ];
+    order8[31] |= 0x80;
+    // RFC 8032's first test key.
+    let real = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+    let real: Vec<u8> = (0..64)
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&real[i..i + 2], 16).unwrap())
+        .collect();
+    let set = KeySet::from_value(&json!({"keys": [
+        okp("identity", &identity), okp("order8", &order8), okp("real", &real)]}))
+    .unwrap();
+    assert!(set.has_kid("real"));
+    assert_eq!(set.keys().len(), 1);
+    let ignored = set.ignored();
+    assert_eq!(ignored.len(), 2, "{ignored:?}");
+    for i in ignored {
+        assert!(i.reason.contains("small order"), "{i:?}");
+    }
+}
