@@ -13,7 +13,7 @@ use worker::{Env, Headers, Response};
 use tokengate::Alg;
 use tokengate::ConfigError;
 
-use crate::io::JWKS_KV;
+use crate::io::{Kv, JWKS_KV};
 use crate::signing::EdgeKey;
 
 /// The demo issuer's `iss`.
@@ -56,10 +56,8 @@ pub struct Demo {
 impl Demo {
     /// Loads the demo key from KV, or generates and stores it.
     pub async fn load(env: &Env) -> Result<Demo, String> {
-        let kv = env
-            .kv(JWKS_KV)
-            .map_err(|e| format!("kv binding {JWKS_KV}: {e}"))?;
-        if let Ok(Some(text)) = kv.get(KEY_KV).text().await {
+        let kv = Kv::bound(env, JWKS_KV).ok_or(format!("no kv binding {JWKS_KV}"))?;
+        if let Some(text) = kv.get(KEY_KV).await {
             if let Ok(v) = serde_json::from_str::<Value>(&text) {
                 if let Ok(key) = EdgeKey::from_private_jwk(&v).await {
                     return Ok(Demo { key });
@@ -68,9 +66,7 @@ impl Demo {
         }
         let key = EdgeKey::generate(Alg::ES256).await?;
         let text = key.private_jwk().to_string();
-        if let Ok(put) = kv.put(KEY_KV, text) {
-            let _ = put.execute().await;
-        }
+        kv.put(KEY_KV, &text, None).await;
         Ok(Demo { key })
     }
 

@@ -40,6 +40,13 @@ export function tgSettle(p, req, line, started, onError) {
 export function tgResumeAfter(p, w) {
   return Promise.resolve(p).then((v) => w.resume(true, v), () => w.resume(false, undefined));
 }
+// Workers KV through the binding itself: `get` as text, `put` with an optional TTL.
+export function tgKvGet(ns, key) {
+  return ns.get(key, "text");
+}
+export function tgKvPut(ns, key, value, ttl) {
+  return ns.put(key, value, ttl === undefined ? undefined : { expirationTtl: ttl });
+}
 export function tgWithServerTiming(res, value) {
   const out = new Response(res.body, res);
   out.headers.append("server-timing", value);
@@ -95,6 +102,19 @@ extern "C" {
     /// settles: a promise of the response.
     #[wasm_bindgen(js_name = tgResumeAfter)]
     pub fn resume_after(promise: &JsValue, waiting: crate::Waiting) -> js_sys::Promise;
+
+    /// `ns.get(key, "text")` of a KV namespace binding: a promise of the text or `null`.
+    #[wasm_bindgen(js_name = tgKvGet, catch)]
+    pub fn kv_get(ns: &JsValue, key: &str) -> Result<js_sys::Promise, JsValue>;
+
+    /// `ns.put(key, value, {expirationTtl: ttl})` (no options without `ttl`).
+    #[wasm_bindgen(js_name = tgKvPut, catch)]
+    pub fn kv_put(
+        ns: &JsValue,
+        key: &str,
+        value: &str,
+        ttl: Option<u32>,
+    ) -> Result<js_sys::Promise, JsValue>;
 
     /// The same response (status, status text, headers, body stream, `webSocket`, `cf`)
     /// with a `Server-Timing` header appended; a fetched response's own headers are

@@ -13,7 +13,7 @@ use std::task::{Context, Poll, Waker};
 
 use futures_util::future::{select, Either};
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::{AbortController, Env};
 
@@ -22,6 +22,37 @@ use tokengate::{HttpResponse, KeyIo};
 
 /// The KV binding holding JWKS cache states (and the demo issuer's key).
 pub const JWKS_KV: &str = "JWKS_CACHE";
+
+/// A Workers KV namespace, used through the binding's own `get` and `put`
+/// ([`host::kv_get`](crate::host::kv_get)): worker-rs' `KvStore` brings serialisation
+/// code the Worker never runs (about 12 KB of its wasm).
+pub struct Kv(JsValue);
+
+impl Kv {
+    /// The KV namespace bound as `binding`; `None` when there is no such binding.
+    pub fn bound(env: &Env, binding: &str) -> Option<Kv> {
+        js_sys::Reflect::get(env, &JsValue::from_str(binding))
+            .ok()
+            .filter(JsValue::is_object)
+            .map(Kv)
+    }
+
+    /// The text stored under `key`; `None` when there is none or the read fails.
+    pub async fn get(&self, key: &str) -> Option<String> {
+        let pending = crate::host::kv_get(&self.0, key).ok()?;
+        JsFuture::from(pending).await.ok()?.as_string()
+    }
+
+    /// Stores `value` under `key`, expiring after `ttl_secs` when given (KV's minimum
+    /// is 60 s: a shorter one is raised to it); whether the write succeeded.
+    pub async fn put(&self, key: &str, value: &str, ttl_secs: Option<u64>) -> bool {
+        let ttl = ttl_secs.map(|t| u32::try_from(t.max(60)).unwrap_or(u32::MAX));
+        match crate::host::kv_put(&self.0, key, value, ttl) {
+            Ok(pending) => JsFuture::from(pending).await.is_ok(),
+            Err(_) => false,
+        }
+    }
+}
 
 /// Key I/O through the Worker runtime.
 #[derive(Clone)]
@@ -88,16 +119,12 @@ impl KeyIo for EdgeIo {
     }
 
     async fn load(&self, key: &str) -> Option<String> {
-        let kv = self.env.kv(JWKS_KV).ok()?;
-        kv.get(key).text().await.ok().flatten()
+        Kv::bound(&self.env, JWKS_KV)?.get(key).await
     }
 
     async fn save(&self, key: &str, value: String, ttl_secs: u64) {
-        if let Ok(kv) = self.env.kv(JWKS_KV) {
-            if let Ok(put) = kv.put(key, value) {
-                // KV's minimum TTL is 60 s.
-                let _ = put.expiration_ttl(ttl_secs.max(60)).execute().await;
-            }
+        if let Some(kv) = Kv::bound(&self.env, JWKS_KV) {
+            kv.put(key, &value, Some(ttl_secs)).await;
         }
     }
 

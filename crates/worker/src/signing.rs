@@ -15,7 +15,7 @@ use worker::Env;
 
 use tokengate::{b64_decode, b64_encode, Alg, Claims};
 
-use crate::io::JWKS_KV;
+use crate::io::{Kv, JWKS_KV};
 
 /// The secret holding the signing keys: `{"keys": [current, previous, ...]}` private JWKs.
 pub const SIGNING_KEYS_SECRET: &str = "TOKENGATE_SIGNING_KEYS";
@@ -37,17 +37,15 @@ impl SigningKeys {
                 "the {SIGNING_KEYS_SECRET} secret is not set (generate one with `cargo run -q --example keygen`)"
             ));
         }
-        let kv = env.kv(JWKS_KV).map_err(|e| e.to_string())?;
-        if let Ok(Some(text)) = kv.get(DEMO_KEYS_KV).text().await {
+        let kv = Kv::bound(env, JWKS_KV).ok_or(format!("no kv binding {JWKS_KV}"))?;
+        if let Some(text) = kv.get(DEMO_KEYS_KV).await {
             if let Ok(keys) = parse(&text).await {
                 return Ok(keys);
             }
         }
         let key = EdgeKey::generate(Alg::ES256).await?;
         let text = json!({ "keys": [key.private_jwk()] }).to_string();
-        if let Ok(put) = kv.put(DEMO_KEYS_KV, text) {
-            let _ = put.execute().await;
-        }
+        kv.put(DEMO_KEYS_KV, &text, None).await;
         Ok(SigningKeys(vec![key]))
     }
 

@@ -21,7 +21,7 @@ use tokengate::{Gate, Verified};
 use tokengate_webcrypto::Backend;
 
 use crate::demo::{self, Demo};
-use crate::io::EdgeIo;
+use crate::io::{EdgeIo, Kv};
 use crate::log::LogLine;
 use crate::settings::Settings;
 use crate::signing::SigningKeys;
@@ -307,15 +307,12 @@ impl App {
                 return info.as_ref().and_then(|i| i.name.clone());
             }
         }
-        let info = match env.kv(CLIENTS_KV) {
-            Ok(kv) => kv
+        let info = match Kv::bound(env, CLIENTS_KV) {
+            Some(kv) => kv
                 .get(client_id)
-                .text()
                 .await
-                .ok()
-                .flatten()
                 .and_then(|t| serde_json::from_str::<ClientInfo>(&t).ok()),
-            Err(_) => None,
+            None => None,
         };
         let mut clients = self.clients.borrow_mut();
         if clients.len() > 10_000 {
