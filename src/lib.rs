@@ -55,7 +55,7 @@ pub use jwks_cache::{
 };
 
 // Tokens and keys: JWS parsing, key sets, algorithms, verification.
-pub use alg::{key_fits, verify_signature, Alg, KeyMaterial};
+pub use alg::{key_fits, rust_backend_checks, verify_signature, Alg, KeyMaterial};
 pub use jwk::{Key, KeySet};
 pub use jws::{b64_decode, b64_encode, parse as parse_jws, Jws, DEFAULT_MAX_TOKEN_BYTES};
 pub use token_cache::{TokenCache, TokenKey};

@@ -143,12 +143,12 @@ impl SigningKey {
                     .map_err(|e| MintError::Random(e.to_string()))?;
                 Secret::Rsa(alg, Box::new(key))
             }
-            Alg::HS256 | Alg::HS384 | Alg::HS512 => {
+            // HS384 and HS512 need `hmac-sha512`.
+            Alg::HS256 | Alg::HS384 | Alg::HS512 if crate::alg::rust_backend_checks(alg) => {
                 let mut b = vec![0u8; alg.min_hmac_key_len()];
                 random_bytes(&mut b)?;
                 Secret::Hmac(alg, b)
             }
-            #[cfg(not(all(feature = "rust-crypto", feature = "ed25519")))]
             _ => return Err(MintError::Unsupported(alg)),
         };
         Ok(SigningKey {
@@ -296,7 +296,8 @@ impl SigningKey {
                     .map_err(|_| bad("Ed25519 d must be 32 bytes"))?;
                 Secret::EdDsa(ed25519_dalek::SigningKey::from_bytes(&d))
             }
-            Alg::HS256 | Alg::HS384 | Alg::HS512 => {
+            // HS384 and HS512 need `hmac-sha512`.
+            Alg::HS256 | Alg::HS384 | Alg::HS512 if crate::alg::rust_backend_checks(alg) => {
                 let k = field("k")?;
                 if k.len() < alg.min_hmac_key_len() {
                     return Err(bad("hmac key is too short"));
@@ -316,7 +317,6 @@ impl SigningKey {
                     .map_err(|e| MintError::InvalidKey(e.to_string()))?;
                 Secret::Rsa(alg, Box::new(key))
             }
-            #[cfg(not(all(feature = "rust-crypto", feature = "ed25519")))]
             _ => return Err(MintError::Unsupported(alg)),
         };
         Ok(SigningKey { kid, secret })
@@ -373,12 +373,14 @@ impl SigningKey {
             Secret::Hmac(alg, k) => {
                 use hmac::Mac;
                 match alg {
+                    #[cfg(feature = "hmac-sha512")]
                     Alg::HS384 => {
                         let mut m = hmac::Hmac::<sha2::Sha384>::new_from_slice(k)
                             .expect("hmac accepts any key length");
                         m.update(msg);
                         m.finalize().into_bytes().to_vec()
                     }
+                    #[cfg(feature = "hmac-sha512")]
                     Alg::HS512 => {
                         let mut m = hmac::Hmac::<sha2::Sha512>::new_from_slice(k)
                             .expect("hmac accepts any key length");
@@ -434,7 +436,11 @@ mod tests {
     #[cfg(not(feature = "rust-crypto"))]
     #[test]
     fn without_rust_crypto_rsa_and_ecdsa_keys_are_unsupported() {
-        for alg in [Alg::RS256, Alg::PS512, Alg::ES256, Alg::ES384] {
+        let mut algs = vec![Alg::RS256, Alg::PS512, Alg::ES256, Alg::ES384];
+        if !cfg!(feature = "hmac-sha512") {
+            algs.extend([Alg::HS384, Alg::HS512]);
+        }
+        for alg in algs {
             assert_eq!(
                 SigningKey::generate(alg).unwrap_err(),
                 MintError::Unsupported(alg)

@@ -270,3 +270,51 @@ fn small_order_ed25519_keys_are_refused() {
         assert!(i.reason.contains("small order"), "{i:?}");
     }
 }
+
+/// Without `hmac-sha512` HS384 and HS512 are left to the host (the Worker checks them
+/// through WebCrypto): a correct tag is refused here, HS256 still checks, and
+/// `rust_backend_checks` says so.
+#[cfg(not(feature = "hmac-sha512"))]
+#[test]
+fn hs384_and_hs512_are_left_to_the_host_without_hmac_sha512() {
+    use hmac::Mac;
+    let key = KeyMaterial::Hmac(vec![7; 64]);
+    let msg = b"header.payload";
+    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(&[7; 64]).unwrap();
+    m.update(msg);
+    assert!(verify_signature(
+        Alg::HS256,
+        &key,
+        msg,
+        &m.finalize().into_bytes()
+    ));
+    let mut m = hmac::Hmac::<sha2::Sha384>::new_from_slice(&[7; 64]).unwrap();
+    m.update(msg);
+    assert!(!verify_signature(
+        Alg::HS384,
+        &key,
+        msg,
+        &m.finalize().into_bytes()
+    ));
+    let mut m = hmac::Hmac::<sha2::Sha512>::new_from_slice(&[7; 64]).unwrap();
+    m.update(msg);
+    assert!(!verify_signature(
+        Alg::HS512,
+        &key,
+        msg,
+        &m.finalize().into_bytes()
+    ));
+    assert!(tokengate::rust_backend_checks(Alg::HS256));
+    assert!(!tokengate::rust_backend_checks(Alg::HS384));
+    assert!(!tokengate::rust_backend_checks(Alg::HS512));
+    assert!(!tokengate::rust_backend_checks(Alg::RS256));
+}
+
+/// With the default features Rust checks every algorithm.
+#[cfg(all(feature = "rust-crypto", feature = "hmac-sha512"))]
+#[test]
+fn rust_checks_every_algorithm_with_the_default_features() {
+    for alg in tokengate::Alg::ALL {
+        assert!(tokengate::rust_backend_checks(alg), "{alg}");
+    }
+}

@@ -4,7 +4,7 @@
 //! RSA and elliptic-curve arithmetic compiled to WebAssembly is several times slower
 //! than the host's native code. [`check`] therefore asks the host first and falls back
 //! to the portable Rust backend ([`verify_signature`], the reference) when the host
-//! cannot do the check: HMAC keys (they have no public JWK), a host without
+//! cannot do the check: HMAC that Rust checks itself (see below), a host without
 //! `crypto.subtle`, or a key the host will not import for that algorithm (for example
 //! Ed25519 on a runtime without it). The host offers up to two ways:
 //!
@@ -24,6 +24,12 @@
 //! | PS256/384/512 | `RSA-PSS`, SHA-256/384/512 | `RSA-PSS`, saltLength 32/48/64 |
 //! | ES256, ES384 | `ECDSA`, P-256/P-384 | `ECDSA`, SHA-256/384 (raw `r‖s`, as in JWS) |
 //! | EdDSA | `Ed25519` | `Ed25519` |
+//! | HS384, HS512 | `HMAC`, SHA-384/512 (the secret as an `oct` JWK) | `HMAC` |
+//!
+//! HMAC goes to the host only where the Rust backend cannot check it (HS384 and HS512
+//! in a core built without `hmac-sha512`, as the Worker's is:
+//! [`rust_backend_checks`]); HS256, and HMAC wherever Rust can, stays synchronous in
+//! Rust.
 //!
 //! Keys are kept per isolate (thread) in a small map keyed by the algorithm and the
 //! key's public JWK: the JWK as a JS object (for the synchronous host function) and the
@@ -55,7 +61,7 @@ use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-use tokengate::{key_fits, verify_signature, Alg};
+use tokengate::{b64_encode, key_fits, rust_backend_checks, verify_signature, Alg, KeyMaterial};
 use tokengate::{SignatureBackend, SignatureCheck};
 
 /// The most keys kept per isolate.
@@ -172,8 +178,19 @@ fn prepare(
     if !key_fits(alg, &check.key.material) {
         return Err(false);
     }
-    let (Some(jwk), Some(spec)) = (check.key.jwk.as_ref(), Spec::of(alg)) else {
+    let Some(spec) = Spec::of(alg) else {
         return Ok(None);
+    };
+    let secret_jwk;
+    let jwk = match (check.key.jwk.as_ref(), &check.key.material) {
+        (Some(jwk), _) => jwk,
+        // An HMAC key has no public JWK: the host gets the secret as an `oct` JWK, and
+        // only when Rust cannot check this algorithm.
+        (None, KeyMaterial::Hmac(secret)) if !rust_backend_checks(alg) => {
+            secret_jwk = serde_json::json!({ "kty": "oct", "k": b64_encode(secret) });
+            &secret_jwk
+        }
+        (None, _) => return Ok(None),
     };
     if spec.sig_len.is_some_and(|len| signature.len() != len) {
         return Err(false);
@@ -384,7 +401,7 @@ struct Spec {
 }
 
 impl Spec {
-    /// `None` for HMAC (always checked in Rust).
+    /// `None` for HS256 (always checked in Rust).
     fn of(alg: Alg) -> Option<Spec> {
         let rsa = |name, hash, salt| (name, Some(hash), salt, None, None);
         let (name, hash, salt, curve, sig_len) = match alg {
@@ -397,6 +414,9 @@ impl Spec {
             Alg::ES256 => ("ECDSA", Some("SHA-256"), None, Some("P-256"), Some(64)),
             Alg::ES384 => ("ECDSA", Some("SHA-384"), None, Some("P-384"), Some(96)),
             Alg::EdDSA => ("Ed25519", None, None, None, Some(64)),
+            // The full tag length, as the Rust backend requires.
+            Alg::HS384 => ("HMAC", Some("SHA-384"), None, None, Some(48)),
+            Alg::HS512 => ("HMAC", Some("SHA-512"), None, None, Some(64)),
             _ => return None,
         };
         Some(Spec {
@@ -408,7 +428,7 @@ impl Spec {
         })
     }
 
-    /// The `importKey` algorithm: `{name, hash}` (RSA), `{name, namedCurve}` (ECDSA),
+    /// The `importKey` algorithm: `{name, hash}` (RSA, HMAC), `{name, namedCurve}` (ECDSA),
     /// `{name}` (Ed25519).
     fn import_params(&self) -> Object {
         let o = object(&[("name", self.name.into())]);
