@@ -292,11 +292,7 @@ fn parse_key(obj: &Map<String, Value>) -> Result<(Vec<Alg>, KeyMaterial), String
             sec1.push(4);
             sec1.extend_from_slice(&x);
             sec1.extend_from_slice(&y);
-            if crv == "P-256" {
-                p256_key(sec1)?
-            } else {
-                p384_key(sec1)?
-            }
+            ec_key(crv, sec1)?
         }
         "OKP" => {
             let crv = str_field(obj, "crv")?.ok_or("crv is missing")?;
@@ -382,30 +378,26 @@ fn rsa_key(n: Vec<u8>, e: Vec<u8>) -> Result<KeyMaterial, String> {
     Ok(KeyMaterial::Rsa(key))
 }
 
+/// A P-256 or P-384 public key from its SEC1 uncompressed encoding (`crv` is one of
+/// the two).
 #[cfg(feature = "rust-crypto")]
-fn p384_key(sec1: Vec<u8>) -> Result<KeyMaterial, String> {
-    p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1)
-        .map(KeyMaterial::P384)
-        .map_err(|_| "P-384 point is not on the curve".into())
+fn ec_key(crv: &str, sec1: Vec<u8>) -> Result<KeyMaterial, String> {
+    let key = if crv == "P-256" {
+        p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map(KeyMaterial::P256)
+    } else {
+        p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map(KeyMaterial::P384)
+    };
+    key.map_err(|_| format!("{crv} point is not on the curve"))
 }
 
 /// Without `rust-crypto` the point is kept as given (the host's import checks it).
 #[cfg(not(feature = "rust-crypto"))]
-fn p384_key(sec1: Vec<u8>) -> Result<KeyMaterial, String> {
-    Ok(KeyMaterial::P384(sec1))
-}
-
-#[cfg(feature = "rust-crypto")]
-fn p256_key(sec1: Vec<u8>) -> Result<KeyMaterial, String> {
-    p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1)
-        .map(KeyMaterial::P256)
-        .map_err(|_| "P-256 point is not on the curve".into())
-}
-
-/// Without `rust-crypto` the point is kept as given (the host's import checks it).
-#[cfg(not(feature = "rust-crypto"))]
-fn p256_key(sec1: Vec<u8>) -> Result<KeyMaterial, String> {
-    Ok(KeyMaterial::P256(sec1))
+fn ec_key(crv: &str, sec1: Vec<u8>) -> Result<KeyMaterial, String> {
+    Ok(if crv == "P-256" {
+        KeyMaterial::P256(sec1)
+    } else {
+        KeyMaterial::P384(sec1)
+    })
 }
 
 #[cfg(feature = "ed25519")]
