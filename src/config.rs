@@ -186,8 +186,8 @@ pub struct Config {
     /// The edge authorizer's own settings (`edge.cookie`, `edge.log`, ...), kept as
     /// written and never read here. One `TOKENGATE_CONFIG` document serves every adapter,
     /// so the core accepts the Worker's sections (`edge`, `origin`); the Worker takes them
-    /// out of the document and checks them against its own schema
-    /// (`crates/worker/src/settings.rs`) before the core sees the rest.
+    /// out of the document and checks them against their own schema
+    /// ([`WorkerSettings`](crate::WorkerSettings)) before the core sees the rest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edge: Option<Value>,
     /// RFC 8693 token exchange at the edge; disabled when absent.

@@ -200,6 +200,50 @@ where
     out
 }
 
+/// Calls `f(name, value)` for each identity header a forwarder sets for `principal`, in
+/// the order the edge sends them, values already encoded ([`encode_value`],
+/// [`encode_list`]): [`KIND`], [`SUBJECT`], [`CLIENT_ID`] and [`CLIENT_NAME`] (when the
+/// token names a client; the name when the caller found one in its client registry),
+/// [`SCOPES`] (always, empty when none were granted), [`ISSUER`], [`USER_ID`] (when
+/// there is one) and [`ACTOR`] (a delegated token's chain). The edge authorizer and the
+/// npm package's forwarding helpers both set exactly these.
+///
+/// ```
+/// use tokengate::headers::{for_each_identity_header, KIND, SCOPES};
+/// # use tokengate::{DecidedBy, Kind, Principal};
+/// # let principal = Principal { kind: Kind::Machine, subject: "svc@clients".into(),
+/// #     client_id: Some("svc".into()), user_id: None, scopes: vec!["read:builds".into()],
+/// #     roles: vec![], issuer: "https://tenant/".into(), audiences: vec![],
+/// #     expires_at: None, decided_by: DecidedBy::Gty, actor: None };
+/// let mut headers = Vec::new();
+/// for_each_identity_header(&principal, None, |name, value| headers.push((name, value.to_owned())));
+/// assert_eq!(headers[0], (KIND, "machine".to_owned()));
+/// assert!(headers.contains(&(SCOPES, "read:builds".to_owned())));
+/// ```
+pub fn for_each_identity_header(
+    principal: &crate::Principal,
+    client_name: Option<&str>,
+    mut f: impl FnMut(&'static str, &str),
+) {
+    let p = principal;
+    f(KIND, p.kind.as_str());
+    f(SUBJECT, &encode_value(&p.subject));
+    if let Some(c) = &p.client_id {
+        f(CLIENT_ID, &encode_value(c));
+        if let Some(name) = client_name {
+            f(CLIENT_NAME, &encode_value(name));
+        }
+    }
+    f(SCOPES, &encode_list(p.scopes.iter().map(String::as_str)));
+    f(ISSUER, &encode_value(&p.issuer));
+    if let Some(u) = &p.user_id {
+        f(USER_ID, &encode_value(u));
+    }
+    if let Some(actor) = &p.actor {
+        f(ACTOR, &encode_list(actor.chain()));
+    }
+}
+
 /// Percent-decodes a query-string component (`+` is a space, as in forms); a `%` not
 /// followed by two hex digits stays as it is.
 fn decode_component(s: &str) -> Cow<'_, str> {

@@ -4,6 +4,10 @@
 //! base64url parts (no padding, no whitespace, canonical trailing bits), the header and
 //! payload must be JSON objects with no duplicate key at any depth, and the signature
 //! part must not be empty.
+//!
+//! [`token_form`] says what a string that is not a compact JWS is instead (an encrypted
+//! JWE, an opaque token, a pasted `Bearer`, ...), judged by its shape alone; a
+//! structural `token_malformed` message names it, never repeating the token's content.
 
 use std::fmt;
 
@@ -97,36 +101,41 @@ pub fn parse(token: &str, max_len: usize) -> Result<Jws<'_>, TokenError> {
     if token.is_empty() {
         return Err(TokenError::Malformed("token is empty".into()));
     }
+    // A structural failure says what the token is instead, when its form tells more
+    // (a JWE, an opaque token, a pasted `Bearer`, whitespace, a part too many or few).
+    let malformed = |why: &str| {
+        TokenError::Malformed(
+            token_form(token, max_len)
+                .malformed_reason()
+                .unwrap_or_else(|| why.to_string()),
+        )
+    };
     let mut parts = token.splitn(3, '.');
     let (h, p, s) = match (parts.next(), parts.next(), parts.next()) {
         (Some(h), Some(p), Some(s)) => (h, p, s),
         _ => {
-            return Err(TokenError::Malformed(
-                "expected three dot-separated parts (compact JWS)".into(),
+            return Err(malformed(
+                "expected three dot-separated parts (compact JWS)",
             ))
         }
     };
     if s.contains('.') {
-        return Err(TokenError::Malformed(
-            "too many dot-separated parts (JWE and JSON serialisations are not accepted)".into(),
+        return Err(malformed(
+            "too many dot-separated parts (JWE and JSON serialisations are not accepted)",
         ));
     }
     if h.is_empty() {
-        return Err(TokenError::Malformed("header part is empty".into()));
+        return Err(malformed("header part is empty"));
     }
     if s.is_empty() {
-        return Err(TokenError::Malformed(
-            "signature part is empty (unsecured tokens are never accepted)".into(),
+        return Err(malformed(
+            "signature part is empty (unsecured tokens are never accepted)",
         ));
     }
-    let header_bytes = b64_decode(h)
-        .ok_or_else(|| TokenError::Malformed("header is not strict base64url".into()))?;
-    let payload = b64_decode(p)
-        .ok_or_else(|| TokenError::Malformed("payload is not strict base64url".into()))?;
-    let signature = b64_decode(s)
-        .ok_or_else(|| TokenError::Malformed("signature is not strict base64url".into()))?;
-    let header = parse_object(&header_bytes)
-        .map_err(|why| TokenError::Malformed(format!("header {why}")))?;
+    let header_bytes = b64_decode(h).ok_or_else(|| malformed("header is not strict base64url"))?;
+    let payload = b64_decode(p).ok_or_else(|| malformed("payload is not strict base64url"))?;
+    let signature = b64_decode(s).ok_or_else(|| malformed("signature is not strict base64url"))?;
+    let header = parse_object(&header_bytes).map_err(|why| malformed(&format!("header {why}")))?;
     check_header(&header)?;
     Ok(Jws {
         header,
@@ -280,10 +289,260 @@ impl<'de> Visitor<'de> for NoDupVisitor {
     }
 }
 
+/// The shape of a string presented as a token, from [`token_form`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenForm {
+    /// The empty string.
+    Empty,
+    /// Larger than the size cap; nothing else is looked at.
+    TooLarge,
+    /// Three dot-separated parts, the first a base64url JSON object: a compact JWS (a
+    /// signed JWT). The strict parser may still refuse it (`alg` none, `crit`, a
+    /// payload that is not JSON, ...).
+    Jws,
+    /// Five dot-separated parts, the first a base64url JSON object with `enc`: a compact
+    /// JWE (RFC 7516). Its header is readable; its claims are encrypted for the API.
+    Jwe,
+    /// Only RFC 6750 token characters, no empty part and no JOSE header: an opaque
+    /// (reference) token, which only its issuer can read (e.g. Auth0's access token for
+    /// an authorization request that names no `audience`).
+    Opaque,
+    /// Starts with an authorization scheme (`Bearer ...`, `Authorization: ...`): a
+    /// pasted header value rather than the token alone.
+    SchemePrefixed,
+    /// Contains whitespace or line breaks.
+    Whitespace,
+    /// A JSON document (e.g. the JWS or JWE JSON serialisation), not a compact token.
+    Json,
+    /// A JOSE header followed by the wrong number of dot-separated parts (the count;
+    /// neither three nor five).
+    WrongParts(usize),
+    /// None of these: characters outside the token alphabet, a damaged header.
+    Other,
+}
+
+impl TokenForm {
+    /// The snake_case name JS callers see: `empty`, `too_large`, `jws`, `jwe`, `opaque`,
+    /// `scheme_prefixed`, `whitespace`, `json`, `wrong_parts` or `other`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenForm::Empty => "empty",
+            TokenForm::TooLarge => "too_large",
+            TokenForm::Jws => "jws",
+            TokenForm::Jwe => "jwe",
+            TokenForm::Opaque => "opaque",
+            TokenForm::SchemePrefixed => "scheme_prefixed",
+            TokenForm::Whitespace => "whitespace",
+            TokenForm::Json => "json",
+            TokenForm::WrongParts(_) => "wrong_parts",
+            TokenForm::Other => "other",
+        }
+    }
+
+    /// Why a token of this form is not a compact JWS, in the lowercase words of a
+    /// `token_malformed` message (without the token's content), or `None` when the
+    /// form itself says nothing more than the parser's own reason (`jws`, `other`,
+    /// and the sizes, which have their own errors).
+    pub fn malformed_reason(self) -> Option<String> {
+        let text = match self {
+            TokenForm::Jwe => {
+                "it is an encrypted jwe, not a signed jws: its claims are encrypted for the api, and tokengate verifies signed access tokens only"
+            }
+            TokenForm::Opaque => {
+                "it is an opaque token, not a jwt: only its issuer can read it; request a jwt access token (auth0: name the api's audience) or introspect it at the issuer (rfc 7662)"
+            }
+            TokenForm::SchemePrefixed => {
+                "it starts with an authorization scheme (bearer); pass the token alone"
+            }
+            TokenForm::Whitespace => "it contains whitespace or line breaks",
+            TokenForm::Json => {
+                "it is a json document, not a compact jws (json serialisations are not accepted)"
+            }
+            TokenForm::WrongParts(n) => {
+                return Some(format!(
+                    "a jwt has three dot-separated parts, this has {n}"
+                ))
+            }
+            TokenForm::Empty | TokenForm::TooLarge | TokenForm::Jws | TokenForm::Other => {
+                return None
+            }
+        };
+        Some(text.to_string())
+    }
+}
+
+/// RFC 6750 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn is_b64token(s: &str) -> bool {
+    let body = s.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+}
+
+/// Whether `s` starts with `prefix`, ASCII case-insensitively (never splits a char).
+pub(crate) fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
+    s.as_bytes()
+        .get(..prefix.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(prefix.as_bytes()))
+}
+
+/// The JOSE header in the first dot-separated part: strict base64url of a JSON object
+/// without duplicate keys.
+fn header_of(first: &str) -> Option<Claims> {
+    parse_object(&b64_decode(first)?).ok()
+}
+
+/// What `token` is, judged by its shape: checks `max_len` first, then decodes at most
+/// the first dot-separated part (never the payload).
+pub fn token_form(token: &str, max_len: usize) -> TokenForm {
+    if token.len() > max_len {
+        return TokenForm::TooLarge;
+    }
+    if token.is_empty() {
+        return TokenForm::Empty;
+    }
+    let scheme = starts_with_ignore_case(token, "authorization:")
+        || (starts_with_ignore_case(token, "bearer")
+            && token.as_bytes().get(6).is_some_and(u8::is_ascii_whitespace));
+    if scheme {
+        return TokenForm::SchemePrefixed;
+    }
+    if token.contains(char::is_whitespace) {
+        return TokenForm::Whitespace;
+    }
+    if token.starts_with('{') {
+        return TokenForm::Json;
+    }
+    let parts = token.split('.').count();
+    let first = token.split('.').next().unwrap_or_default();
+    match header_of(first) {
+        Some(h) => match parts {
+            3 => TokenForm::Jws,
+            5 if h.contains_key("enc") => TokenForm::Jwe,
+            n => TokenForm::WrongParts(n),
+        },
+        // `eyJ` is base64url of `{"`: a JOSE header that does not decode.
+        None if first.starts_with("eyJ") => match parts {
+            3 | 5 => TokenForm::Other,
+            n => TokenForm::WrongParts(n),
+        },
+        None if is_b64token(token) && token.split('.').all(|p| !p.is_empty()) => TokenForm::Opaque,
+        None => TokenForm::Other,
+    }
+}
+
+/// The protected header of a compact JWE ([`TokenForm::Jwe`]): readable without the
+/// decryption key (`alg`, `enc`, `kid`, `cty`, ...). `None` for any other form.
+pub fn jwe_header(token: &str, max_len: usize) -> Option<Claims> {
+    match token_form(token, max_len) {
+        TokenForm::Jwe => header_of(token.split('.').next()?),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ErrorCode;
+    use serde_json::json;
+
+    fn seg(v: &Value) -> String {
+        b64_encode(v.to_string().as_bytes())
+    }
+
+    fn jwe() -> String {
+        let h = seg(&json!({"alg": "RSA-OAEP", "enc": "A256GCM", "kid": "k1"}));
+        format!("{h}.ZW5jcnlwdGVka2V5.aXZpdml2aXZpdg.Y2lwaGVydGV4dA.dGFndGFndGFn")
+    }
+
+    #[test]
+    fn forms() {
+        let h = seg(&json!({"alg": "RS256"}));
+        let p = seg(&json!({"sub": "a"}));
+        let cases: Vec<(String, TokenForm)> = vec![
+            (String::new(), TokenForm::Empty),
+            (format!("{h}.{p}.c2ln"), TokenForm::Jws),
+            (format!("{h}.{p}."), TokenForm::Jws),
+            (jwe(), TokenForm::Jwe),
+            (
+                format!("{}.a.b.c.d", seg(&json!({"alg": "dir", "enc": "A128GCM"}))),
+                TokenForm::Jwe,
+            ),
+            (format!("{h}.a.b.c.d"), TokenForm::WrongParts(5)),
+            ("vL2QvbUy9dN3ZkWUyB-1Ic1SOzoN_y6L".into(), TokenForm::Opaque),
+            ("ya29.a0AfH6SMBx-Qk".into(), TokenForm::Opaque),
+            ("abcd.efgh.ijkl".into(), TokenForm::Opaque),
+            ("2YotnFZFEjr1zCsicMWpAA==".into(), TokenForm::Opaque),
+            (format!("Bearer {h}.{p}.c2ln"), TokenForm::SchemePrefixed),
+            (format!("bearer\t{h}.{p}.c2ln"), TokenForm::SchemePrefixed),
+            ("Authorization: Bearer x".into(), TokenForm::SchemePrefixed),
+            (format!("{h}.{p}\n.c2ln"), TokenForm::Whitespace),
+            (format!(" {h}.{p}.c2ln"), TokenForm::Whitespace),
+            ("bearer".into(), TokenForm::Opaque),
+            (format!("{h}.{p}"), TokenForm::WrongParts(2)),
+            (format!("{h}.{p}.c2ln.c2ln"), TokenForm::WrongParts(4)),
+            (h.clone(), TokenForm::WrongParts(1)),
+            ("eyJhbGciOiJSUzI1NiJ9=.e30.c2ln".into(), TokenForm::Other),
+            ("eyJhbGciOi.e30".into(), TokenForm::WrongParts(2)),
+            (
+                r#"{"payload":"e30","signatures":[]}"#.into(),
+                TokenForm::Json,
+            ),
+            (".e30.c2ln".into(), TokenForm::Other),
+            ("..".into(), TokenForm::Other),
+            ("tök".into(), TokenForm::Other),
+            ("a$b".into(), TokenForm::Other),
+        ];
+        for (t, want) in cases {
+            assert_eq!(token_form(&t, 10_000), want, "{t:?}");
+        }
+        assert_eq!(token_form(&"a".repeat(20), 19), TokenForm::TooLarge);
+        assert_eq!(token_form(&"a".repeat(20), 20), TokenForm::Opaque);
+    }
+
+    #[test]
+    fn jwe_header_is_readable() {
+        let h = jwe_header(&jwe(), 10_000).unwrap();
+        assert_eq!(h["alg"], "RSA-OAEP");
+        assert_eq!(h["enc"], "A256GCM");
+        assert_eq!(h["kid"], "k1");
+        assert!(jwe_header(&jwe(), 10).is_none(), "the cap comes first");
+        assert!(jwe_header("abc", 10_000).is_none());
+    }
+
+    #[test]
+    fn reasons_never_echo_the_token() {
+        for f in [
+            TokenForm::Jwe,
+            TokenForm::Opaque,
+            TokenForm::SchemePrefixed,
+            TokenForm::Whitespace,
+            TokenForm::Json,
+            TokenForm::WrongParts(4),
+        ] {
+            let r = f.malformed_reason().unwrap();
+            assert_eq!(r, r.to_lowercase(), "{r}");
+            assert!(r.is_ascii());
+        }
+        for f in [
+            TokenForm::Jws,
+            TokenForm::Other,
+            TokenForm::Empty,
+            TokenForm::TooLarge,
+        ] {
+            assert_eq!(f.malformed_reason(), None);
+        }
+        assert!(TokenForm::Opaque
+            .malformed_reason()
+            .unwrap()
+            .contains("audience"));
+        assert!(TokenForm::Opaque
+            .malformed_reason()
+            .unwrap()
+            .contains("rfc 7662"));
+    }
 
     fn tok(h: &str, p: &str) -> String {
         format!(
@@ -322,6 +581,29 @@ mod tests {
         }
         let dots = ".".repeat(100_000);
         assert_eq!(parse(&dots, 200_000).unwrap_err().code(), "token_malformed");
+    }
+
+    #[test]
+    fn malformed_messages_say_what_the_token_is() {
+        let msg = |t: &str| {
+            let e = parse(t, 10_000).unwrap_err();
+            assert_eq!(e.code(), "token_malformed", "{t}");
+            let m = e.to_string();
+            assert!(!m.contains(t), "the message repeats the token: {m}");
+            m
+        };
+        let h = b64_encode(br#"{"alg":"RSA-OAEP","enc":"A256GCM"}"#);
+        let jwt = tok(r#"{"alg":"RS256"}"#, "{}");
+        assert!(msg(&format!("{h}.a2V5.aXY.Y2lwaGVy.dGFn")).contains("encrypted jwe"));
+        assert!(msg("vL2QvbUy9dN3ZkWUyB-1Ic1SOzoN_y6L").contains("opaque token"));
+        assert!(msg("abcd.efgh.ijkl").contains("opaque token"));
+        assert!(msg(&format!("Bearer {jwt}")).contains("authorization scheme"));
+        assert!(msg(&format!("{jwt}\n")).contains("whitespace"));
+        assert!(msg(&jwt[..jwt.rfind('.').unwrap()]).contains("this has 2"));
+        assert!(msg(&format!("{jwt}.c2ln")).contains("this has 4"));
+        assert!(msg(r#"{"payload":"e30"}"#).contains("json document"));
+        // Otherwise the parser's own reason.
+        assert!(msg("eyJhbGciOiJSUzI1NiJ9=.e30.c2ln").contains("header is not strict base64url"));
     }
 
     #[test]

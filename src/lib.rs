@@ -13,11 +13,13 @@ mod alg;
 mod authenticator;
 mod classify;
 mod config;
+mod edge;
 mod error;
 mod exchange;
 mod fetch_url;
 mod gate;
 pub mod headers;
+mod id_token;
 mod jwk;
 mod jwks_cache;
 mod jws;
@@ -53,11 +55,21 @@ pub use jwks_cache::{
     check_fetch_status, generation_of, parse_cache_control_max_age, Action, CacheStatus,
     JwksCacheConfig, JwksCacheState,
 };
+// The edge authorizer's document: its own sections (`edge`, `origin`) and the check of
+// a whole document without I/O (`tokengate check`, `checkWorkerConfig`).
+pub use edge::{
+    check_worker_config, exchange_issuer, inline_issuer_jwks, parse_worker_document, EdgeSettings,
+    LogLevel, ServerTiming, WorkerConfig, WorkerConfigSummary, WorkerSettings,
+};
 
 // Tokens and keys: JWS parsing, key sets, algorithms, verification.
 pub use alg::{key_fits, rust_backend_checks, verify_signature, Alg, KeyMaterial};
+pub use id_token::{id_token_signals, id_token_warning, IdTokenSignal};
 pub use jwk::{Key, KeySet};
-pub use jws::{b64_decode, b64_encode, parse as parse_jws, Jws, DEFAULT_MAX_TOKEN_BYTES};
+pub use jws::{
+    b64_decode, b64_encode, jwe_header, parse as parse_jws, token_form, Jws, TokenForm,
+    DEFAULT_MAX_TOKEN_BYTES,
+};
 pub use token_cache::{TokenCache, TokenKey};
 pub use verify::{
     check_typ, normalise_typ, peek, time_state, validate_claims, verify, verify_jws, IssuerRules,

@@ -18,6 +18,7 @@ use tokengate::{classify, ClassifyConfig};
 use tokengate::{
     extract_token, Authenticator, Claims, Config, Decision, ErrorCode, Gate, Verified,
 };
+use tokengate::{id_token_signals, id_token_warning, jwe_header, token_form, TokenForm};
 use tokengate::{parse_cache_control_max_age, JwksCacheState};
 use tokengate::{plan, ExchangeRequest};
 use tokengate::{public_jwks, SigningKey};
@@ -367,6 +368,55 @@ fn token() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Tokens in the shapes that are not a compact JWS: JWE-like five parts, opaque
+/// strings, a pasted `Bearer`, whitespace, parts added or dropped.
+fn shaped_token() -> BoxedStrategy<String> {
+    // Boxed: these unions nested inline overflow a test thread's stack in debug builds.
+    let tok = || token().boxed();
+    let jwe_header = prop_oneof![
+        json_object().prop_map(|mut h| {
+            h.insert("enc".into(), "A256GCM".into());
+            Value::Object(h).to_string()
+        }),
+        json_text(),
+    ]
+    .boxed();
+    let jwe = (
+        jwe_header,
+        prop::collection::vec("[A-Za-z0-9_-]{0,24}", 4..5),
+    )
+        .prop_map(|(h, rest)| format!("{}.{}", b64_encode(h.as_bytes()), rest.join(".")));
+    let schemes = vec!["Bearer ", "bearer\t", "Authorization: Bearer ", "BEARER  "];
+    let scheme = (prop::sample::select(schemes), tok()).prop_map(|(p, t)| format!("{p}{t}"));
+    let spaces = vec![" ", "\n", "\r\n", "\t", "\u{a0}"];
+    let spaced = (tok(), any::<usize>(), prop::sample::select(spaces)).prop_map(|(t, i, ws)| {
+        let mut at = i % (t.len() + 1);
+        while !t.is_char_boundary(at) {
+            at -= 1;
+        }
+        format!("{}{ws}{}", &t[..at], &t[at..])
+    });
+    let parts = (tok(), 0usize..4, any::<bool>()).prop_map(|(t, n, add)| {
+        if add {
+            format!("{t}{}", ".c2ln".repeat(n))
+        } else {
+            t.splitn(n + 1, '.')
+                .take(n.max(1))
+                .collect::<Vec<_>>()
+                .join(".")
+        }
+    });
+    prop_oneof![
+        3 => tok(),
+        2 => jwe.boxed(),
+        2 => "[A-Za-z0-9_~+/.-]{1,64}={0,2}".boxed(),
+        1 => scheme.boxed(),
+        1 => spaced.boxed(),
+        1 => parts.boxed(),
+    ]
+    .boxed()
+}
+
 fn now() -> impl Strategy<Value = u64> {
     prop_oneof![
         4 => NOW - 50..NOW + 500,
@@ -426,6 +476,39 @@ proptest! {
                 }
             }
             Err(e) => clean(&e),
+        }
+    }
+
+    #[test]
+    fn token_forms_never_panic(t in shaped_token(), max in prop_oneof![Just(16 * 1024usize), 0usize..400]) {
+        let form = token_form(&t, max);
+        if t.len() > max {
+            prop_assert_eq!(form, TokenForm::TooLarge);
+        }
+        prop_assert_eq!(jwe_header(&t, max).is_some(), form == TokenForm::Jwe);
+        match tokengate::parse_jws(&t, max) {
+            Ok(jws) => {
+                prop_assert_eq!(form, TokenForm::Jws);
+                if let Ok(claims) = jws.claims() {
+                    let signals = id_token_signals(&jws.header, &claims);
+                    prop_assert_eq!(id_token_warning(&signals).is_some(), !signals.is_empty());
+                }
+            }
+            Err(e) => {
+                clean(&e);
+                // The message says what the token is, never what it holds.
+                if t.len() >= 16 {
+                    prop_assert!(!e.to_string().contains(t.as_str()), "{} echoes the token", e);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn id_token_signals_never_panic(h in json_object(), c in json_object()) {
+        let signals = id_token_signals(&h, &c);
+        if let Some(w) = id_token_warning(&signals) {
+            prop_assert!(w.is_ascii() && !w.starts_with(|c: char| c.is_uppercase()));
         }
     }
 

@@ -228,7 +228,7 @@ pub const TOKEN_TOO_LARGE: CodeInfo = token(
 pub const TOKEN_MALFORMED: CodeInfo = token(
     "token_malformed",
     "the token is not a well-formed compact jws",
-    "Not a well-formed compact JWS (three strict base64url parts, JSON header and payload without duplicate keys).",
+    "Not a well-formed compact JWS (three strict base64url parts, JSON header and payload without duplicate keys). An encrypted JWE, an opaque token or a pasted Bearer prefix is not one: the message says which.",
 );
 /// `alg_not_allowed` (401).
 pub const ALG_NOT_ALLOWED: CodeInfo = token(

@@ -66,3 +66,76 @@ pub fn encode_header_value(value: JsValue) -> Result<String, JsValue> {
         items.iter().map(String::as_str),
     ))
 }
+
+/// The parts of a JS `Principal` (as `verify`/`authorize` return it) that identity
+/// headers carry; read from its JSON text.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PrincipalHeaders {
+    kind: tokengate::Kind,
+    subject: String,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    scopes: Vec<String>,
+    issuer: String,
+    #[serde(default)]
+    actor: Option<tokengate::Actor>,
+}
+
+/// `identityHeaders(principalJson, clientName?)`: the identity headers the edge sets
+/// for a principal, as `[name, value]` pairs in the edge's order
+/// ([`tokengate::headers::for_each_identity_header`]). `principalJson` is
+/// `JSON.stringify` of a principal; throws a `TypeError` when it is not one.
+#[wasm_bindgen(js_name = identityHeaders)]
+pub fn identity_headers(principal_json: JsValue, client_name: JsValue) -> Result<Array, JsValue> {
+    let type_error = |m: String| -> JsValue { js_sys::TypeError::new(&m).into() };
+    let json = principal_json
+        .as_string()
+        .ok_or_else(|| type_error("identityHeaders: expected a principal".into()))?;
+    let p: PrincipalHeaders = serde_json::from_str(&json)
+        .map_err(|e| type_error(format!("identityHeaders: not a principal: {e}")))?;
+    let name = client_name.as_string();
+    let principal = tokengate::Principal {
+        kind: p.kind,
+        subject: p.subject,
+        client_id: p.client_id,
+        user_id: p.user_id,
+        scopes: p.scopes,
+        roles: Vec::new(),
+        issuer: p.issuer,
+        audiences: Vec::new(),
+        expires_at: None,
+        decided_by: tokengate::DecidedBy::Default,
+        actor: p.actor,
+    };
+    let out = Array::new();
+    tokengate::headers::for_each_identity_header(&principal, name.as_deref(), |n, v| {
+        out.push(&Array::of2(&JsValue::from_str(n), &JsValue::from_str(v)));
+    });
+    Ok(out)
+}
+
+/// `denialBody(code, message)`: the JSON body the edge answers a refusal with
+/// (`{ "error", "error_description", "code" }`, [`Deny::body_json`]): the catalogue's
+/// OAuth `error` for `code`, and for a 5xx a fixed description instead of `message`
+/// (which belongs in the log). Throws a `TypeError` for a code the catalogue lacks.
+#[wasm_bindgen(js_name = denialBody)]
+pub fn denial_body(code: JsValue, message: JsValue) -> Result<String, JsValue> {
+    let type_error = |m: String| -> JsValue { js_sys::TypeError::new(&m).into() };
+    let code = code
+        .as_string()
+        .ok_or_else(|| type_error("denialBody: the code must be a string".into()))?;
+    let info = tokengate::authorizer_code(&code)
+        .ok_or_else(|| type_error(format!("denialBody: unknown error code {code:?}")))?;
+    let deny = Deny {
+        status: info.status,
+        code: info.code,
+        error: info.error,
+        message: message.as_string().unwrap_or_default(),
+        www_authenticate: None,
+    };
+    Ok(deny.body_json())
+}

@@ -18,6 +18,8 @@
 //! * [`headers`]: `bearerToken`, `isReservedHeader`, `encodeHeaderValue`.
 //! * [`page`]: the core's rules for token inspectors such as the decoder page
 //!   (`checkFetchUrl`, `jwksUriFromDiscovery`, `timeState`, `checkTyp`, `algorithms`).
+//! * [`check`]: `checkWorkerConfig`, an edge-authorizer configuration document checked
+//!   as the Worker reads it (the core's `check_worker_config`; `tokengate check`).
 //! * [`internal`]: the hooks `__setHostVerify` and `__verifySignature`, not part of
 //!   the package's API.
 //!
@@ -25,6 +27,7 @@
 //! option interfaces of `npm/index.d.ts` are checked against [`options`] by the tests.
 
 pub mod catalogue;
+pub mod check;
 pub mod decode;
 pub mod headers;
 pub mod internal;
@@ -35,6 +38,7 @@ pub mod results;
 pub mod verifier;
 
 pub use catalogue::error_catalogue;
+pub use check::check_worker_config_js;
 pub use decode::decode;
 pub use headers::{bearer_token, encode_header_value, is_reserved_header};
 pub use internal::{set_host_verify, verify_signature_internal};

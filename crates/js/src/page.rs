@@ -251,6 +251,23 @@ pub fn check_typ_js(typ: JsValue, required_typ: JsValue) -> Result<JsValue, JsVa
     Ok(to_js(&typ_rule(typ.as_ref(), &required)))
 }
 
+/// `idTokenHint(header, claims)`: whether a decoded token looks like an OpenID Connect
+/// ID token rather than an access token (`{ signals, message }`, as `decode()`'s
+/// `idToken`), or `null`; the lint of the page and `tokengate decode`. Throws a
+/// `TypeError` when either is not an object.
+#[wasm_bindgen(js_name = idTokenHint)]
+pub fn id_token_hint_js(header: JsValue, claims: JsValue) -> Result<JsValue, JsValue> {
+    let object = |v: &JsValue, what: &str| match json_arg(v, what)? {
+        Some(Value::Object(m)) => Ok(m),
+        _ => Err(type_error(&format!("{what} must be an object"))),
+    };
+    let header = object(&header, "idTokenHint: the header")?;
+    let claims = object(&claims, "idTokenHint: the claims")?;
+    Ok(crate::results::to_js(&crate::decode::id_token_hint(
+        &header, &claims,
+    )))
+}
+
 /// `algorithms()`: the JWS algorithms tokengate verifies, in a stable order, each
 /// `{ name, symmetric, allowedByDefault }` (HMAC algorithms are symmetric and only for
 /// issuers configured with a secret; the asymmetric ones are the default allowlist).

@@ -148,7 +148,8 @@ impl<'a> From<&'a Verified> for Success<'a> {
     }
 }
 
-/// `DecodeSuccess`: `{ ok: true, verified: false, header, claims, hint, hintError? }`.
+/// `DecodeSuccess`: `{ ok: true, verified: false, form: "jws", header, claims, hint,
+/// hintError?, idToken }`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Decoded<'a> {
@@ -156,6 +157,8 @@ pub struct Decoded<'a> {
     pub ok: bool,
     /// Always false.
     pub verified: bool,
+    /// Always `jws`.
+    pub form: &'static str,
     /// The JOSE header.
     pub header: &'a Map<String, Value>,
     /// The claims.
@@ -165,17 +168,34 @@ pub struct Decoded<'a> {
     /// Why there is no hint.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint_error: Option<ErrorOut<'a>>,
+    /// The signs that the token is an OpenID Connect ID token, or `null`.
+    pub id_token: Option<IdTokenOut>,
 }
 
-/// `DecodeFailure`: `{ ok: false, verified: false, error }`.
+/// `IdTokenHint`: `{ signals, message }`, the signs that a decoded JWS is an ID token.
 #[derive(Debug, Serialize)]
+pub struct IdTokenOut {
+    /// The signals' snake_case names, strongest first.
+    pub signals: Vec<&'static str>,
+    /// The lowercase warning naming them.
+    pub message: String,
+}
+
+/// `DecodeFailure`: `{ ok: false, verified: false, form, error, jweHeader? }`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct DecodeFailure<'a> {
     /// Always false.
     pub ok: bool,
     /// Always false.
     pub verified: bool,
+    /// What the token is, by its shape (`TokenForm::as_str`).
+    pub form: &'static str,
     /// Why the token cannot be decoded.
     pub error: ErrorOut<'a>,
+    /// The readable protected header of a JWE (`form` is `jwe`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwe_header: Option<Map<String, Value>>,
 }
 
 /// The success of `bearerToken`: `{ ok: true, token }`.

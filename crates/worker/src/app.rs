@@ -351,24 +351,11 @@ async fn forward(
     // never altered.
     let mut set = String::new();
     if let Some(p) = principal {
-        use headers::{encode_list, encode_value};
-        push_header(&mut set, headers::KIND, p.kind.as_str());
-        push_header(&mut set, headers::SUBJECT, &encode_value(&p.subject));
-        if let Some(c) = &p.client_id {
-            push_header(&mut set, headers::CLIENT_ID, &encode_value(c));
-            if let Some(name) = app.client_name(env, c, now_s).await {
-                push_header(&mut set, headers::CLIENT_NAME, &encode_value(&name));
-            }
-        }
-        let scopes = encode_list(p.scopes.iter().map(String::as_str));
-        push_header(&mut set, headers::SCOPES, &scopes);
-        push_header(&mut set, headers::ISSUER, &encode_value(&p.issuer));
-        if let Some(u) = &p.user_id {
-            push_header(&mut set, headers::USER_ID, &encode_value(u));
-        }
-        if let Some(actor) = &p.actor {
-            push_header(&mut set, headers::ACTOR, &encode_list(actor.chain()));
-        }
+        let name = match &p.client_id {
+            Some(c) => app.client_name(env, c, now_s).await,
+            None => None,
+        };
+        headers::for_each_identity_header(p, name.as_deref(), |n, v| push_header(&mut set, n, v));
     }
     let secret_header = settings.edge.origin_secret_header();
     // Inbound identity, origin-secret and method-override headers, in every spelling

@@ -78,16 +78,7 @@ impl Demo {
     /// Rewrites a configuration so that issuers named [`DEMO_ISSUER`] use the demo key
     /// inline (no network fetch).
     pub fn inject(&self, config: &mut Value) {
-        if let Some(issuers) = config.get_mut("issuers").and_then(Value::as_array_mut) {
-            for iss in issuers {
-                if iss.get("issuer").and_then(Value::as_str) == Some(DEMO_ISSUER) {
-                    if let Some(o) = iss.as_object_mut() {
-                        o.remove("jwks_uri");
-                        o.insert("jwks".into(), self.jwks());
-                    }
-                }
-            }
-        }
+        tokengate::inline_issuer_jwks(config, DEMO_ISSUER, &self.jwks());
     }
 
     /// `GET /__demo/token?kind=machine|user&scope=...&permissions=...&client_id=...&sub=...&aud=...&ttl=...`;

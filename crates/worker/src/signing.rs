@@ -55,17 +55,10 @@ impl SigningKeys {
     }
 
     /// Points the configured own issuer at these keys (inline, no network fetch).
+    /// ([`tokengate::inline_issuer_jwks`], which `tokengate::check_worker_config` does
+    /// with a placeholder key).
     pub fn inject(&self, config: &mut Value, own_issuer: &str) {
-        if let Some(issuers) = config.get_mut("issuers").and_then(Value::as_array_mut) {
-            for iss in issuers {
-                if iss.get("issuer").and_then(Value::as_str) == Some(own_issuer) {
-                    if let Some(o) = iss.as_object_mut() {
-                        o.remove("jwks_uri");
-                        o.insert("jwks".into(), self.jwks());
-                    }
-                }
-            }
-        }
+        tokengate::inline_issuer_jwks(config, own_issuer, &self.jwks());
     }
 }
 

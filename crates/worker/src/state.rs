@@ -7,15 +7,14 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use serde_json::Value;
 use wasm_bindgen::JsValue;
 use worker::{Context, Env};
 
 use tokengate::RouteMatch;
 use tokengate::UnixSeconds;
 use tokengate::{
-    AuthError, Authenticator, Config, ConfigError, Credentials, Deny, SignatureBackend,
-    SignatureCheck, TokenCookie, Verification,
+    AuthError, Authenticator, ConfigError, Credentials, Deny, SignatureBackend, SignatureCheck,
+    TokenCookie, Verification, WorkerConfig,
 };
 use tokengate::{Gate, Verified};
 use tokengate_webcrypto::Backend;
@@ -129,8 +128,7 @@ pub async fn load_app(
     if demo_on {
         demo_gate()?;
     }
-    let mut value: Value =
-        serde_json::from_str(&source).map_err(|e| ConfigError::from_json_error(&e))?;
+    let mut value = tokengate::parse_worker_document(&source)?;
     let demo = if demo_on {
         let d = Demo::load(env)
             .await
@@ -140,11 +138,7 @@ pub async fn load_app(
     } else {
         None
     };
-    let own_issuer = value
-        .get("exchange")
-        .and_then(|e| e.get("issuer"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+    let own_issuer = tokengate::exchange_issuer(&value).map(str::to_owned);
     let signing = match own_issuer {
         Some(iss) => {
             let keys = SigningKeys::load(env, demo_on)
@@ -155,9 +149,9 @@ pub async fn load_app(
         }
         None => None,
     };
-    // The Worker's sections out first (checked against its schema), the rest to the core.
-    let settings = Settings::take(&mut value)?;
-    let config = Config::from_value(value)?;
+    // The Worker's sections out first (checked against their schema), the rest to the
+    // core: the code `tokengate::check_worker_config` checks documents with.
+    let WorkerConfig { settings, config } = WorkerConfig::from_value(value)?;
     let app = Rc::new(App {
         auth: Authenticator::new(config)?,
         clients: RefCell::new(HashMap::new()),
