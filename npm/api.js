@@ -258,9 +258,140 @@ export function checkTyp(typ, requiredTyp) {
 }
 
 /**
+ * Whether decoded header and claims look like an OpenID Connect ID token rather than an
+ * access token: `{ signals, message }` (as `decode()`'s `idToken`), or null.
+ * @param {import("./index.js").JWTHeader} header
+ * @param {import("./index.js").JWTClaims} claims
+ * @returns {import("./index.js").IdTokenHint | null}
+ */
+export function idTokenHint(header, claims) {
+  return bindings.idTokenHint(header, claims);
+}
+
+/**
  * The JWS algorithms tokengate verifies.
  * @returns {import("./index.js").AlgorithmInfo[]}
  */
 export function algorithms() {
   return bindings.algorithms();
+}
+
+/**
+ * Checks an edge-authorizer configuration document (the Worker's `TOKENGATE_CONFIG`
+ * JSON text) the way the Worker reads it, without I/O or secrets.
+ * @param {string} json
+ * @returns {import("./index.js").WorkerConfigCheck}
+ */
+export function checkWorkerConfig(json) {
+  return bindings.checkWorkerConfig(json);
+}
+
+// ---------------------------------------------------------------------------------
+// Route helpers for Fetch-API handlers (Next.js route handlers and proxy.ts, Workers,
+// Deno, Bun, Node's Request/Response): the answers and the forwarded headers of the
+// edge authorizer, from the same core rules.
+// ---------------------------------------------------------------------------------
+
+/**
+ * The edge authorizer's answer to a refused request: the status, the RFC 6750
+ * `WWW-Authenticate` challenge (400/401/403), `cache-control: no-store` and the JSON
+ * body `{ error, error_description, code }`. A 5xx's description is a fixed text (the
+ * message may carry URLs or fetch errors): the message goes to `console.error`.
+ * @param {import("./index.js").TokengateError} error
+ * @returns {Response}
+ */
+export function denyResponse(error) {
+  if (error === null || typeof error !== "object" || typeof error.code !== "string") {
+    throw new TypeError("denyResponse: expected a tokengate error ({ code, message, status })");
+  }
+  const body = bindings.denialBody(error.code, String(error.message ?? ""));
+  const headers = new Headers({ "content-type": "application/json", "cache-control": "no-store" });
+  if (error.wwwAuthenticate) headers.set("www-authenticate", error.wwwAuthenticate);
+  if (error.status >= 500) console.error(`tokengate: ${error.code}: ${error.message}`);
+  return new Response(body, { status: error.status, headers });
+}
+
+/**
+ * The identity headers the edge authorizer sets for a principal (`x-tokengate-kind`,
+ * `-subject`, `-client-id`, `-scopes`, `-issuer`, `-user-id`, `-actor`), values
+ * percent-encoded as the edge encodes them (`decodeURIComponent` gives them back).
+ * @param {import("./index.js").Principal} principal
+ * @param {{ clientName?: string }} [options] the client's name, when you know it
+ * @returns {Record<string, string>}
+ */
+export function identityHeaders(principal, options) {
+  if (principal === null || typeof principal !== "object") {
+    throw new TypeError("identityHeaders: expected a principal");
+  }
+  const name = options?.clientName;
+  return Object.fromEntries(bindings.identityHeaders(JSON.stringify(principal), typeof name === "string" ? name : undefined));
+}
+
+/** Hop-by-hop and framing headers a forwarder does not copy (RFC 9110 §7.6.1). */
+const HOP_BY_HOP = new Set([
+  "host", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
+  "upgrade", "content-length", "proxy-authorization", "proxy-authenticate",
+]);
+
+/**
+ * The request headers for an upstream, as the edge authorizer forwards them: the
+ * inbound ones minus every header a client could spoof identity or the method with
+ * (`isReservedHeader`: `x-tokengate-*`, the origin-secret header and method
+ * overrides, in any case and with `_` for `-`), minus hop-by-hop headers, plus the
+ * principal's identity headers.
+ * @param {Headers} incoming
+ * @param {import("./index.js").Principal} principal
+ * @param {import("./index.js").ForwardOptions} [options]
+ * @returns {Headers}
+ */
+export function forwardHeaders(incoming, principal, options) {
+  if (!incoming || typeof incoming.forEach !== "function") {
+    throw new TypeError("forwardHeaders: expected the request's Headers");
+  }
+  const secretHeader = options?.originSecretHeader;
+  const keepAuthorization = options?.forwardAuthorization !== false;
+  const out = new Headers();
+  incoming.forEach((value, name) => {
+    const n = name.toLowerCase();
+    if (HOP_BY_HOP.has(n) || (!keepAuthorization && n === "authorization")) return;
+    if (bindings.isReservedHeader(n, secretHeader)) return;
+    out.append(name, value);
+  });
+  for (const [name, value] of Object.entries(identityHeaders(principal, options))) out.set(name, value);
+  return out;
+}
+
+/**
+ * Wraps a Fetch-API handler: the request's bearer token is verified and checked
+ * against `requirement`; a refused request gets `denyResponse` (401/403 with the RFC
+ * 6750 challenge, 400 for a malformed header, 503 when the issuer's keys are
+ * unavailable), an allowed one `handler(request, principal, ...rest)` (`rest` is what
+ * the framework passes after the request, e.g. Next.js's `{ params }`).
+ *
+ * `verifier` may be a function returning the verifier, so that it is built on first
+ * use (e.g. from environment variables not set at build time); `requirement` may be a
+ * function of the request (e.g. by method), and `null` means any valid token.
+ * @template {unknown[]} R
+ * @param {import("./index.js").Verifier | (() => import("./index.js").Verifier)} verifier
+ * @param {import("./index.js").Requirement | null | ((request: Request) => import("./index.js").Requirement | null)} requirement
+ * @param {(request: Request, principal: import("./index.js").Principal, ...rest: R) => Response | Promise<Response>} handler
+ * @returns {(request: Request, ...rest: R) => Promise<Response>}
+ */
+export function protect(verifier, requirement, handler) {
+  if (typeof verifier !== "function" && (verifier === null || typeof verifier !== "object" || typeof verifier.authorize !== "function")) {
+    throw new TypeError("protect: the first argument must be a verifier (createVerifier) or a function returning one");
+  }
+  if (requirement !== null && requirement !== undefined && typeof requirement !== "object" && typeof requirement !== "function") {
+    throw new TypeError("protect: the requirement must be an object, a function of the request, or null");
+  }
+  if (typeof handler !== "function") throw new TypeError("protect: the handler must be a function");
+  return async function protectedHandler(request, ...rest) {
+    const bearer = bindings.bearerToken(request.headers.get("authorization"));
+    if (!bearer.ok) return denyResponse(bearer.error);
+    const v = typeof verifier === "function" ? verifier() : verifier;
+    const need = typeof requirement === "function" ? requirement(request) : requirement;
+    const result = await v.authorize(bearer.token, need ?? undefined);
+    if (!result.ok) return denyResponse(result.error);
+    return handler(request, result.principal, ...rest);
+  };
 }

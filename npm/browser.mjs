@@ -28,6 +28,8 @@ async function load() {
 finish((await load()).instance);
 
 export { createVerifier, decode, errorCatalogue, bearerToken, isReservedHeader, encodeHeaderValue } from "./api.js";
-export { checkFetchUrl, discoveryUrl, jwksUriFromDiscovery, timeState, checkTyp, algorithms } from "./api.js";
+export { checkFetchUrl, discoveryUrl, jwksUriFromDiscovery, timeState, checkTyp, algorithms, idTokenHint } from "./api.js";
+export { protect, denyResponse, identityHeaders, forwardHeaders } from "./api.js";
+export { checkWorkerConfig } from "./api.js";
 /** Resolves once the WebAssembly module is ready; here it already is. */
 export const ready = Promise.resolve();

@@ -337,29 +337,103 @@ export interface DecodeOptions {
   maxTokenBytes?: number;
 }
 
+/**
+ * What a string presented as a token is, judged by its shape alone:
+ * - `jws`: three parts with a JSON header, a signed JWT (the only form tokengate
+ *   verifies; a failure of this form is refused for another reason, e.g. `alg` none);
+ * - `jwe`: a five-part encrypted token (JWE, RFC 7516): its header is readable
+ *   (`jweHeader`), its claims are encrypted for the API. Auth0 issues these when the
+ *   API has "JSON Web Encryption" enabled;
+ * - `opaque`: token characters only and no JOSE header: an opaque (reference) access
+ *   token only its issuer can read, e.g. Auth0's when the authorization request names
+ *   no `audience`. Request a JWT (Auth0: the `audience` parameter of your API) or
+ *   introspect it at the issuer (RFC 7662);
+ * - `scheme_prefixed`: starts with `Bearer ` or `Authorization:` (pass the token alone);
+ * - `whitespace`: contains whitespace or line breaks;
+ * - `json`: a JSON document (e.g. a JSON serialisation), not a compact token;
+ * - `wrong_parts`: a JOSE header, then neither three nor five dot-separated parts;
+ * - `empty`, `too_large` (over `maxTokenBytes`: not looked at), `other`.
+ */
+export type TokenForm =
+  | "jws"
+  | "jwe"
+  | "opaque"
+  | "scheme_prefixed"
+  | "whitespace"
+  | "json"
+  | "wrong_parts"
+  | "empty"
+  | "too_large"
+  | "other";
+
+/**
+ * A sign that a JWS is an OpenID Connect ID token: `nonce`, `at_hash`, `c_hash`;
+ * `aud_is_client` (`aud` is one value equal to `azp` or not a URL, and no access-token
+ * claim such as `scope`, `scp`, `permissions`, `roles`, `client_id` or `gty`);
+ * `auth_time` and `typ_not_at_jwt` are listed only with one of those.
+ */
+export type IdTokenSignal = "nonce" | "at_hash" | "c_hash" | "aud_is_client" | "auth_time" | "typ_not_at_jwt";
+
+/**
+ * The claims of a decoded JWS look like an OpenID Connect ID token, not an access
+ * token. APIs must receive access tokens: an ID token's audience is the client, so a
+ * verifier configured with the API's audience refuses it (`audience_mismatch`). A
+ * token typed `at+jwt` (RFC 9068) never gets this.
+ */
+export interface IdTokenHint {
+  /** What was seen, strongest first (never a claim's value). */
+  signals: IdTokenSignal[];
+  /** A lowercase warning naming the signals and the fix. */
+  message: string;
+}
+
+/** The protected header of a JWE: readable without the key; it has `enc`. */
+export interface JWEHeader {
+  /** Key management, e.g. `RSA-OAEP`, `dir`, `ECDH-ES`. */
+  alg?: string;
+  /** Content encryption, e.g. `A256GCM`. */
+  enc?: string;
+  kid?: string;
+  /** The content type of the encrypted payload (`JWT` for a nested signed token). */
+  cty?: string;
+  [member: string]: unknown;
+}
+
 export interface DecodeSuccess {
   ok: true;
   /** Always false: decode checks no signature, issuer, audience or time. */
   verified: false;
+  /** Always `"jws"`. */
+  form: "jws";
   header: JWTHeader;
   claims: JWTClaims;
   /** How the token would be classified if it were valid; null if its claims cannot be. */
   hint: Principal | null;
   /** Why the claims cannot be classified, when `hint` is null. */
   hintError?: TokengateError;
+  /** Set when the claims look like an ID token used as an access token (a warning). */
+  idToken: IdTokenHint | null;
 }
 
 export interface DecodeFailure {
   ok: false;
   verified: false;
+  /** What the token is instead of a decodable JWS; `error.message` says it in words. */
+  form: TokenForm;
+  /** `token_malformed` (the message says what the token is), `token_too_large`, ... */
   error: TokengateError;
+  /** The readable protected header of a JWE, when `form` is `"jwe"`. */
+  jweHeader?: JWEHeader;
 }
 
 export type DecodeResult = DecodeSuccess | DecodeFailure;
 
 /**
  * Decodes a token WITHOUT verifying it, for display and debugging. Never throws for
- * a bad token. Throws a TypeError only for invalid options.
+ * a bad token. Throws a TypeError only for invalid options. A token that is not a
+ * signed JWT says what it is (`form`: an encrypted `jwe` with its `jweHeader`, an
+ * `opaque` token, ...); a JWS whose claims look like an ID token decodes with
+ * `idToken` set.
  */
 export function decode(token: string, options?: DecodeOptions): DecodeResult;
 
@@ -408,6 +482,62 @@ export function isReservedHeader(name: string, originSecretHeader?: string): boo
  * elements are encoded and joined with one space (`scopes`).
  */
 export function encodeHeaderValue(value: string | readonly string[]): string;
+
+/**
+ * The edge authorizer's answer to a refused request: `error.status`, the RFC 6750
+ * `WWW-Authenticate` challenge (400/401/403), `cache-control: no-store` and the JSON
+ * body `{ error, error_description, code }`. For a 5xx the description is a fixed
+ * text and the message is written to `console.error` (it may carry URLs or fetch
+ * errors, which clients are not told).
+ */
+export function denyResponse(error: TokengateError): Response;
+
+/**
+ * The identity headers the edge authorizer sets for a principal: `x-tokengate-kind`,
+ * `-subject`, `-client-id` (and `-client-name` when `clientName` is given), `-scopes`,
+ * `-issuer`, `-user-id` (when there is one) and `-actor` (a delegated token's chain),
+ * values encoded as by `encodeHeaderValue`.
+ */
+export function identityHeaders(principal: Principal, options?: { clientName?: string }): Record<string, string>;
+
+/** How `forwardHeaders` builds an upstream request's headers. */
+export interface ForwardOptions {
+  /** The origin-secret header, dropped from inbound requests (default `x-tokengate-secret`). */
+  originSecretHeader?: string;
+  /** Whether the `Authorization` header goes upstream (default true). */
+  forwardAuthorization?: boolean;
+  /** The client's name, sent as `x-tokengate-client-name`. */
+  clientName?: string;
+}
+
+/**
+ * An upstream request's headers, as the edge authorizer forwards them: the inbound
+ * headers minus those a client could spoof identity or the method with
+ * (`isReservedHeader`) and hop-by-hop headers (`host`, `connection`, `content-length`,
+ * ...), plus the principal's `identityHeaders`.
+ */
+export function forwardHeaders(incoming: Headers, principal: Principal, options?: ForwardOptions): Headers;
+
+/**
+ * Wraps a Fetch-API handler (Next.js route handlers and `proxy.ts`, Workers, Deno,
+ * Bun): the bearer token is verified and checked against `requirement`; a refused
+ * request gets `denyResponse` (401/403 with the challenge, 400 for a malformed
+ * `Authorization` header, 503 when the keys are unavailable), an allowed one
+ * `handler(request, principal, ...rest)`, where `rest` is what the framework passes
+ * after the request (Next.js: `{ params }`).
+ *
+ * `verifier` may be a function returning the verifier (built on first use);
+ * `requirement` may be a function of the request; `null` accepts any valid token.
+ *
+ * @example
+ * export const GET = protect(verifier, { scopesAll: ["read:builds"] },
+ *   (request, principal) => Response.json({ user: principal.userId }));
+ */
+export function protect<Req extends Request, Rest extends unknown[]>(
+  verifier: Verifier | (() => Verifier),
+  requirement: Requirement | null | ((request: Req) => Requirement | null),
+  handler: (request: Req, principal: Principal, ...rest: Rest) => Response | Promise<Response>,
+): (request: Req, ...rest: Rest) => Promise<Response>;
 
 /** Resolves once the WebAssembly module is ready (it always is once the import completes). */
 export const ready: Promise<void>;
@@ -498,3 +628,53 @@ export interface AlgorithmInfo {
 
 /** The JWS algorithms tokengate verifies, in a stable order. */
 export function algorithms(): AlgorithmInfo[];
+
+/**
+ * Whether a decoded header and claims look like an OpenID Connect ID token rather than
+ * an access token (the rule of `decode()`'s `idToken`): `{ signals, message }`, or null.
+ * Throws a TypeError when either is not an object.
+ */
+export function idTokenHint(header: object, claims: object): IdTokenHint | null;
+
+// ---------------------------------------------------------------------------------
+// The edge authorizer's configuration, checked as the Worker reads it (`tokengate check`).
+// ---------------------------------------------------------------------------------
+
+/** What a valid edge-authorizer configuration document holds. */
+export interface WorkerConfigSummary {
+  /** The trusted issuers (`iss` values), in order. */
+  issuers: string[];
+  /** The number of routes. */
+  routes: number;
+  /** Where allowed requests go, when `origin` is set. */
+  origin: string | null;
+  /**
+   * The token exchange's own issuer, when there is an `exchange` section: the check
+   * assumed its signing keys (the Worker's `TOKENGATE_SIGNING_KEYS` secret) present.
+   */
+  exchangeIssuer: string | null;
+  /** The secrets the document names (`issuers[].shared_secret`), which a check cannot read. */
+  secrets: string[];
+}
+
+export type WorkerConfigCheck =
+  | { ok: true; summary: WorkerConfigSummary }
+  | {
+      ok: false;
+      error: {
+        code: "config_invalid";
+        /** `invalid configuration: <field>: <why>`, or the JSON / schema error. */
+        message: string;
+        /** The bad field's path (`issuers[0].jwks_uri`, `edge.log`); null for a JSON or schema error. */
+        field: string | null;
+      };
+    };
+
+/**
+ * Checks an edge-authorizer configuration document (the Worker's `TOKENGATE_CONFIG`
+ * JSON text) with the Worker's own code: its `edge` and `origin` sections, then the
+ * rest as the core reads it. No I/O and no secrets: an `exchange` section is checked as
+ * if the signing keys were set (a placeholder public key stands in for them), and
+ * shared secrets are only named. Throws a TypeError when `json` is not a string.
+ */
+export function checkWorkerConfig(json: string): WorkerConfigCheck;

@@ -8,6 +8,8 @@ import { instantiate } from "./init.js";
 instantiate(wasmModule);
 
 export { createVerifier, decode, errorCatalogue, bearerToken, isReservedHeader, encodeHeaderValue } from "./api.js";
-export { checkFetchUrl, discoveryUrl, jwksUriFromDiscovery, timeState, checkTyp, algorithms } from "./api.js";
+export { checkFetchUrl, discoveryUrl, jwksUriFromDiscovery, timeState, checkTyp, algorithms, idTokenHint } from "./api.js";
+export { protect, denyResponse, identityHeaders, forwardHeaders } from "./api.js";
+export { checkWorkerConfig } from "./api.js";
 /** Resolves once the WebAssembly module is ready; here it already is. */
 export const ready = Promise.resolve();

@@ -47,13 +47,21 @@ ESBUILD="$TG_NODE_BIN/esbuild"
 [ -x "$ESBUILD" ] || die "$ESBUILD not found: run scripts/setup.sh (npm part)"
 WASM_OPT="$TG_NODE_BIN/wasm-opt"
 
+# The prebuilt edge authorizer (`tokengate/authorizer`): the Worker as build/ holds it
+# (scripts/build-worker.sh, itself skipped when its inputs are unchanged).
+bash "$ROOT/scripts/build-worker.sh"
+for f in build/index.js build/index_bg.wasm; do
+  [ -f "$ROOT/$f" ] || die "$f was not built (scripts/build-worker.sh)"
+done
+
 # shellcheck source=scripts/stamp.sh
 . "$ROOT/scripts/stamp.sh"
 stamp_name="pkg-$(printf '%s' "$OUT" | sha256sum | cut -c1-12)"
 stamp="$(stamp_hash "$(
     printf 'out=%s opt=%s wasm-opt=%s\n' "$OUT" "${PKG_OPT_LEVEL:-3}" "${PKG_WASM_OPT:--O3}"
     "$WASM_BINDGEN" --version; "$ESBUILD" --version; [ ! -x "$WASM_OPT" ] || "$WASM_OPT" --version
-  )" src crates/js crates/webcrypto npm Cargo.toml Cargo.lock scripts/build-pkg.sh scripts/stamp.sh)"
+  )" src crates/js crates/webcrypto npm Cargo.toml Cargo.lock scripts/build-pkg.sh scripts/stamp.sh \
+  build/index.js build/index_bg.wasm)"
 if stamp_fresh "$stamp_name" "$stamp" "$OUT/package.json" "$OUT/tokengate_bg.wasm" "$OUT/node.cjs"; then
   log "$OUT is up to date (FORCE=1 to rebuild)"
   exit 0
@@ -87,7 +95,7 @@ wasm="$stage/bindgen/tokengate_bg.wasm"
 [ -f "$glue" ] && [ -f "$wasm" ] || die "wasm-bindgen did not produce tokengate_bg.js and tokengate_bg.wasm"
 [ ! -d "$stage/bindgen/snippets" ] || die "wasm-bindgen produced JS snippets, which npm/init.js does not load"
 grep -q '^export function __wbg_set_wasm(' "$glue" || die "wasm-bindgen glue has no __wbg_set_wasm export"
-for sym in createVerifier decode bearerToken errorCatalogue; do
+for sym in createVerifier decode bearerToken errorCatalogue checkWorkerConfig; do
   grep -q "^export function $sym(" "$glue" \
     || die "the wasm has no $sym export"
 done
@@ -112,6 +120,25 @@ for f in init.js api.js node.mjs node-crypto.js edge.mjs workerd.mjs browser.mjs
   [ -f "$NPM_SRC/$f" ] || die "npm/$f is missing"
   cp "$NPM_SRC/$f" "$pkg/$f"
 done
+# The CLI (cli.js, cli/*.js, the project template of `tokengate init`) and the inspector
+# module tokengate/explain: the files package.json "files" lists under those names.
+"$NODE" -e '
+  const p = require(process.argv[1]);
+  for (const f of p.files) if (/^(cli\.js$|cli\/|template\/|explain\.)/.test(f)) console.log(f);
+' "$NPM_SRC/package.json" | while read -r f; do
+  [ -f "$NPM_SRC/$f" ] || die "npm/$f is missing"
+  mkdir -p "$pkg/$(dirname "$f")"
+  cp "$NPM_SRC/$f" "$pkg/$f"
+done
+chmod 755 "$pkg/cli.js"
+# The edge authorizer: worker-build's entry module and its wasm, unchanged (the entry
+# imports "./index_bg.wasm", which wrangler's default rules load as a compiled module,
+# and "cloudflare:workers"), with its declarations.
+mkdir -p "$pkg/authorizer"
+cp "$ROOT/build/index.js" "$ROOT/build/index_bg.wasm" "$pkg/authorizer/"
+cp "$NPM_SRC/authorizer.d.ts" "$pkg/authorizer/index.d.ts"
+grep -q 'from"./index_bg.wasm"\|from "./index_bg.wasm"' "$pkg/authorizer/index.js" \
+  || die "build/index.js does not import ./index_bg.wasm"
 # The same declarations for CommonJS consumers (TypeScript reads .d.cts as CJS).
 cp "$NPM_SRC/index.d.ts" "$pkg/index.d.cts"
 

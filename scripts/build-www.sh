@@ -8,7 +8,8 @@
 #      set TG_WWW_NO_PKG_BUILD=1 to use pkg/ as it is (it must exist);
 #   2. copies the page (www/ without dist/) and the browser build of the package
 #      (browser.mjs as tokengate/browser.js, the modules it imports and the .wasm it
-#      fetches) into a staging directory, stamps the version into index.html;
+#      fetches, and explain.js, the lints and times the page shares with the CLI) into
+#      a staging directory, stamps the version into index.html;
 #   3. checks that nothing refers to another origin (no CDN, no web fonts) and that
 #      every module import is relative;
 #   4. swaps the result into www/dist/ and prints the sizes.
@@ -25,7 +26,7 @@ die() { printf '[build-www] ERROR: %s\n' "$*" >&2; exit 1; }
 SRC="$ROOT/www"
 OUT="${WWW_OUT:-$ROOT/www/dist}"
 PKG="$ROOT/pkg"
-PKG_FILES=(browser.mjs tokengate_bg.wasm package.json)
+PKG_FILES=(browser.mjs explain.js tokengate_bg.wasm package.json)
 
 if [ -n "${TG_WWW_NO_PKG_BUILD:-}" ]; then
   for f in "${PKG_FILES[@]}"; do
@@ -89,6 +90,8 @@ mkdir -p "$stage/tokengate"
     }
   };
   visit("browser.mjs");
+  // The inspector logic the page shares with the CLI (www/lib/lints.js, time.js).
+  visit("explain.js");
   if (!wasm) throw new Error("pkg/browser.mjs does not load a .wasm relative to itself");
   console.error(`[build-www] package files: ${[...seen].join(" ")} + ${wasm} wasm`);
 ' "$PKG" "$stage/tokengate" || die "cannot copy the browser build of the package"

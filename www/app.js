@@ -3,7 +3,7 @@
 // copied to ./tokengate/ by scripts/build-www.sh). The only network requests are the
 // page's own assets and a JWKS / discovery fetch the user asks for.
 
-import { cleanInput, lenientDecode, b64urlEncodeJson } from "./lib/jwt.js";
+import { cleanInput, lenientDecode, b64urlEncodeJson, b64urlBytes } from "./lib/jwt.js";
 import { renderJson } from "./lib/json.js";
 import { explainHeader, explainClaim } from "./lib/claims.js";
 import { lint } from "./lib/lints.js";
@@ -114,6 +114,7 @@ function update() {
     $("token-parts").hidden = true;
     $("fill-from-token").disabled = true;
     setStatus(status, "");
+    renderFormExplain(null);
     updateButtons();
     return;
   }
@@ -139,8 +140,16 @@ function update() {
   if (!lenient.ok) {
     $("results").hidden = true;
     $("empty-state").hidden = true;
-    const why = strict && !strict.ok ? ` tokengate: ${strict.error.code} (${strict.error.message}).` : "";
-    setStatus(status, `Cannot decode: ${lenient.error}${why}`, "error");
+    const form = formOf(strict, lenient);
+    if (FORM_STATUS[form]) {
+      // A JWE or an opaque token: said plainly, with the fix, instead of the raw error.
+      setStatus(status, FORM_STATUS[form], "warn");
+      renderFormExplain(form, strict, lenient);
+    } else {
+      const why = strict && !strict.ok ? ` tokengate: ${strict.error.code} (${strict.error.message}).` : "";
+      setStatus(status, `Cannot decode: ${lenient.error}${why}`, "error");
+      renderFormExplain(null);
+    }
     $("fill-from-token").disabled = true;
     updateButtons();
     return;
@@ -154,6 +163,7 @@ function update() {
   $("empty-state").hidden = true;
   $("results").hidden = false;
   $("fill-from-token").disabled = false;
+  renderFormExplain(strict?.ok && strict.idToken ? "id_token" : null, strict, lenient);
   renderStrict(strict);
   const classified = classifyClaims(lenient, strict);
   renderWho(lenient.payload, classified.result, classified.fallback);
@@ -183,9 +193,114 @@ function classifyClaims(lenient, strict) {
   return { result: strict, fallback: false };
 }
 
+// ---------------------------------------------------------------------------------
+// Tokens that are not signed JWTs (the core's `form` of decode()), and ID tokens.
+// ---------------------------------------------------------------------------------
+
+/** The status line for the forms the explanation panel covers. */
+const FORM_STATUS = {
+  jwe: "Not a signed JWT: an encrypted token (JWE). Its header is readable; its claims are encrypted.",
+  opaque: "Not a JWT: an opaque access token, which only its issuer can read.",
+};
+
+/** The core's form of a token it cannot decode (the page's own guess without the core). */
+function formOf(strict, lenient) {
+  if (strict && !strict.ok) return strict.form;
+  if (!strict && lenient.parts?.length === 5) return "jwe";
+  return null;
+}
+
+/** The JOSE header of a JWE read by the page (only when the core is not loaded). */
+function lenientHeader(part) {
+  try {
+    const v = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(b64urlBytes(part) ?? new Uint8Array()));
+    return v && typeof v === "object" && !Array.isArray(v) ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+const SIGNAL_TEXT = {
+  nonce: "nonce: echoes the client's sign-in request",
+  at_hash: "at_hash: the hash of the access token issued with it",
+  c_hash: "c_hash: the hash of the authorization code",
+  aud_is_client: "aud names the client, and there are no scopes",
+  auth_time: "auth_time: when the user signed in",
+  typ_not_at_jwt: "typ is not at+jwt",
+};
+
+/**
+ * The explanation panel: `form` is "jwe", "opaque", "id_token" (a warning on a decoded
+ * token), or null to hide it.
+ */
+function renderFormExplain(form, strict, lenient) {
+  const box = $("form-explain");
+  if (!form) {
+    box.hidden = true;
+    box.replaceChildren();
+    delete box.dataset.form;
+    return;
+  }
+  box.hidden = false;
+  box.dataset.form = form;
+  box.dataset.level = form === "id_token" ? "warn" : "error";
+  const title = (text) => h("h2", { id: "form-explain-title" }, text);
+  const fix = (...items) => h("ul", { class: "fix", id: "form-fix" }, items.map((i) => h("li", {}, i)));
+  if (form === "jwe") {
+    const header = strict?.jweHeader ?? lenientHeader(lenient.parts[0]) ?? {};
+    const facts = h("dl", { class: "facts", id: "jwe-header" });
+    for (const [k, label] of [["alg", "Key management (alg)"], ["enc", "Content encryption (enc)"], ["kid", "Key id (kid)"], ["cty", "Content type (cty)"]]) {
+      const v = header[k];
+      kv(facts, label, v === undefined ? h("span", { class: "muted" }, "none") : code(typeof v === "string" ? v : JSON.stringify(v)), { dataset: { param: k } });
+    }
+    const pre = h("pre", { class: "json", tabindex: "0", "aria-label": "JWE header JSON" });
+    renderJson(pre, header);
+    box.replaceChildren(
+      title("An encrypted token (JWE), not a signed JWT"),
+      h("p", {}, "It has five parts (header . encrypted key . iv . ciphertext . tag). Its header is readable; its claims are encrypted for the API and can only be read with the API's decryption key. tokengate verifies signed (JWS) access tokens only."),
+      facts, pre,
+      h("p", { class: "label" }, "How to get a signed access token"),
+      fix(["Auth0 issues JWE access tokens when the API has ", h("strong", {}, "JSON Web Encryption"), " enabled (Applications → APIs → your API → Settings). Turn it off to get signed JWTs."],
+        ["Or decrypt the token in the API first", header.cty === "JWT" ? " (its cty is JWT: a signed token is inside)" : "", "; that needs the API's private key, which this page never asks for."]),
+      strict?.error ? h("p", { class: "help" }, "tokengate: ", h("code", { class: "errcode" }, strict.error.code)) : null,
+    );
+    return;
+  }
+  if (form === "opaque") {
+    box.replaceChildren(
+      title("An opaque access token, not a JWT"),
+      h("p", {}, "It has no JSON header to decode: it is a reference that only the issuer that minted it can read, so an API cannot verify it by itself."),
+      h("p", { class: "label" }, "How to get a JWT access token"),
+      fix(["Auth0 returns a short opaque access token when the authorization request names no API. Request the token with the ", code("audience"), " parameter set to your API's identifier (e.g. ", code("audience=https://api.example.com"), ")."],
+        ["Or introspect it at the issuer's introspection endpoint (RFC 7662), from the API with its own client credentials."]),
+      strict?.error ? h("p", { class: "help" }, "tokengate: ", h("code", { class: "errcode" }, strict.error.code)) : null,
+    );
+    return;
+  }
+  const signals = strict.idToken.signals;
+  box.replaceChildren(
+    title("This looks like an ID token, not an access token"),
+    h("ul", { class: "chips", id: "id-token-signals", "aria-label": "ID token signals" },
+      signals.map((s) => h("li", { class: "chip", dataset: { signal: s } }, h("span", { class: "chip-name" }, SIGNAL_TEXT[s] ?? s)))),
+    h("p", {}, "APIs must receive access tokens. An ID token tells the client who signed in: its audience is the client, not your API, so a verifier configured with the API's audience refuses it (",
+      code("audience_mismatch"), ")."),
+    h("p", { class: "label" }, "Fix"),
+    fix(["Send the access token of the same response (", code("access_token"), ", not ", code("id_token"), ")."],
+      ["Auth0: request it with the ", code("audience"), " parameter of your API, so that the access token is a JWT for the API."]),
+  );
+}
+
 function renderParts(lenient) {
   const el = $("token-parts");
   const parts = lenient.parts;
+  if (parts?.length === 5) {
+    // A JWE: header . encrypted key . iv . ciphertext . tag.
+    el.hidden = false;
+    const names = ["header", "encrypted key", "iv", "ciphertext", "tag"];
+    el.replaceChildren(...names.flatMap((n, i) => [i ? " . " : "",
+      h("span", { class: `part ${i ? "part-s" : "part-h"}` }, `${n} · ${parts[i].length} chars`)]));
+    return;
+  }
   if (!parts || parts.length !== 3) {
     el.hidden = true;
     return;

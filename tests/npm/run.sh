@@ -13,6 +13,9 @@
 #   5. a JS Cloudflare Worker bundled by wrangler and run in workerd (Miniflare), and
 #      the browser entry in headless Chromium (playwright-core; Debian's chromium is
 #      installed by scripts/ensure-chromium.sh when missing);
+#   5b. the prebuilt edge authorizer (tokengate/authorizer) as a user gets it: a project
+#      written by `tokengate init` from the tarball, npm install, `wrangler dev` against
+#      a local issuer and origin, and `wrangler deploy --dry-run`, with no cargo on PATH;
 #   6. the Next.js example (examples/nextjs): npm install of the tarball into a copy,
 #      next build, next start on 127.0.0.1, real requests against the Node.js route,
 #      the edge route and proxy.ts, and a client page using the browser entry (skip
@@ -54,7 +57,7 @@ cd "$HERE"
 npm ci --no-audit --no-fund --loglevel=error
 npm install --no-save --no-audit --no-fund --loglevel=error "$TOKENGATE_TARBALL"
 
-suites=(esm.test.mjs cjs.test.cjs entries.test.mjs webcrypto.test.mjs repeat.test.mjs keystore.test.mjs headers.test.mjs rules.test.mjs)
+suites=(esm.test.mjs cjs.test.cjs entries.test.mjs webcrypto.test.mjs repeat.test.mjs keystore.test.mjs headers.test.mjs rules.test.mjs protect.test.mjs cli.test.mjs)
 log "node $(node --version): ${suites[*]}"
 node --test --test-reporter=spec "${suites[@]}"
 if command -v /usr/bin/node >/dev/null; then
@@ -76,6 +79,9 @@ fi
 
 log "Cloudflare Worker (wrangler bundle + workerd)"
 node --test --test-reporter=spec workerd.test.mjs
+
+log "the prebuilt edge authorizer: tokengate init, npm install, wrangler dev and deploy --dry-run without cargo"
+node --test --test-reporter=spec authorizer.test.mjs
 
 # Chromium is installed here (as tests/www does) so that the browser test runs rather
 # than skips on a fresh machine.

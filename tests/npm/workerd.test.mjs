@@ -18,7 +18,7 @@ const TARBALL = process.env.TOKENGATE_TARBALL ?? path.join(ROOT, "target/npm/tok
 const ISSUER = "https://idp.test/";
 
 const WORKER = `
-import { bearerToken, createVerifier, decode } from "tokengate";
+import { bearerToken, createVerifier, decode, forwardHeaders, protect } from "tokengate";
 
 let verifier;
 function getVerifier(env) {
@@ -37,6 +37,11 @@ export default {
   async fetch(request, env) {
     const url = new URL(request.url);
     if (url.pathname === "/decode") return Response.json(decode(url.searchParams.get("token") ?? ""));
+    if (url.pathname === "/protected") {
+      const guarded = protect(() => getVerifier(env), { scopesAll: ["read:builds"], machinesBypassScopes: true },
+        (req, principal) => Response.json({ kind: principal.kind, upstream: Object.fromEntries(forwardHeaders(req.headers, principal)) }));
+      return guarded(request);
+    }
     const bearer = bearerToken(request.headers.get("authorization"));
     if (!bearer.ok) return Response.json(bearer, { status: bearer.error.status });
     const scope = request.method === "GET" ? "read:builds" : "update:builds";
@@ -122,6 +127,23 @@ test("Cloudflare Worker (JS) bundled by wrangler, run in workerd", { timeout: 12
   assert.equal(r.json.ok, true);
   assert.equal(r.json.verified, false);
   assert.equal(r.json.hint.kind, "user");
+
+  // protect(): the edge's answers and forwarded headers from a Fetch-API handler.
+  r = await call("/protected");
+  assert.equal(r.status, 401);
+  assert.equal(r.headers.get("www-authenticate"), 'Bearer realm="tokengate"');
+  assert.equal(r.json.code, "token_missing");
+  {
+    const res = await mf.dispatchFetch("https://worker.test/protected", {
+      headers: { authorization: `Bearer ${user}`, "x-tokengate-kind": "machine", X_Tokengate_Subject: "admin" },
+    });
+    assert.equal(res.status, 200);
+    const body = await res.json();
+    assert.equal(body.kind, "user");
+    assert.equal(body.upstream["x-tokengate-kind"], "user");
+    assert.equal(body.upstream["x-tokengate-subject"], "auth0|user-1");
+    assert.equal(body.upstream.x_tokengate_subject, undefined);
+  }
 
   for (const key of [keys.rs, keys.es, keys.ed]) {
     r = await call("/builds", { token: sign(key, userClaims(ISSUER)) });

@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { startServer, assetPaths } from "./lib/server.mjs";
 import { launch, openPage } from "./lib/browser.mjs";
 import {
-  makeKeys, sign, unsigned, tamper, now, machineClaims, userClaims, ISSUER, AUDIENCE,
+  makeKeys, sign, unsigned, tamper, now, machineClaims, userClaims, ISSUER, AUDIENCE, b64uJson,
 } from "./lib/tokens.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -132,7 +132,8 @@ test("empty page: privacy note, labelled controls, only its own assets", async (
   await page.keyboard.press("Enter");
   await page.keyboard.type("not a token");
   assert.equal(await page.inputValue("#token-input"), "not a token");
-  assert.match(await text(page, "#token-status"), /Cannot decode: a JWT has three parts/);
+  assert.match(await text(page, "#token-status"), /Not a JWT: an opaque access token/);
+  assert.equal(await attr(page, "#form-explain", "data-form"), "opaque");
   await page.fill("#token-input", "");
   await shot(page, "01-empty");
 });
@@ -474,6 +475,70 @@ test("time state and typ come from the core: invalid time claims, requiredTyp", 
   await page.fill("#v-typ", "AT+JWT");
   await page.dispatchEvent("#v-typ", "change");
   assert.ok(!(await lintIds(page)).includes("typ"));
+});
+
+test("not a signed JWT: a JWE, an opaque token and an ID token are explained", async () => {
+  const { page } = await open();
+  const explain = (form) => page.waitForSelector(`#form-explain[data-form='${form}']:not([hidden])`);
+  // A five-part compact JWE: its header is shown, with the fix; no raw error.
+  const jweHeader = { alg: "RSA-OAEP", enc: "A256GCM", kid: "enc-key-1", cty: "JWT" };
+  const jwe = [b64uJson(jweHeader), "ZW5jcnlwdGVkLWtleQ", "aXZpdml2aXZpdg", "Y2lwaGVydGV4dA", "dGFndGFndGFndGFn"].join(".");
+  await page.fill("#token-input", jwe);
+  await explain("jwe");
+  assert.match(await text(page, "#token-status"), /Not a signed JWT: an encrypted token \(JWE\)/);
+  assert.doesNotMatch(await text(page, "#token-status"), /UTF-8|Cannot decode/);
+  assert.equal(await page.locator("#results").isHidden(), true);
+  assert.match(await text(page, "#form-explain-title"), /An encrypted token \(JWE\)/);
+  assert.equal(await text(page, "#jwe-header dd[data-param='alg']"), "RSA-OAEP");
+  assert.equal(await text(page, "#jwe-header dd[data-param='enc']"), "A256GCM");
+  assert.equal(await text(page, "#jwe-header dd[data-param='kid']"), "enc-key-1");
+  assert.equal(await text(page, "#jwe-header dd[data-param='cty']"), "JWT");
+  assert.match(await text(page, "#form-explain"), /claims are encrypted for the API/);
+  assert.match(await text(page, "#form-explain"), /verifies signed \(JWS\) access tokens only/);
+  assert.match(await text(page, "#form-fix"), /JSON Web Encryption/);
+  assert.match(await text(page, "#token-parts"), /header · \d+ chars . encrypted key .* tag/);
+  await shot(page, "13-jwe");
+
+  // Auth0's opaque access token (no audience requested), pasted with its scheme.
+  await page.fill("#token-input", "Bearer vL2QvbUy9dN3ZkWUyB-1Ic1SOzoN_y6L");
+  await explain("opaque");
+  assert.match(await text(page, "#token-status"), /Not a JWT: an opaque access token/);
+  assert.match(await text(page, "#form-explain-title"), /An opaque access token, not a JWT/);
+  assert.match(await text(page, "#form-fix"), /audience/);
+  assert.match(await text(page, "#form-fix"), /RFC 7662/);
+  assert.equal(await page.locator("#token-parts").isHidden(), true);
+  await shot(page, "14-opaque");
+
+  // Other shapes keep the core's message: a JWT without its signature part.
+  const [hp, pp] = sign(keys.ec, machineClaims()).split(".");
+  await page.fill("#token-input", `${hp}.${pp}`);
+  await page.waitForFunction(() => document.getElementById("form-explain").hidden);
+  assert.match(await text(page, "#token-status"), /Cannot decode: .*token_malformed \(token is malformed: a jwt has three dot-separated parts, this has 2\)/);
+
+  // An ID token sent as an access token: decoded, with a warning and the signals.
+  const t = now();
+  const idToken = sign(keys.rsa, {
+    iss: ISSUER, sub: "auth0|64f1c0ffee0ddba11c0ffee0", aud: "Web4ppCl1entId0000000000000000",
+    iat: t - 60, exp: t + 3600, nonce: "n-0S6_WzA2Mj", auth_time: t - 65, sid: "s-1", name: "Ada",
+  });
+  await paste(page, idToken);
+  await explain("id_token");
+  assert.equal(await attr(page, "#form-explain", "data-level"), "warn");
+  assert.match(await text(page, "#form-explain-title"), /looks like an ID token, not an access token/);
+  const signals = await page.locator("#id-token-signals li").evaluateAll((els) => els.map((e) => e.dataset.signal));
+  assert.deepEqual(signals, ["nonce", "aud_is_client", "auth_time", "typ_not_at_jwt"]);
+  assert.match(await text(page, "#form-explain"), /audience_mismatch/);
+  assert.match(await text(page, "#form-fix"), /access_token, not id_token/);
+  assert.equal(await attr(page, "#kind-badge", "data-kind"), "user");
+  // The verifier for the API refuses it on its audience.
+  await fillVerify(page);
+  const v = await verify(page);
+  assert.equal(v.code, "audience_mismatch");
+  await shot(page, "15-id-token");
+
+  // An access token clears the warning.
+  await paste(page, sign(keys.rsa, userClaims()));
+  assert.equal(await page.locator("#form-explain").isHidden(), true);
 });
 
 test("works offline once loaded; drop a token; examples mint locally", async () => {

@@ -1,39 +1,14 @@
 // Times: human durations, local dates, the token's time state (asked of the core:
 // timeState, the claim validation of src/verify.rs) and the lifetime timeline (SVG).
+// The DOM-free parts are the package's (`tokengate/explain`, npm/explain.js, shared
+// with the CLI), given the core once it is loaded; this file adds dates and the SVG.
 
+import * as explain from "../tokengate/explain.js";
 import { core } from "./core.js";
 
+export const { numClaim, fmtDuration, relative, STATE_TEXT } = explain;
+
 const SVG_NS = "http://www.w3.org/2000/svg";
-
-/** A finite number claim, or null. */
-export function numClaim(claims, name) {
-  const v = claims?.[name];
-  return typeof v === "number" && Number.isFinite(v) ? v : null;
-}
-
-/** "45 s", "4 min", "2 h 5 min", "3 days". */
-export function fmtDuration(seconds) {
-  const s = Math.abs(Math.round(seconds));
-  if (s < 120) return `${s} s`;
-  const min = Math.floor(s / 60);
-  if (s < 600) return s % 60 ? `${min} min ${s % 60} s` : `${min} min`;
-  if (min < 120) return `${min} min`;
-  const h = Math.floor(min / 60);
-  if (h < 48) {
-    const m = min % 60;
-    return m ? `${h} h ${m} min` : `${h} h`;
-  }
-  const d = Math.floor(h / 24);
-  if (d < 730) return `${d} days`;
-  return `${Math.floor(d / 365)} years`;
-}
-
-/** "in 4 min" / "4 min ago" / "now". */
-export function relative(ts, now) {
-  const diff = ts - now;
-  if (Math.abs(diff) < 1) return "now";
-  return diff > 0 ? `in ${fmtDuration(diff)}` : `${fmtDuration(diff)} ago`;
-}
 
 const dateFmt = new Intl.DateTimeFormat(undefined, {
   year: "numeric", month: "short", day: "numeric",
@@ -53,23 +28,10 @@ function axisLabel(ts, span) {
   return span > 2 * 86400 ? dayFmt.format(d) : shortFmt.format(d);
 }
 
-/** Under this many seconds left, a valid token "expires soon" (the page's own warning). */
-const EXPIRING_SECONDS = 300;
-
-/**
- * The core's verdict on the token's times at `now` with `leeway` seconds of
- * tolerance: { state, error } where state is "valid", "grace" (past exp, within the
- * tolerance), "no-exp", "expired", "not-yet-valid", "issued-in-future" or "invalid" (a
- * time claim that is not a number), and error the { code, message } a verifier answers;
- * "valid" becomes "expiring" under 5 minutes left. "unknown" while the core is not
- * loaded.
- */
+/** The core's verdict on the token's times (see explain.timeVerdict); "unknown"
+ * while the core is not loaded. */
 export function timeVerdict(claims, now, leeway = 60) {
-  const tg = core();
-  if (!tg) return { state: "unknown", error: null };
-  const v = tg.timeState(claims ?? {}, now, leeway);
-  if (v.state === "valid" && numClaim(claims, "exp") - now < EXPIRING_SECONDS) return { ...v, state: "expiring" };
-  return v;
+  return explain.timeVerdict(core(), claims, now, leeway);
 }
 
 /** The state of timeVerdict alone. */
@@ -77,46 +39,9 @@ export function timeState(claims, now, leeway = 60) {
   return timeVerdict(claims, now, leeway).state;
 }
 
-export const STATE_TEXT = {
-  expired: "expired",
-  "not-yet-valid": "not yet valid",
-  "issued-in-future": "issued in the future",
-  expiring: "expires soon",
-  grace: "expired (in tolerance)",
-  valid: "valid now",
-  "no-exp": "never expires",
-  invalid: "invalid time claim",
-  unknown: "unknown (core not loaded)",
-};
-
 /** The one-line sentence for the state. */
 export function stateSentence(claims, now, leeway) {
-  const exp = numClaim(claims, "exp");
-  const nbf = numClaim(claims, "nbf");
-  const iat = numClaim(claims, "iat");
-  const { state, error } = timeVerdict(claims, now, leeway);
-  switch (state) {
-    case "expired":
-      return `Expired ${fmtDuration(now - exp)} ago: a verifier answers ${error.code}.`;
-    case "not-yet-valid":
-      return `Not valid for another ${fmtDuration(nbf - now)} (nbf): a verifier answers ${error.code}.`;
-    case "issued-in-future":
-      return `Issued ${fmtDuration(iat - now)} in the future (iat): a clock is off; a verifier answers ${error.code}.`;
-    case "invalid":
-      return `${error.message[0].toUpperCase()}${error.message.slice(1)}: a verifier answers ${error.code}.`;
-    case "grace":
-      return `Expired ${fmtDuration(now - exp)} ago, still inside the ${leeway} s clock tolerance: accepted for ${fmtDuration(exp + leeway - now)} more.`;
-    case "expiring":
-      return `Expires in ${fmtDuration(exp - now)}: about to be refused.`;
-    case "valid":
-      return `Expires in ${fmtDuration(exp - now)}.`;
-    case "no-exp":
-      return "No exp: the token never expires. tokengate refuses it by default (claim_missing).";
-    case "unknown":
-      return "tokengate's core is not loaded: the time state is unknown.";
-    default:
-      return "";
-  }
+  return explain.stateSentence(core(), claims, now, leeway);
 }
 
 function el(name, attrs = {}, text) {

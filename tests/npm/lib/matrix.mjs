@@ -549,6 +549,66 @@ export async function runMatrix(tg, t) {
     assert.throws(() => decode(token, { nope: 1 }), TypeError);
   });
 
+  await t.test("decode: JWE, opaque and ID tokens say what they are", async () => {
+    // A signed access token: form jws, no ID-token warning.
+    const at = decode(sign(keys.rs, userClaims(idp.issuer)));
+    assert.equal(at.form, "jws");
+    assert.equal(at.idToken, null);
+    // A five-part compact JWE: the header is readable, the claims are not.
+    const jweHeader = { alg: "RSA-OAEP", enc: "A256GCM", kid: "enc-1", cty: "JWT" };
+    const jwe = [b64url(jweHeader), "ZW5jcnlwdGVkLWtleQ", "aXZpdml2aXZpdg", "Y2lwaGVydGV4dA", "dGFndGFndGFndGFn"].join(".");
+    const e = decode(jwe);
+    assert.equal(e.ok, false);
+    assert.equal(e.verified, false);
+    assert.equal(e.form, "jwe");
+    assert.deepEqual(e.jweHeader, jweHeader);
+    assert.equal(e.error.code, "token_malformed");
+    assert.match(e.error.message, /encrypted jwe, not a signed jws/);
+    // An opaque access token (Auth0's, when no audience is requested).
+    const opaque = "vL2QvbUy9dN3ZkWUyB-1Ic1SOzoN_y6L";
+    const o = decode(opaque);
+    assert.equal(o.form, "opaque");
+    assert.equal(o.error.code, "token_malformed");
+    assert.match(o.error.message, /opaque token, not a jwt.*audience.*rfc 7662/);
+    assert.equal("jweHeader" in o, false);
+    // Other shapes, each named; no message repeats the token.
+    const jwt = sign(keys.es, machineClaims(idp.issuer));
+    const cases = [
+      [`Bearer ${jwt}`, "scheme_prefixed", /authorization scheme/],
+      [`${jwt.slice(0, 40)}\n${jwt.slice(40)}`, "whitespace", /whitespace or line breaks/],
+      [jwt.split(".").slice(0, 2).join("."), "wrong_parts", /this has 2/],
+      [`${jwt}.AAAA`, "wrong_parts", /this has 4/],
+      ["abcd.efgh.ijkl", "opaque", /opaque token/],
+      ['{"payload":"e30"}', "json", /json document/],
+      ["", "empty", /empty/],
+      ["a".repeat(20000), "too_large", /larger than/],
+    ];
+    for (const [token, form, message] of cases) {
+      const r = decode(token);
+      assert.equal(r.ok, false, form);
+      assert.equal(r.form, form, JSON.stringify(r));
+      assert.match(r.error.message, message);
+      if (token.length > 8) assert.equal(r.error.message.includes(token), false);
+    }
+    // An ID token sent as an access token: decodes, with the signals seen.
+    const t0 = now();
+    const idClaims = {
+      iss: idp.issuer, sub: "auth0|user-1", aud: "spa-client", iat: t0, exp: t0 + 600,
+      nonce: "n-0S6_WzA2Mj", auth_time: t0 - 5, sid: "s1", name: "Ada",
+    };
+    const idToken = sign(keys.rs, idClaims);
+    const d = decode(idToken);
+    assert.equal(d.ok, true);
+    assert.equal(d.form, "jws");
+    assert.deepEqual(d.idToken.signals, ["nonce", "aud_is_client", "auth_time", "typ_not_at_jwt"]);
+    assert.match(d.idToken.message, /openid connect id token.*audience_mismatch/);
+    assert.equal(d.idToken.message.includes("spa-client"), false);
+    // ... and a verifier for the API refuses it on its audience.
+    assertDenied(await createVerifier(base).verify(idToken), "audience_mismatch");
+    // Typed at+jwt (RFC 9068): an access token, whatever its claims.
+    assert.equal(decode(sign(keys.rs, idClaims, { typ: "at+jwt" })).idToken, null);
+  });
+
   await t.test("bearerToken", () => {
     assert.deepEqual(bearerToken("Bearer abc.def.ghi"), { ok: true, token: "abc.def.ghi" });
     assert.deepEqual(bearerToken("bearer   abc"), { ok: true, token: "abc" });

@@ -10,10 +10,12 @@ import {
   type DecodeResult,
   type ErrorCode,
   type ErrorInfo,
+  type IdTokenSignal,
   type JWKS,
   type KeyValueCache,
   type Principal,
   type Requirement,
+  type TokenForm,
   type TokengateError,
   type Verifier,
   type VerifyResult,
@@ -93,8 +95,14 @@ if (d.ok) {
   const notVerified: false = d.verified;
   const hintKind: "machine" | "user" | undefined = d.hint?.kind;
   void [notVerified, hintKind, d.claims.iss, d.hintError?.code];
+  const jws: "jws" = d.form;
+  const signals: IdTokenSignal[] | undefined = d.idToken?.signals;
+  void [jws, signals, d.idToken?.message];
 } else {
   void d.error.message;
+  const form: TokenForm = d.form;
+  const enc: string | undefined = d.form === "jwe" ? d.jweHeader?.enc : undefined;
+  void [form, enc];
 }
 // @ts-expect-error: authorize requirements are checked
 void verifier.authorize("t", { scopes: ["x"] });
@@ -127,3 +135,32 @@ const names: rules.Algorithm[] = rules.algorithms().filter((a) => !a.symmetric &
 void names;
 // @ts-expect-error: the tolerance is a number
 void rules.timeState({}, 0, "60");
+
+// The edge authorizer's configuration check, and tokengate/explain (the decoder page's
+// and `tokengate decode`'s lints and times), given the package module.
+const wc = rules.checkWorkerConfig('{"issuers": []}');
+if (wc.ok) void (wc.summary.routes satisfies number);
+else void (wc.error.field satisfies string | null);
+import * as explain from "tokengate/explain";
+const lints = explain.lint(rules, { alg: "RS256" }, { exp: 1 }, { now: 0 });
+for (const f of lints.findings) void (f.level satisfies "error" | "warn" | "info");
+const verdict: explain.TimeVerdict = explain.timeVerdict(rules, { exp: 1 }, 0);
+void [verdict.state, explain.fmtDuration(90) satisfies string, explain.stateSentence(null, {}, 0)];
+// @ts-expect-error: the core module comes first
+void explain.lint({ alg: "RS256" }, {});
+
+// Route helpers: protect() keeps the framework's extra arguments (Next.js's context).
+type Ctx = { params: Promise<{ id: string }> };
+const guarded = rules.protect(
+  () => verifier,
+  (request: Request) => ({ scopesAll: [request.method === "GET" ? "read:builds" : "update:builds"] }),
+  async (request: Request, principal, { params }: Ctx) =>
+    Response.json({ id: (await params).id, kind: principal.kind satisfies "machine" | "user" }),
+);
+void (guarded satisfies (request: Request, context: Ctx) => Promise<Response>);
+// @ts-expect-error: the handler must return a Response
+rules.protect(verifier, null, () => "no");
+const upstream: Headers = rules.forwardHeaders(new Headers(), {} as Principal, { forwardAuthorization: false });
+const ids: Record<string, string> = rules.identityHeaders({} as Principal, { clientName: "x" });
+const denied: Response = rules.denyResponse({ code: "token_missing", message: "m", status: 401, wwwAuthenticate: null });
+void [upstream, ids, denied];

@@ -1,0 +1,159 @@
+// `tokengate decode`: what the decoder page explains, in a terminal.
+
+import { EXIT, CliError, parseArgs, numberOption } from "./args.js";
+import { colours, painter, printJson, readToken, rows, isoTime } from "./out.js";
+import { lint, numClaim, relative, timeVerdict, stateSentence, STATE_TEXT } from "../explain.js";
+
+export const HELP = `Usage: tokengate decode <token | -> [options]
+
+Decodes a JWT access token WITHOUT verifying it (no signature, issuer, audience or
+time check) and explains it as the decoder page does: its kind (machine or user) and
+the rule that decided it, client, user, merged scopes, issuer and audience, its times
+relative to now, and lints. "-" reads the token from stdin.
+
+Options:
+  --json               print JSON instead of text:
+                       { ok, verified: false, form: "jws", header, claims, hint, hintError,
+                         idToken: { signals, message } | null,
+                         times: { now, leeway, iat, nbf, exp, state, sentence, error },
+                         lints: [{ id, level, title, detail }], passed: [{ id, title }] }
+                       (iat/nbf/exp: { value, iso, relative } or null)
+  --leeway SECONDS     clock tolerance for the time state (default 60)
+  --now SECONDS        judge the times at this unix time (default: the clock)
+  -h, --help           this help
+
+A token that is not a signed JWT is named in the error: an encrypted JWE (its header
+is in --json's jweHeader), an opaque token (Auth0 issues one when the authorization
+request names no audience), a wrong number of parts (a pasted "Bearer " prefix is
+dropped first); with
+--json: { ok: false, verified: false, form, error: { code, message }, jweHeader? }.
+An ID token sent as an access token decodes, with an "id-token" lint.
+
+Exit status: 0 the token decodes (whatever the lints say), 1 it does not (the error
+code and message are printed), 64 a usage error.`;
+
+const SPEC = {
+  options: { json: {}, leeway: { value: "SECONDS" }, now: { value: "SECONDS" } },
+  positionals: ["token"],
+};
+
+/** { value, iso, relative } of a time claim, or null. */
+function timeOf(claims, name, now) {
+  const v = numClaim(claims, name);
+  return v === null ? null : { value: v, iso: isoTime(v), relative: relative(v, now) };
+}
+
+export async function run(argv) {
+  const args = parseArgs("decode", argv, SPEC);
+  if (args.help) return console.log(HELP), EXIT.OK;
+  const { options, positionals } = args;
+  const leeway = numberOption("decode", options.leeway, "leeway", 60);
+  if (leeway > 3600) throw new CliError(EXIT.USAGE, "option --leeway must be at most 3600 seconds", { help: "decode" });
+  const now = numberOption("decode", options.now, "now", Math.floor(Date.now() / 1000));
+  const token = readToken("decode", positionals[0]);
+  const tg = await import("../node.mjs");
+  const d = tg.decode(token);
+  if (!d.ok) {
+    const error = { code: d.error.code, message: d.error.message };
+    // What the token is when it is not a signed JWT (jwe, opaque, ...) and a JWE's
+    // readable header: decode()'s own fields.
+    const json = { ok: false, verified: false, form: d.form ?? null, error };
+    if (d.jweHeader) json.jweHeader = d.jweHeader;
+    throw new CliError(EXIT.TOKEN, `${error.code}: ${error.message}`, { json });
+  }
+  const verdict = timeVerdict(tg, d.claims, now, leeway);
+  const times = {
+    now,
+    leeway,
+    iat: timeOf(d.claims, "iat", now),
+    nbf: timeOf(d.claims, "nbf", now),
+    exp: timeOf(d.claims, "exp", now),
+    state: verdict.state,
+    sentence: stateSentence(tg, d.claims, now, leeway),
+    error: verdict.error,
+  };
+  const { findings, passed } = lint(tg, d.header, d.claims, { now, leeway });
+  if (options.json) {
+    printJson({
+      ok: true,
+      verified: false,
+      form: d.form,
+      header: d.header,
+      claims: d.claims,
+      hint: d.hint,
+      hintError: d.hintError ? { code: d.hintError.code, message: d.hintError.message } : null,
+      idToken: d.idToken ?? null,
+      times,
+      lints: findings,
+      passed,
+    });
+    return EXIT.OK;
+  }
+  console.log(text(d, times, findings, passed, painter(colours())));
+  return EXIT.OK;
+}
+
+const LEVEL = { error: ["red", "error"], warn: ["yellow", "warn "], info: ["blue", "info "] };
+const STATE_STYLE = {
+  valid: "green", "no-exp": "yellow", expiring: "yellow", grace: "yellow",
+  expired: "red", "not-yet-valid": "red", "issued-in-future": "red", invalid: "red",
+};
+
+function text(d, times, findings, passed, paint) {
+  const out = [];
+  const h = d.hint;
+  const none = paint("dim", "none");
+  const list = (xs) => (xs.length ? xs.join(" ") : none);
+  out.push(paint("yellow", "not verified: decode checks no signature, issuer, audience or time"));
+  out.push("");
+  const header = [
+    ["alg", String(d.header.alg)],
+    ["kid", typeof d.header.kid === "string" ? d.header.kid : none],
+    ["typ", d.header.typ !== undefined ? String(d.header.typ) : none],
+  ];
+  if (h) {
+    out.push(rows([
+      ["kind", `${paint("bold", h.kind)} (decided by ${h.decidedBy})`],
+      ["client", h.clientId ?? paint("dim", "none (no azp or client_id)")],
+      ["user", h.userId ?? none],
+      ["subject", h.subject],
+      ["scopes", list(h.scopes)],
+      ["roles", h.roles.length ? h.roles.join(" ") : undefined],
+      ["issuer", h.issuer],
+      ["audience", list(h.audiences)],
+      ["actor", h.actor ? chain(h.actor) : undefined],
+      ...header,
+    ], paint));
+  } else {
+    const e = d.hintError;
+    out.push(rows([
+      ["kind", paint("red", `cannot classify${e ? `: ${e.code}: ${e.message}` : ""}`)],
+      ["issuer", typeof d.claims.iss === "string" ? d.claims.iss : none],
+      ...header,
+    ], paint));
+  }
+  out.push("");
+  const when = (t, what) => (t ? `${t.iso}  ${paint("dim", `(${what} ${t.relative})`)}` : undefined);
+  out.push(paint("bold", "times") + paint("dim", ` (now ${isoTime(times.now)}, ${times.leeway} s tolerance)`));
+  out.push(rows([
+    ["iat", when(times.iat, "issued")],
+    ["nbf", when(times.nbf, "valid from")],
+    ["exp", times.exp ? when(times.exp, times.exp.value > times.now ? "expires" : "expired") : paint("yellow", "none: never expires")],
+    ["state", `${paint(STATE_STYLE[times.state] ?? "dim", STATE_TEXT[times.state] ?? times.state)}: ${times.sentence}`],
+  ], paint, "  "));
+  out.push("");
+  out.push(paint("bold", "lints") + paint("dim", ` (${findings.length} finding${findings.length === 1 ? "" : "s"}, ${passed.length} passed)`));
+  for (const f of findings) {
+    const [style, label] = LEVEL[f.level];
+    out.push(`  ${paint(style, label)}  ${f.title} ${paint("dim", `[${f.id}]`)}`);
+    out.push(`         ${paint("dim", f.detail)}`);
+  }
+  if (!findings.length) out.push(`  ${paint("green", "none")}`);
+  return out.join("\n");
+}
+
+function chain(actor) {
+  const subs = [];
+  for (let a = actor; a; a = a.act) subs.push(a.sub);
+  return subs.join(" <- ");
+}
