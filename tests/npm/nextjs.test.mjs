@@ -135,6 +135,17 @@ const ROUTES = [
   ["proxy.ts", "/upstream"],
 ];
 
+test("the example's lockfile installs on every platform (each @next/swc binary is listed)", () => {
+  const lock = JSON.parse(readFileSync(path.join(EXAMPLE, "package-lock.json"), "utf8"));
+  const next = lock.packages["node_modules/next"];
+  const wanted = Object.keys(next.optionalDependencies ?? {}).filter((d) => d.startsWith("@next/swc-"));
+  assert.ok(wanted.length >= 8, `next lists its swc binaries: ${wanted}`);
+  for (const dep of wanted) {
+    const entry = lock.packages[`node_modules/${dep}`];
+    assert.ok(entry?.version && entry.integrity, `${dep} is in the lockfile with its version and integrity`);
+  }
+});
+
 test("Next.js example: next build, next start, allow/deny in every runtime", { timeout: 15 * 60_000 }, async (t) => {
   const installMs = prepareApp();
   t.diagnostic(`npm install in ${APP}: ${(installMs / 1000).toFixed(1)} s`);
@@ -226,7 +237,7 @@ test("Next.js example: next build, next start, allow/deny in every runtime", { t
           assert.equal(r.json.headers["x-tokengate-scopes"], "openid profile read:builds");
           assert.deepEqual(
             reservedSeen(r.json.headers),
-            ["x-tokengate-client-id", "x-tokengate-kind", "x-tokengate-scopes", "x-tokengate-subject"],
+            ["x-tokengate-client-id", "x-tokengate-issuer", "x-tokengate-kind", "x-tokengate-scopes", "x-tokengate-subject", "x-tokengate-user-id"],
             `${where}: ${Object.keys(r.json.headers).join(", ")}`,
           );
 
@@ -240,13 +251,13 @@ test("Next.js example: next build, next start, allow/deny in every runtime", { t
           r = await call(`${prefix}/builds`, { token: machine, method: "POST", body: "{}", headers: spoofed });
           assert.equal(r.status, 200, `${where}: ${r.text}`);
           assert.equal(r.json.method, "POST");
-          assert.deepEqual(reservedSeen(r.json.headers), ["x-tokengate-client-id", "x-tokengate-kind", "x-tokengate-scopes", "x-tokengate-subject"]);
+          assert.deepEqual(reservedSeen(r.json.headers), ["x-tokengate-client-id", "x-tokengate-issuer", "x-tokengate-kind", "x-tokengate-scopes", "x-tokengate-subject"]);
 
           // Writes: a user needs update:builds.
           const before = hits();
           r = await call(`${prefix}/builds`, { token: reader, method: "POST", body: "{}" });
           assert.equal(r.status, 403, `${where}: ${r.text}`);
-          assert.equal(r.json.error, "insufficient_scope");
+          assert.equal(r.json.code, "insufficient_scope");
           assert.match(r.headers.get("www-authenticate"), /error="insufficient_scope"/);
           assert.match(r.headers.get("www-authenticate"), /scope="update:builds"/);
           assert.equal(hits(), before, "a denied request never reaches the upstream");
@@ -273,11 +284,12 @@ test("Next.js example: next build, next start, allow/deny in every runtime", { t
           // Bad or missing tokens.
           r = await call(`${prefix}/builds`);
           assert.equal(r.status, 401, `${where}: ${r.text}`);
-          assert.equal(r.json.error, "token_missing");
+          // The edge authorizer's body, from tokengate's protect().
+          assert.deepEqual(r.json, { code: "token_missing", error: "unauthorized", error_description: "no access token was presented" });
           assert.equal(r.headers.get("www-authenticate"), 'Bearer realm="tokengate"');
           r = await call(`${prefix}/builds`, { headers: { authorization: "Basic dXNlcjpwYXNz" } });
           assert.equal(r.status, 400, `${where}: ${r.text}`);
-          assert.equal(r.json.error, "invalid_request");
+          assert.equal(r.json.code, "invalid_request");
           for (const [token, code] of [
             [expired, "token_expired"],
             [wrongAud, "audience_mismatch"],
@@ -286,7 +298,8 @@ test("Next.js example: next build, next start, allow/deny in every runtime", { t
           ]) {
             r = await call(`${prefix}/builds`, { token });
             assert.equal(r.status, 401, `${where} ${code}: ${r.text}`);
-            assert.equal(r.json.error, code);
+            assert.equal(r.json.code, code);
+            assert.equal(r.json.error, "invalid_token");
             assert.match(r.headers.get("www-authenticate"), /error="invalid_token"/);
           }
           assert.equal(hits(), before + 2);

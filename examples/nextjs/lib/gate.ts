@@ -15,13 +15,11 @@
 //   UPSTREAM_URL        where allowed requests are forwarded, e.g. http://127.0.0.1:4000
 
 import {
-  bearerToken,
   createVerifier,
-  encodeHeaderValue,
-  isReservedHeader,
+  forwardHeaders,
+  protect,
   type Principal,
   type Requirement,
-  type TokengateError,
   type Verifier,
 } from "tokengate";
 
@@ -49,78 +47,34 @@ export function getVerifier(): Verifier {
 const WRITE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 /** What a request needs: machines bypass the scope check, users need the permission. */
-export function requirementFor(method: string): Requirement {
+export function requirementFor(request: Request): Requirement {
   return {
-    scopesAll: [WRITE_METHODS.has(method.toUpperCase()) ? "update:builds" : "read:builds"],
+    scopesAll: [WRITE_METHODS.has(request.method.toUpperCase()) ? "update:builds" : "read:builds"],
     machinesBypassScopes: true,
   };
 }
 
 /**
- * The identity headers the upstream receives. Values are percent-encoded the way the
- * edge authorizer encodes them (a claim may hold newlines or non-ASCII text, which a
- * header cannot carry); the upstream decodes them with decodeURIComponent.
- */
-export function identityHeaders(p: Principal): Record<string, string> {
-  return {
-    "x-tokengate-kind": p.kind,
-    "x-tokengate-subject": encodeHeaderValue(p.subject),
-    "x-tokengate-client-id": encodeHeaderValue(p.clientId ?? ""),
-    "x-tokengate-scopes": encodeHeaderValue(p.scopes),
-  };
-}
-
-/** The RFC 6750 answer to a refused request. */
-export function denyResponse(error: TokengateError): Response {
-  const headers = new Headers({ "content-type": "application/json", "cache-control": "no-store" });
-  if (error.wwwAuthenticate) headers.set("www-authenticate", error.wwwAuthenticate);
-  // A 5xx message can carry fetch errors and URLs: clients learn the decision, the
-  // server log gets the detail.
-  if (error.status >= 500) console.error(`tokengate: ${error.code}: ${error.message}`);
-  const message = error.status >= 500 ? "the authorizer could not decide; retry later" : error.message;
-  return new Response(JSON.stringify({ error: error.code, message }), {
-    status: error.status,
-    headers,
-  });
-}
-
-export type Check = { ok: true; principal: Principal } | { ok: false; response: Response };
-
-/**
- * Verifies the request's bearer token and applies the rule for its method.
+ * Wraps a handler with the access check: tokengate's `protect` verifies the bearer
+ * token and applies `requirementFor`, answers refused requests as the edge authorizer
+ * does (401/403 with the RFC 6750 challenge and `{ error, error_description, code }`,
+ * 400 for a malformed header, 503 when the issuer's keys are unavailable) and calls
+ * `handler(request, principal, context)` for allowed ones.
  *
  * With @auth0/nextjs-auth0 (v4) the token would come from the user's session instead
  * of the Authorization header:
  *
  *   import { auth0 } from "@/lib/auth0";          // new Auth0Client({...})
  *   const { token } = await auth0.getAccessToken(); // the session's access token
- *   const result = await getVerifier().authorize(token, requirementFor(request.method));
+ *   const result = await getVerifier().authorize(token, requirementFor(request));
  *
  * (configure the Auth0 application with `authorizationParameters: { audience }` so
  * that the access token is a JWT for your API, not an opaque token).
  */
-export async function check(request: Request): Promise<Check> {
-  const bearer = bearerToken(request.headers.get("authorization"));
-  if (!bearer.ok) return { ok: false, response: denyResponse(bearer.error) };
-  const result = await getVerifier().authorize(bearer.token, requirementFor(request.method));
-  if (!result.ok) return { ok: false, response: denyResponse(result.error) };
-  return { ok: true, principal: result.principal };
-}
-
-/**
- * Request headers for the upstream: the client's, minus spoofable identity headers and
- * method overrides in every spelling an upstream may read them (`X_Tokengate_Kind` is
- * `X-Tokengate-Kind` to CGI-style servers): tokengate's `isReservedHeader` rule.
- */
-export function upstreamHeaders(incoming: Headers, principal: Principal): Headers {
-  const headers = new Headers();
-  incoming.forEach((value, name) => {
-    const n = name.toLowerCase();
-    if (isReservedHeader(n) || n === "host" || n === "connection" || n === "content-length") return;
-    headers.set(name, value);
-  });
-  for (const [name, value] of Object.entries(identityHeaders(principal))) headers.set(name, value);
-  return headers;
+export function guard<Req extends Request, Rest extends unknown[]>(
+  handler: (request: Req, principal: Principal, ...rest: Rest) => Response | Promise<Response>,
+) {
+  return protect(getVerifier, requirementFor, handler);
 }
 
 /**
@@ -155,7 +109,9 @@ export async function forward(
   const hasBody = !["GET", "HEAD"].includes(request.method);
   const upstream = await fetch(target, {
     method: request.method,
-    headers: upstreamHeaders(request.headers, principal),
+    // The client's headers minus spoofable identity headers and method overrides (in
+    // every spelling an upstream may read them), plus the caller's identity.
+    headers: forwardHeaders(request.headers, principal),
     body: hasBody ? await request.arrayBuffer() : undefined,
     redirect: "manual",
     cache: "no-store",
