@@ -174,6 +174,8 @@ export function parseToml(input) {
         while (peek() !== undefined && BARE_KEY.test(peek())) pos++;
         parts.push(text.slice(start, pos));
       } else fail(c === undefined || c === "\n" ? "a key is missing" : `unexpected ${JSON.stringify(c)} in a key`);
+      // Tables are plain objects: a key that would reach their prototype is refused.
+      if (parts[parts.length - 1] === "__proto__") fail("the key __proto__ is not accepted");
       skipSpaces();
       if (peek() !== ".") return parts;
       pos++;

@@ -592,10 +592,15 @@ y = 2
     'a = "\\q"': /invalid escape \\q/,
     'a = "\\u12"': /needs 4 hex digits/,
     "a.b = 1\na.b.c = 2": /already defined as a value/,
+    // Keys that would write through a table's prototype, in every key position.
+    "[__proto__.vars]\nTOKENGATE_CONFIG = '{}'": /the key __proto__ is not accepted/,
+    "__proto__.polluted = 1": /the key __proto__ is not accepted/,
+    'x = { "__proto__" = { polluted = 1 } }': /the key __proto__ is not accepted/,
   };
   for (const [text, pattern] of Object.entries(errors)) {
     assert.throws(() => parseToml(text), pattern, JSON.stringify(text));
   }
+  assert.equal({}.polluted, undefined, "Object.prototype is untouched");
 });
 
 // ---------------------------------------------------------------------------------
