@@ -6,6 +6,7 @@ use wasm_bindgen::prelude::*;
 
 use tokengate::Deny;
 
+use crate::page::type_error;
 use crate::results::{to_js, BearerToken, Failure};
 use crate::DEFAULT_REALM;
 
@@ -29,7 +30,6 @@ pub fn bearer_token(authorization: JsValue) -> JsValue {
 /// `TypeError` when `name` (or a given `originSecretHeader`) is not a string.
 #[wasm_bindgen(js_name = isReservedHeader)]
 pub fn is_reserved_header(name: JsValue, origin_secret_header: JsValue) -> Result<bool, JsValue> {
-    let type_error = |m: &str| -> JsValue { js_sys::TypeError::new(m).into() };
     let name = name
         .as_string()
         .ok_or_else(|| type_error("isReservedHeader: the name must be a string"))?;
@@ -91,12 +91,11 @@ struct PrincipalHeaders {
 /// `JSON.stringify` of a principal; throws a `TypeError` when it is not one.
 #[wasm_bindgen(js_name = identityHeaders)]
 pub fn identity_headers(principal_json: JsValue, client_name: JsValue) -> Result<Array, JsValue> {
-    let type_error = |m: String| -> JsValue { js_sys::TypeError::new(&m).into() };
     let json = principal_json
         .as_string()
-        .ok_or_else(|| type_error("identityHeaders: expected a principal".into()))?;
+        .ok_or_else(|| type_error("identityHeaders: expected a principal"))?;
     let p: PrincipalHeaders = serde_json::from_str(&json)
-        .map_err(|e| type_error(format!("identityHeaders: not a principal: {e}")))?;
+        .map_err(|e| type_error(&format!("identityHeaders: not a principal: {e}")))?;
     let name = client_name.as_string();
     let principal = tokengate::Principal {
         kind: p.kind,
@@ -124,12 +123,11 @@ pub fn identity_headers(principal_json: JsValue, client_name: JsValue) -> Result
 /// (which belongs in the log). Throws a `TypeError` for a code the catalogue lacks.
 #[wasm_bindgen(js_name = denialBody)]
 pub fn denial_body(code: JsValue, message: JsValue) -> Result<String, JsValue> {
-    let type_error = |m: String| -> JsValue { js_sys::TypeError::new(&m).into() };
     let code = code
         .as_string()
-        .ok_or_else(|| type_error("denialBody: the code must be a string".into()))?;
+        .ok_or_else(|| type_error("denialBody: the code must be a string"))?;
     let info = tokengate::authorizer_code(&code)
-        .ok_or_else(|| type_error(format!("denialBody: unknown error code {code:?}")))?;
+        .ok_or_else(|| type_error(&format!("denialBody: unknown error code {code:?}")))?;
     let deny = Deny {
         status: info.status,
         code: info.code,

@@ -143,7 +143,8 @@ fn now_arg(v: Option<f64>) -> Result<UnixSeconds, String> {
     }
 }
 
-fn type_error(message: &str) -> JsValue {
+/// A JS `TypeError` with `message`: what every binding throws for a bad argument.
+pub(crate) fn type_error(message: &str) -> JsValue {
     js_sys::TypeError::new(message).into()
 }
 
