@@ -37,11 +37,15 @@ use std::task::{Context, Poll};
 
 use crate::alg::verify_signature;
 use crate::config::Config;
-use crate::gate::{extract_token, AuthError, Decision, Gate, SignatureCheck, Verified};
+use crate::dpop::{
+    binding_of, check_certificate, check_proof, ClientCertificate, DpopRequest, Nonces,
+    NONCE_SECRET,
+};
+use crate::gate::{extract_presented, AuthError, Decision, Gate, Scheme, SignatureCheck, Verified};
 use crate::keys::{KeyIo, KeyOutcome, KeyProvider};
 use crate::policy::RouteMatch;
 use crate::token_cache::{TokenCache, TokenKey};
-use crate::{ConfigError, RequestError, TokenError};
+use crate::{ConfigError, DpopMode, RequestError, SenderError, TokenError};
 
 /// Checks a signature owed by the pipeline: `signature` over `message` with
 /// `check.key` under `check.alg` (chosen from the key, never from the token).
@@ -101,15 +105,34 @@ impl Verification {
 }
 
 /// Where a request's token may come from: the `Authorization` header and, when the
-/// adapter takes tokens from a cookie, that cookie. [`extract_token`] reads them (two
-/// different tokens are an error).
-#[derive(Debug, Clone, Copy, Default)]
+/// adapter takes tokens from a cookie, that cookie. [`extract_presented`] reads them
+/// (two different tokens are an error). With them, what proves the sender of a bound
+/// token: the request a DPoP proof must match, and the client certificate.
+#[derive(Clone, Copy, Default)]
 pub struct Credentials<'a> {
     /// The `Authorization` header value.
     pub authorization: Option<&'a str>,
     /// The cookie that may carry the token, when the adapter has one (the Worker's
     /// `edge.cookie`); `None` reads the `Authorization` header only.
     pub cookie: Option<TokenCookie<'a>>,
+    /// The request a DPoP proof must match (method, URL, `DPoP` header); `None`: the
+    /// adapter takes no DPoP proofs, and a DPoP presentation is refused.
+    pub dpop: Option<DpopRequest<'a>>,
+    /// The request's client certificate, asked for only when the token is
+    /// certificate-bound (reading it may cost the adapter something); `None`: no
+    /// certificate.
+    pub client_cert: Option<&'a dyn Fn() -> ClientCertificate>,
+}
+
+impl std::fmt::Debug for Credentials<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("authorization", &self.authorization.map(|_| "(present)"))
+            .field("cookie", &self.cookie.map(|c| c.name))
+            .field("dpop", &self.dpop.map(|d| (d.method, d.url)))
+            .field("client_cert", &self.client_cert.is_some())
+            .finish()
+    }
 }
 
 /// A cookie that may carry the token: the request's `Cookie` header and the cookie's
@@ -131,6 +154,9 @@ pub struct Authenticator {
     /// Boxed: the hash table's slots (and their spare half) then hold a pointer, not a
     /// `Kept`.
     cache: RefCell<TokenCache<Box<Kept>>>,
+    /// The DPoP nonce key, read from the secret once (secrets are fixed for the life of
+    /// the process).
+    nonces: std::cell::OnceCell<Option<Nonces>>,
 }
 
 impl Authenticator {
@@ -151,6 +177,7 @@ impl Authenticator {
             gate,
             keys,
             cache: RefCell::new(TokenCache::new(capacity)),
+            nonces: std::cell::OnceCell::new(),
         })
     }
 
@@ -300,16 +327,107 @@ impl Authenticator {
         if route.rejected {
             return Err(RequestError::PathRejected.into());
         }
-        let token = extract_token(
+        let (token, scheme) = extract_presented(
             credentials.authorization,
             credentials.cookie.map(|c| c.header),
             credentials.cookie.map(|c| c.name),
         )?
         .ok_or(RequestError::TokenMissing)?;
         let verification = self.verify(io, backend, token, now).await?;
+        self.prove_sender(io, backend, &verification.kept, token, scheme, &credentials, now)
+            .await?;
         self.gate
             .authorize(route, &verification.kept.verified.principal)?;
         Ok(verification)
+    }
+
+    /// The sender check of a verified token (see `src/dpop.rs`): a DPoP-bound token
+    /// only with the DPoP scheme and a valid, unreplayed proof; a bearer token only from
+    /// an issuer that allows them; a certificate-bound token only with its certificate.
+    /// [`Authenticator::authenticate`] runs it after [`Authenticator::verify`];
+    /// adapters that keep verifications themselves (the npm package) run it on a kept
+    /// verification, with the request's own credentials.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn prove_sender<I: KeyIo, S: SignatureBackend>(
+        &self,
+        io: &I,
+        backend: &S,
+        kept: &Kept,
+        token: &str,
+        scheme: Scheme,
+        credentials: &Credentials<'_>,
+        now: u64,
+    ) -> Result<(), AuthError> {
+        let claims = &kept.verified.token.claims;
+        let binding = binding_of(claims)?;
+        let mode = self
+            .config()
+            .issuers
+            .get(kept.issuer)
+            .map_or(DpopMode::Required, |i| i.dpop);
+        match (scheme, binding.jkt.as_deref()) {
+            (Scheme::Bearer, Some(_)) => return Err(SenderError::DpopRequired(
+                "the token is dpop-bound (cnf.jkt): present it as Authorization: DPoP with a proof"
+                    .into(),
+            )
+            .into()),
+            (Scheme::Bearer, None) if mode == DpopMode::Required => {
+                return Err(SenderError::DpopRequired(
+                    "this token's issuer requires dpop-bound tokens".into(),
+                )
+                .into())
+            }
+            (Scheme::Bearer, None) => {}
+            (Scheme::Dpop, None) => {
+                return Err(SenderError::BindingMismatch(
+                    "the token is not dpop-bound (no cnf.jkt): present it as a bearer token".into(),
+                )
+                .into())
+            }
+            (Scheme::Dpop, Some(jkt)) => {
+                let request = credentials.dpop.ok_or_else(|| {
+                    SenderError::InvalidProof("this adapter does not take dpop proofs".into())
+                })?;
+                let rules = self.gate.dpop_rules();
+                let nonces = if rules.nonce {
+                    self.nonces
+                        .get_or_init(|| {
+                            io.secret(NONCE_SECRET)
+                                .and_then(|s| Nonces::new(s.as_bytes()))
+                        })
+                        .as_ref()
+                } else {
+                    None
+                };
+                let pending = check_proof(&request, token, jkt, rules, nonces, now)?;
+                let check = SignatureCheck {
+                    key: pending.key(),
+                    alg: pending.alg,
+                };
+                let message = pending.jws.signing_input.as_bytes();
+                if !backend
+                    .verify(&check, message, &pending.jws.signature)
+                    .await
+                {
+                    return Err(SenderError::InvalidProof(
+                        "the proof's signature does not verify".into(),
+                    )
+                    .into());
+                }
+                match io.claim_proof(&pending.replay, now).await {
+                    Ok(true) => {}
+                    Ok(false) => return Err(SenderError::Replayed.into()),
+                    Err(why) => return Err(SenderError::ReplayUnavailable(why).into()),
+                }
+            }
+        }
+        if let Some(want) = &binding.x5t_s256 {
+            let cert = credentials
+                .client_cert
+                .map_or(ClientCertificate::Absent, |read| read());
+            check_certificate(want, &cert)?;
+        }
+        Ok(())
     }
 }
 

@@ -273,6 +273,10 @@ pub struct Principal {
     pub decided_by: DecidedBy,
     /// The RFC 8693 `act` chain of a delegated token.
     pub actor: Option<Actor>,
+    /// How the token is bound to its sender (its `cnf`), if it is: every request with
+    /// it proved that binding (a DPoP proof, the client certificate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<crate::dpop::BindingKind>,
 }
 
 impl Principal {
@@ -397,6 +401,7 @@ pub fn classify(claims: &Claims, cfg: &ClassifyConfig) -> Result<Principal, Toke
         expires_at,
         decided_by,
         actor,
+        binding: crate::dpop::binding_kind(claims),
     })
 }
 

@@ -23,12 +23,14 @@ use serde_json::Value;
 
 use crate::alg::Alg;
 use crate::classify::ClassifyConfig;
+use crate::dpop::{DpopConfig, DpopMode};
 use crate::exchange::ExchangeConfig;
 pub use crate::fetch_url::check_fetch_url;
 use crate::jwk::KeySet;
 use crate::jwks_cache::JwksCacheConfig;
 use crate::jws::DEFAULT_MAX_TOKEN_BYTES;
 use crate::policy::{DefaultRule, PolicyConfig, RouteConfig};
+use crate::resource_metadata::ResourceMetadataConfig;
 use crate::verify::IssuerRules;
 use crate::ConfigError;
 
@@ -90,6 +92,15 @@ pub struct IssuerConfig {
     /// Claims that must be present.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub required_claims: Vec<String>,
+    /// Whether this issuer's tokens may (`allowed`, the default) or must (`required`)
+    /// be DPoP-bound (RFC 9449). A DPoP-bound token is never accepted as a bearer
+    /// token, whatever this says.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub dpop: DpopMode,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 impl IssuerConfig {
@@ -193,6 +204,15 @@ pub struct Config {
     /// RFC 8693 token exchange at the edge; disabled when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exchange: Option<ExchangeConfig>,
+    /// How DPoP proofs are checked (RFC 9449): proof age, nonces, the public base URL.
+    /// DPoP-bound tokens are accepted with their proofs without it (with the defaults);
+    /// with it, 401 challenges advertise DPoP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop: Option<DpopConfig>,
+    /// RFC 9728 protected-resource metadata, served at its well-known path and named in
+    /// 401 challenges (`resource_metadata="..."`); not served when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_metadata: Option<ResourceMetadataConfig>,
 }
 
 impl Config {
@@ -316,6 +336,12 @@ impl Config {
             ));
         }
         self.jwks_cache.validate()?;
+        if let Some(d) = &self.dpop {
+            d.validate("dpop.")?;
+        }
+        if let Some(m) = &self.resource_metadata {
+            m.validate("resource_metadata")?;
+        }
         self.classify.validate("classify.")?;
         if let Some(ex) = &self.exchange {
             ex.validate("exchange.")?;

@@ -260,6 +260,81 @@ impl fmt::Display for RequestError {
 
 impl std::error::Error for RequestError {}
 
+/// Errors of the sender-constraint stage: DPoP proofs (RFC 9449) and certificate-bound
+/// tokens (RFC 8705).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SenderError {
+    /// The DPoP proof is missing, malformed, or breaks one of its rules (the message
+    /// says which).
+    InvalidProof(String),
+    /// The proof's `jti` was used before within its window.
+    Replayed,
+    /// The proof needs a (fresh) nonce: `nonce` is the one to use (the `DPoP-Nonce`
+    /// header of the answer).
+    UseNonce {
+        /// The fresh nonce.
+        nonce: String,
+        /// Why the proof's nonce was not accepted.
+        why: String,
+    },
+    /// A bearer presentation that must be DPoP: the token is DPoP-bound, or its issuer
+    /// requires DPoP.
+    DpopRequired(String),
+    /// The proof's key is not the one the token is bound to, or a DPoP presentation of
+    /// a token that is not DPoP-bound.
+    BindingMismatch(String),
+    /// A certificate-bound token without its certificate.
+    MtlsMismatch(String),
+    /// The token's `cnf` is malformed or names a confirmation method tokengate does not
+    /// check.
+    BindingUnsupported(String),
+    /// Proofs cannot be checked for replay right now (the replay store failed or is
+    /// not configured).
+    ReplayUnavailable(String),
+    /// Nonces are on and the nonce secret is missing or too short.
+    NonceUnavailable,
+}
+
+impl ErrorCode for SenderError {
+    fn info(&self) -> &'static CodeInfo {
+        use catalogue as c;
+        match self {
+            Self::InvalidProof(_) => &c::INVALID_DPOP_PROOF,
+            Self::Replayed => &c::DPOP_PROOF_REPLAYED,
+            Self::UseNonce { .. } => &c::USE_DPOP_NONCE,
+            Self::DpopRequired(_) => &c::DPOP_REQUIRED,
+            Self::BindingMismatch(_) => &c::DPOP_BINDING_MISMATCH,
+            Self::MtlsMismatch(_) => &c::MTLS_BINDING_MISMATCH,
+            Self::BindingUnsupported(_) => &c::BINDING_UNSUPPORTED,
+            Self::ReplayUnavailable(_) => &c::DPOP_REPLAY_UNAVAILABLE,
+            Self::NonceUnavailable => &c::CONFIG_INVALID,
+        }
+    }
+}
+
+impl fmt::Display for SenderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidProof(why) => write!(f, "invalid dpop proof: {why}"),
+            Self::Replayed => f.write_str("invalid dpop proof: the proof (its jti) was already used"),
+            Self::UseNonce { why, .. } => write!(f, "dpop nonce required: {why}"),
+            Self::DpopRequired(why) => write!(f, "dpop required: {why}"),
+            Self::BindingMismatch(why) => write!(f, "dpop binding mismatch: {why}"),
+            Self::MtlsMismatch(why) => write!(f, "certificate binding mismatch: {why}"),
+            Self::BindingUnsupported(why) => write!(f, "unsupported token binding: {why}"),
+            Self::ReplayUnavailable(why) => {
+                write!(f, "dpop proofs cannot be checked for replay: {why}")
+            }
+            Self::NonceUnavailable => f.write_str(
+                "invalid configuration: dpop.nonce is on and the secret TOKENGATE_DPOP_NONCE_SECRET is missing or shorter than 32 bytes",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SenderError {}
+
 /// A failure of the edge itself while handling a request (500 `internal_error`); the
 /// message is for the log line only.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -294,25 +369,116 @@ pub struct Deny {
     /// The `WWW-Authenticate` header value the catalogue row calls for (400, 401 and
     /// 403 of the authorizer; a refused client at the token endpoint), else `None`.
     pub www_authenticate: Option<String>,
+    /// A fresh DPoP nonce for the `DPoP-Nonce` header (RFC 9449 §8), given with
+    /// `use_dpop_nonce`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dpop_nonce: Option<String>,
+}
+
+/// Which challenges a denial's `WWW-Authenticate` carries, from the configuration:
+/// `Bearer` where bearer tokens are accepted, `DPoP` (with its `algs`) where DPoP is
+/// configured, each with `resource_metadata` when protected-resource metadata is served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChallengeParams {
+    /// Whether bearer tokens are accepted (some issuer does not require DPoP).
+    pub bearer: bool,
+    /// The DPoP challenge's `algs` (space-separated) when DPoP is advertised.
+    pub dpop_algs: Option<String>,
+    /// The RFC 9728 metadata URL for the `resource_metadata` attribute.
+    pub resource_metadata: Option<String>,
+}
+
+impl Default for ChallengeParams {
+    /// A `Bearer` challenge only.
+    fn default() -> Self {
+        ChallengeParams {
+            bearer: true,
+            dpop_algs: None,
+            resource_metadata: None,
+        }
+    }
+}
+
+impl ChallengeParams {
+    /// The `WWW-Authenticate` value for `challenge` (see [`Challenge`]): the error
+    /// attribute goes on the DPoP challenge for a DPoP error, or when bearer tokens are
+    /// not accepted; `scope` on the challenge that carries the error.
+    pub fn header(
+        &self,
+        challenge: Challenge,
+        realm: &str,
+        message: &str,
+        scope: Option<&str>,
+    ) -> Option<String> {
+        let (on_bearer, on_dpop) = match challenge {
+            Challenge::None => return None,
+            Challenge::Bare => (None, None),
+            Challenge::Error(e) if self.bearer || self.dpop_algs.is_none() => (Some(e), None),
+            Challenge::Error(e) | Challenge::Dpop(e) => (None, Some(e)),
+        };
+        let dpop_only = matches!(challenge, Challenge::Dpop(_));
+        let want_bearer = self.bearer || (self.dpop_algs.is_none() && !dpop_only);
+        let want_dpop = self.dpop_algs.is_some() || dpop_only;
+        let metadata = self.resource_metadata.as_deref().map(|url| {
+            let mut m = String::from("resource_metadata=");
+            push_quoted(&mut m, url);
+            m
+        });
+        let mut parts: Vec<String> = Vec::with_capacity(2);
+        let with_metadata = |mut s: String| {
+            if let Some(m) = &metadata {
+                s.push_str(if s.contains('=') { ", " } else { " " });
+                s.push_str(m);
+            }
+            s
+        };
+        if want_bearer {
+            let scope = (on_bearer.is_some() || on_dpop.is_none())
+                .then_some(scope)
+                .flatten();
+            let b = www_authenticate(realm, on_bearer, Some(message), scope);
+            parts.push(with_metadata(b));
+        }
+        if want_dpop {
+            let scope = on_dpop.and(scope);
+            let b = www_authenticate(realm, on_dpop, Some(message), scope);
+            let mut d = format!("DPoP{}", &b["Bearer".len()..]);
+            if let Some(algs) = &self.dpop_algs {
+                d.push_str(if d.contains('=') { ", " } else { " " });
+                d.push_str("algs=\"");
+                d.push_str(algs);
+                d.push('"');
+            }
+            parts.push(with_metadata(d));
+        }
+        Some(parts.join(", "))
+    }
 }
 
 impl Deny {
     /// Builds a denial from any tokengate error. `realm` goes into `WWW-Authenticate`;
     /// `scope` is the space-separated scope a 403 asks for (RFC 6750 §3).
     pub fn from_error(err: &dyn ErrorCode, realm: &str, scope: Option<&str>) -> Self {
+        Deny::with_challenges(err, realm, scope, &ChallengeParams::default())
+    }
+
+    /// As [`Deny::from_error`], with the challenges `params` calls for.
+    pub fn with_challenges(
+        err: &dyn ErrorCode,
+        realm: &str,
+        scope: Option<&str>,
+        params: &ChallengeParams,
+    ) -> Self {
         let info = err.info();
         let message = err.to_string();
-        let www_authenticate = match info.challenge {
-            Challenge::None => None,
-            Challenge::Bare => Some(www_authenticate(realm, None, None, scope)),
-            Challenge::Error(e) => Some(www_authenticate(realm, Some(e), Some(&message), scope)),
-        };
+        let www_authenticate = params.header(info.challenge, realm, &message, scope);
         Deny {
             status: info.status,
             code: info.code,
             error: info.error,
             message,
             www_authenticate,
+            dpop_nonce: None,
         }
     }
 
@@ -371,18 +537,8 @@ pub fn www_authenticate(
         out.push_str(sep);
         sep = ", ";
         out.push_str(name);
-        out.push_str("=\"");
-        for c in value.chars() {
-            match c {
-                '"' | '\\' => {
-                    out.push('\\');
-                    out.push(c);
-                }
-                ' '..='~' => out.push(c),
-                _ => {}
-            }
-        }
-        out.push('"');
+        out.push('=');
+        push_quoted(&mut out, value);
     };
     if !realm.is_empty() {
         attr("realm", realm);
@@ -397,6 +553,24 @@ pub fn www_authenticate(
         attr("scope", scope);
     }
     out
+}
+
+/// Appends `value` to `out` as a quoted attribute value of a `WWW-Authenticate`
+/// challenge: in double quotes, `"` and `\` escaped with `\`, and characters outside
+/// printable ASCII (the RFC 6750 `error_description` set) dropped.
+pub(crate) fn push_quoted(out: &mut String, value: &str) {
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            ' '..='~' => out.push(c),
+            _ => {}
+        }
+    }
+    out.push('"');
 }
 
 #[cfg(test)]

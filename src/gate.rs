@@ -12,12 +12,15 @@
 use crate::alg::Alg;
 use crate::classify::{classify, Principal};
 use crate::config::Config;
+use crate::dpop::{DpopMode, DpopRules};
+use crate::error::ChallengeParams;
 use crate::jwk::{Key, KeySet};
 use crate::policy::{Policy, PolicyError, RouteMatch};
+use crate::resource_metadata::MetadataDefaults;
 pub use crate::verify::Verified;
 use crate::verify::{self, IssuerRules, Unverified};
 use crate::UnixSeconds;
-use crate::{ConfigError, Deny, ErrorCode, JwksError, RequestError, TokenError};
+use crate::{ConfigError, Deny, ErrorCode, JwksError, RequestError, SenderError, TokenError};
 
 /// Why a request or a token was refused, by stage.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,19 +35,35 @@ pub enum AuthError {
     Keys(JwksError),
     /// The route refused the principal.
     Policy(PolicyError),
+    /// The sender was not proven (DPoP proof, client certificate).
+    Sender(SenderError),
 }
 
 impl AuthError {
-    /// The denial to answer with (status, code, RFC 6750 challenge) under `gate`'s realm.
+    /// The denial to answer with (status, code, the challenges `gate`'s configuration
+    /// calls for: RFC 6750 `Bearer`, RFC 9449 `DPoP`, RFC 9728 `resource_metadata`);
+    /// a policy error carries its `scope="..."` hint, `use_dpop_nonce` its nonce.
     pub fn deny(&self, gate: &Gate) -> Deny {
-        self.to_deny(&gate.config().realm)
+        let hint = self.scope_hint();
+        let mut deny = gate.deny(self, hint.as_deref());
+        deny.dpop_nonce = self.dpop_nonce();
+        deny
     }
 
-    /// The denial with `realm`; a policy error carries its `scope="..."` hint.
+    /// The denial with `realm` and a `Bearer` challenge only; a policy error carries
+    /// its `scope="..."` hint.
     pub fn to_deny(&self, realm: &str) -> Deny {
+        let hint = self.scope_hint();
+        let mut deny = Deny::from_error(self, realm, hint.as_deref());
+        deny.dpop_nonce = self.dpop_nonce();
+        deny
+    }
+
+    /// The fresh nonce of a `use_dpop_nonce` error.
+    pub fn dpop_nonce(&self) -> Option<String> {
         match self {
-            AuthError::Policy(e) => e.to_deny(realm),
-            other => Deny::from_error(other, realm, None),
+            AuthError::Sender(SenderError::UseNonce { nonce, .. }) => Some(nonce.clone()),
+            _ => None,
         }
     }
 
@@ -69,6 +88,7 @@ impl ErrorCode for AuthError {
             AuthError::Token(e) => e.info(),
             AuthError::Keys(e) => e.info(),
             AuthError::Policy(e) => e.info(),
+            AuthError::Sender(e) => e.info(),
         }
     }
 }
@@ -80,6 +100,7 @@ impl std::fmt::Display for AuthError {
             AuthError::Token(e) => e.fmt(f),
             AuthError::Keys(e) => e.fmt(f),
             AuthError::Policy(e) => e.fmt(f),
+            AuthError::Sender(e) => e.fmt(f),
         }
     }
 }
@@ -99,6 +120,11 @@ impl From<TokenError> for AuthError {
 impl From<JwksError> for AuthError {
     fn from(e: JwksError) -> Self {
         AuthError::Keys(e)
+    }
+}
+impl From<SenderError> for AuthError {
+    fn from(e: SenderError) -> Self {
+        AuthError::Sender(e)
     }
 }
 impl From<PolicyError> for AuthError {
@@ -135,6 +161,8 @@ pub struct Gate {
     config: Config,
     rules: Vec<IssuerRules>,
     policy: Policy,
+    dpop: DpopRules,
+    challenges: ChallengeParams,
 }
 
 impl Gate {
@@ -143,11 +171,65 @@ impl Gate {
         config.validate()?;
         let rules = config.issuers.iter().map(|i| i.rules()).collect();
         let policy = Policy::new(&config.policy_config())?;
+        let dpop = DpopRules::new(config.dpop.as_ref(), config.leeway);
+        let requires = |m: DpopMode| config.issuers.iter().any(|i| i.dpop == m);
+        let constrained_route = config
+            .routes
+            .iter()
+            .any(|r| r.require.as_ref().is_some_and(|q| q.sender_constrained));
+        let advertise = config.dpop.is_some() || requires(DpopMode::Required) || constrained_route;
+        let challenges = ChallengeParams {
+            bearer: requires(DpopMode::Allowed),
+            dpop_algs: advertise.then(|| dpop.algs()),
+            resource_metadata: config.resource_metadata.as_ref().map(|m| m.metadata_url()),
+        };
         Ok(Gate {
             config,
             rules,
             policy,
+            dpop,
+            challenges,
         })
+    }
+
+    /// The compiled DPoP rules (the `dpop` section with its defaults, and the leeway).
+    pub fn dpop_rules(&self) -> &DpopRules {
+        &self.dpop
+    }
+
+    /// The challenges this gate's denials carry.
+    pub fn challenges(&self) -> &ChallengeParams {
+        &self.challenges
+    }
+
+    /// The RFC 9728 protected-resource metadata document, when `resource_metadata` is
+    /// configured and `path` (without query) is its well-known path: the JSON body to
+    /// serve (without a token, whatever the routes say, with
+    /// `Access-Control-Allow-Origin: *`). The members the section leaves out come from
+    /// the rest of the configuration: the issuers as `authorization_servers`, the DPoP
+    /// algorithms, whether every issuer requires DPoP.
+    pub fn resource_metadata(&self, path: &str) -> Option<String> {
+        let m = self.config.resource_metadata.as_ref()?;
+        if !m.serves(path) {
+            return None;
+        }
+        Some(m.document_json(&self.metadata_defaults()))
+    }
+
+    /// What the metadata document says where its section is silent.
+    pub fn metadata_defaults(&self) -> MetadataDefaults {
+        let issuers = &self.config.issuers;
+        MetadataDefaults {
+            authorization_servers: issuers.iter().map(|i| i.issuer.clone()).collect(),
+            dpop_signing_alg_values_supported: self
+                .dpop
+                .algorithms
+                .iter()
+                .map(|a| a.as_str().to_owned())
+                .collect(),
+            dpop_bound_access_tokens_required: issuers.iter().all(|i| i.dpop == DpopMode::Required),
+            ..MetadataDefaults::default()
+        }
     }
 
     /// The configuration.
@@ -270,9 +352,9 @@ impl Gate {
         Ok(self.policy.authorize(route, principal)?)
     }
 
-    /// Turns any tokengate error into a denial with this gate's realm.
+    /// Turns any tokengate error into a denial with this gate's realm and challenges.
     pub fn deny(&self, err: &dyn ErrorCode, scope_hint: Option<&str>) -> Deny {
-        Deny::from_error(err, &self.config.realm, scope_hint)
+        Deny::with_challenges(err, &self.config.realm, scope_hint, &self.challenges)
     }
 
     /// Turns a policy error into a denial (403 with `scope="..."` where it applies).
@@ -282,16 +364,36 @@ impl Gate {
     }
 }
 
-/// Extracts the bearer token from an `Authorization` header value and/or a `Cookie`
+/// How a token was presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `Authorization: Bearer` (RFC 6750), or the token cookie.
+    Bearer,
+    /// `Authorization: DPoP` (RFC 9449 §7.1): a `DPoP` proof header must come with it.
+    Dpop,
+}
+
+/// Extracts the token from an `Authorization` header value and/or a `Cookie`
 /// header value (with the configured cookie name).
 ///
-/// The scheme is case-insensitive. Two different tokens are an error; the same token
-/// in both places is accepted. Returns `Ok(None)` when there is no token at all.
+/// The scheme (`Bearer` or `DPoP`) is case-insensitive. Two different tokens are an
+/// error; the same token in both places is accepted. Returns `Ok(None)` when there is
+/// no token at all. See [`extract_presented`] for the scheme too.
 pub fn extract_token<'a>(
     authorization: Option<&'a str>,
     cookie_header: Option<&'a str>,
     cookie_name: Option<&str>,
 ) -> Result<Option<&'a str>, RequestError> {
+    Ok(extract_presented(authorization, cookie_header, cookie_name)?.map(|(t, _)| t))
+}
+
+/// As [`extract_token`], with the [`Scheme`] the token came with (a cookie counts as
+/// `Bearer`).
+pub fn extract_presented<'a>(
+    authorization: Option<&'a str>,
+    cookie_header: Option<&'a str>,
+    cookie_name: Option<&str>,
+) -> Result<Option<(&'a str, Scheme)>, RequestError> {
     let from_header = match authorization {
         None => None,
         Some(v) => {
@@ -299,18 +401,22 @@ pub fn extract_token<'a>(
             let (scheme, rest) = v.split_once(' ').ok_or_else(|| {
                 RequestError::BadAuthorization("expected \"Bearer <token>\"".into())
             })?;
-            if !scheme.eq_ignore_ascii_case("bearer") {
+            let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+                Scheme::Bearer
+            } else if scheme.eq_ignore_ascii_case("dpop") {
+                Scheme::Dpop
+            } else {
                 return Err(RequestError::BadAuthorization(
-                    "the scheme must be Bearer".into(),
+                    "the scheme must be Bearer or DPoP".into(),
                 ));
-            }
+            };
             let t = rest.trim_start_matches(' ');
             if t.is_empty() || t.contains(char::is_whitespace) {
                 return Err(RequestError::BadAuthorization(
-                    "expected exactly one token after Bearer".into(),
+                    "expected exactly one token after the scheme".into(),
                 ));
             }
-            Some(t)
+            Some((t, scheme))
         }
     };
     let from_cookie = match (cookie_header, cookie_name) {
@@ -334,9 +440,9 @@ pub fn extract_token<'a>(
         _ => None,
     };
     match (from_header, from_cookie) {
-        (Some(a), Some(b)) if a != b => Err(RequestError::MultipleTokens),
+        (Some((a, _)), Some(b)) if a != b => Err(RequestError::MultipleTokens),
         (Some(a), _) => Ok(Some(a)),
-        (None, b) => Ok(b),
+        (None, b) => Ok(b.map(|t| (t, Scheme::Bearer))),
     }
 }
 

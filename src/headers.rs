@@ -214,7 +214,7 @@ where
 /// # let principal = Principal { kind: Kind::Machine, subject: "svc@clients".into(),
 /// #     client_id: Some("svc".into()), user_id: None, scopes: vec!["read:builds".into()],
 /// #     roles: vec![], issuer: "https://tenant/".into(), audiences: vec![],
-/// #     expires_at: None, decided_by: DecidedBy::Gty, actor: None };
+/// #     expires_at: None, decided_by: DecidedBy::Gty, actor: None, binding: None };
 /// let mut headers = Vec::new();
 /// for_each_identity_header(&principal, None, |name, value| headers.push((name, value.to_owned())));
 /// assert_eq!(headers[0], (KIND, "machine".to_owned()));

@@ -73,6 +73,19 @@ pub trait KeyIo: Clone + 'static {
     /// given the same time, and waiters derive their patience from it
     /// ([`wait_limit_ms`]).
     fn fetch_timeout_ms(&self) -> u64;
+    /// Records a DPoP proof's `jti` in the replay store (RFC 9449 §11.1), to be kept
+    /// until [`ProofReplay::expires_at`](crate::ProofReplay::expires_at): `Ok(true)` the
+    /// first time, `Ok(false)` for a replay, `Err` when the store cannot answer (the
+    /// proof is then refused with `dpop_replay_unavailable`). The default has no store
+    /// and refuses every proof (fail closed).
+    fn claim_proof(
+        &self,
+        proof: &crate::ProofReplay,
+        now: crate::UnixSeconds,
+    ) -> impl Future<Output = Result<bool, String>> {
+        let _ = (proof, now);
+        std::future::ready(Err("no DPoP replay store is configured".to_string()))
+    }
 }
 
 /// Where the keys of a decision came from, for logs and `Server-Timing`.

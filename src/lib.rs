@@ -13,6 +13,7 @@ mod alg;
 mod authenticator;
 mod classify;
 mod config;
+mod dpop;
 mod edge;
 mod error;
 mod exchange;
@@ -27,6 +28,7 @@ mod keys;
 mod mint;
 mod percent;
 mod policy;
+mod resource_metadata;
 mod token_cache;
 mod verify;
 
@@ -42,7 +44,9 @@ pub use authenticator::{
     poll_once, Authenticator, Credentials, Kept, RustBackend, SignatureBackend, TokenCookie,
     Verification,
 };
-pub use gate::{extract_token, AuthError, Decision, Gate, SignatureCheck};
+pub use gate::{
+    extract_presented, extract_token, AuthError, Decision, Gate, Scheme, SignatureCheck,
+};
 pub use keys::{
     jwks_uri_from_discovery, store_key, wait_limit_ms, HttpResponse, KeyIo, KeyOutcome,
     KeyProvider, Keys,
@@ -62,6 +66,11 @@ pub use edge::{
     LogLevel, ServerTiming, WorkerConfig, WorkerConfigSummary, WorkerSettings,
 };
 
+// Protected resource metadata (RFC 9728).
+pub use resource_metadata::{
+    challenge_attribute, MetadataDefaults, ResourceMetadataConfig, WELL_KNOWN_PATH,
+};
+
 // Tokens and keys: JWS parsing, key sets, algorithms, verification.
 pub use alg::{key_fits, rust_backend_checks, verify_signature, Alg, KeyMaterial};
 pub use id_token::{id_token_signals, id_token_warning, IdTokenSignal};
@@ -75,6 +84,14 @@ pub use verify::{
     check_typ, normalise_typ, peek, time_state, validate_claims, verify, verify_jws, IssuerRules,
     TimeClaims, TimeState, Unverified, Verified, VerifiedToken, KEPT_EXTRA_CLAIMS,
     VALIDATED_CLAIMS,
+};
+
+// Sender-constrained tokens: DPoP proofs (RFC 9449), certificate-bound tokens (RFC 8705).
+pub use dpop::{
+    access_token_hash, binding_kind, binding_of, check_certificate, check_proof, jwk_thumbprint,
+    normalise_htu, Binding, BindingKind, ClientCertificate, DpopConfig, DpopMode, DpopRequest,
+    DpopRules, Nonces, PendingProof, ProofReplay, DEFAULT_PROOF_MAX_AGE, MAX_JTI_BYTES,
+    MAX_PROOF_BYTES, NONCE_PERIOD, NONCE_SECRET,
 };
 
 // Classification and policy.
@@ -98,4 +115,7 @@ pub use mint::{private_jwk_id, public_jwks, random_bytes, random_id, MintError, 
 pub use error::catalogue::{
     authorizer_code, lookup as catalogue_row, markdown_table, CodeInfo, Stage, CATALOGUE,
 };
-pub use error::{ConfigError, Deny, ErrorCode, InternalError, JwksError, RequestError, TokenError};
+pub use error::{
+    ChallengeParams, ConfigError, Deny, ErrorCode, InternalError, JwksError, RequestError,
+    SenderError, TokenError,
+};

@@ -128,6 +128,10 @@ pub struct Requirement {
     /// Whether a delegated token (with `act`) is required or forbidden; `None`: either.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delegation: Option<Delegation>,
+    /// When true, only sender-constrained tokens (DPoP-bound or certificate-bound,
+    /// their binding proven) pass: bearer tokens get `sender_constraint_required`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub sender_constrained: bool,
 }
 
 /// One route rule.
@@ -790,6 +794,11 @@ impl Policy {
     }
 
     fn check(&self, req: &Requirement, p: &Principal) -> Result<(), PolicyError> {
+        // The binding itself was proven before the policy runs (the pipeline's sender
+        // check): a principal with a binding is one whose proof held.
+        if req.sender_constrained && p.binding.is_none() {
+            return Err(PolicyError::SenderConstraintRequired);
+        }
         if let Some(kinds) = &req.kinds {
             if !kinds.contains(&p.kind) {
                 return Err(PolicyError::KindNotAllowed(p.kind));
@@ -927,6 +936,9 @@ pub enum PolicyError {
     DelegationForbidden,
     /// No route matched and the default rule is `deny`.
     DeniedByDefault,
+    /// The route requires a sender-constrained token (DPoP-bound or certificate-bound)
+    /// and the token is a bearer token.
+    SenderConstraintRequired,
 }
 
 impl PolicyError {
@@ -959,6 +971,7 @@ impl ErrorCode for PolicyError {
             Self::DelegationRequired => &c::DELEGATION_REQUIRED,
             Self::DelegationForbidden => &c::DELEGATION_FORBIDDEN,
             Self::DeniedByDefault => &c::DENIED_BY_DEFAULT,
+            Self::SenderConstraintRequired => &c::SENDER_CONSTRAINT_REQUIRED,
         }
     }
 }
@@ -981,6 +994,9 @@ impl fmt::Display for PolicyError {
                 f.write_str("delegated tokens (act claim) are not allowed on this route")
             }
             Self::DeniedByDefault => f.write_str("no route rule allows this request"),
+            Self::SenderConstraintRequired => f.write_str(
+                "this route requires a sender-constrained (dpop or certificate-bound) token",
+            ),
         }
     }
 }
@@ -1000,6 +1016,7 @@ mod tests {
 
     fn principal(kind: Kind, scopes: &[&str]) -> Principal {
         Principal {
+            binding: None,
             kind,
             subject: "s".into(),
             client_id: Some("c".into()),

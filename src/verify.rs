@@ -337,8 +337,9 @@ pub const VALIDATED_CLAIMS: [&str; 6] = ["iss", "sub", "aud", "exp", "nbf", "iat
 
 /// The claims a kept verification holds besides those [`validate_claims`] reads: `act`,
 /// which the token exchange copies into the token it mints
-/// ([`plan`](crate::plan)).
-pub const KEPT_EXTRA_CLAIMS: [&str; 1] = ["act"];
+/// ([`plan`](crate::plan)), and `cnf`, whose binding every request must prove again
+/// (a DPoP proof, a client certificate).
+pub const KEPT_EXTRA_CLAIMS: [&str; 2] = ["act", "cnf"];
 
 impl Verified {
     /// This verification as a token cache keeps it: the claims that reusing it reads

@@ -64,6 +64,7 @@ fn user(scopes: &[&str]) -> Principal {
         expires_at: Some(2_000_000_000),
         decided_by: DecidedBy::Default,
         actor: None,
+        binding: None,
     }
 }
 

@@ -167,7 +167,7 @@ fn bench_token_cache(c: &mut Criterion) {
         b.iter(|| {
             let credentials = Credentials {
                 authorization: Some(black_box(&header)),
-                cookie: None,
+                ..Credentials::default()
             };
             let d = ready(auth.decide(
                 &NoIo,

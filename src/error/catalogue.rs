@@ -17,6 +17,8 @@ pub enum Stage {
     Request,
     /// Verifying the token: parsing, key selection, signature, claims.
     Token,
+    /// Proving the sender: DPoP proofs, certificate-bound tokens.
+    Sender,
     /// The route's requirement.
     Policy,
     /// Getting the issuer's signing keys.
@@ -34,6 +36,7 @@ impl Stage {
     pub const ALL: &'static [Stage] = &[
         Stage::Request,
         Stage::Token,
+        Stage::Sender,
         Stage::Policy,
         Stage::Keys,
         Stage::Config,
@@ -46,6 +49,7 @@ impl Stage {
         match self {
             Stage::Request => "request",
             Stage::Token => "token",
+            Stage::Sender => "sender",
             Stage::Policy => "policy",
             Stage::Keys => "keys",
             Stage::Config => "config",
@@ -66,13 +70,17 @@ pub enum Challenge {
     /// `Bearer realm="...", error="<value>", error_description="..."`, with one of the
     /// RFC 6750 §3.1 values `invalid_request`, `invalid_token`, `insufficient_scope`.
     Error(&'static str),
+    /// `DPoP error="<value>", error_description="...", algs="..."` (RFC 9449 §7.1),
+    /// next to a bare `Bearer` challenge where bearer tokens are accepted; the value is
+    /// `invalid_dpop_proof`, `use_dpop_nonce` or `invalid_token`.
+    Dpop(&'static str),
 }
 
 impl Challenge {
     /// The RFC 6750 `error` attribute, if the challenge has one.
     pub fn error(self) -> Option<&'static str> {
         match self {
-            Challenge::Error(e) => Some(e),
+            Challenge::Error(e) | Challenge::Dpop(e) => Some(e),
             Challenge::None | Challenge::Bare => None,
         }
     }
@@ -309,6 +317,93 @@ pub const CLAIM_INVALID: CodeInfo = token(
     "A claim has the wrong type or value.",
 );
 
+// --- sender ---
+
+const fn sender(
+    code: &'static str,
+    error: &'static str,
+    challenge: Challenge,
+    description: &'static str,
+    help: &'static str,
+) -> CodeInfo {
+    row(
+        code,
+        Stage::Sender,
+        401,
+        error,
+        challenge,
+        description,
+        help,
+    )
+}
+
+/// `invalid_dpop_proof` (401, DPoP challenge).
+pub const INVALID_DPOP_PROOF: CodeInfo = sender(
+    "invalid_dpop_proof",
+    "invalid_dpop_proof",
+    Challenge::Dpop("invalid_dpop_proof"),
+    "the dpop proof is missing, malformed, or fails a rule (typ, alg, jwk, htm, htu, iat, ath, signature)",
+    "The DPoP proof header is missing or wrong; the description names the rule it breaks.",
+);
+/// `dpop_proof_replayed` (401, DPoP challenge).
+pub const DPOP_PROOF_REPLAYED: CodeInfo = sender(
+    "dpop_proof_replayed",
+    "invalid_dpop_proof",
+    Challenge::Dpop("invalid_dpop_proof"),
+    "the dpop proof's jti was already used within its window",
+    "Each DPoP proof is accepted once: make a new proof (new jti) for every request.",
+);
+/// `use_dpop_nonce` (401, DPoP challenge, `DPoP-Nonce` header).
+pub const USE_DPOP_NONCE: CodeInfo = sender(
+    "use_dpop_nonce",
+    "use_dpop_nonce",
+    Challenge::Dpop("use_dpop_nonce"),
+    "the dpop proof must carry the nonce the answer's dpop-nonce header gives",
+    "Retry with a new proof whose nonce is the DPoP-Nonce header of this answer.",
+);
+/// `dpop_required` (401, DPoP challenge).
+pub const DPOP_REQUIRED: CodeInfo = sender(
+    "dpop_required",
+    "invalid_token",
+    Challenge::Dpop("invalid_token"),
+    "a dpop-bound token, or a token of an issuer that requires dpop, was presented as a bearer token",
+    "Send the token as Authorization: DPoP <token> with a DPoP proof header.",
+);
+/// `dpop_binding_mismatch` (401, DPoP challenge).
+pub const DPOP_BINDING_MISMATCH: CodeInfo = sender(
+    "dpop_binding_mismatch",
+    "invalid_token",
+    Challenge::Dpop("invalid_token"),
+    "the dpop proof's key is not the key the token is bound to (cnf.jkt), or the token is not dpop-bound",
+    "Sign the proof with the key the token was issued for; a token without cnf.jkt is a bearer token.",
+);
+/// `mtls_binding_mismatch` (401).
+pub const MTLS_BINDING_MISMATCH: CodeInfo = sender(
+    "mtls_binding_mismatch",
+    "invalid_token",
+    Challenge::Error("invalid_token"),
+    "a certificate-bound token (cnf x5t#s256) came without its verified client certificate",
+    "Call over mutual TLS with the client certificate the token was issued for.",
+);
+/// `binding_unsupported` (401).
+pub const BINDING_UNSUPPORTED: CodeInfo = sender(
+    "binding_unsupported",
+    "invalid_token",
+    Challenge::Error("invalid_token"),
+    "the token's cnf claim is malformed or names a confirmation method tokengate does not check",
+    "The token is bound in a way tokengate cannot prove (cnf.jwk, jku, kid), so it is refused.",
+);
+/// `dpop_replay_unavailable` (503).
+pub const DPOP_REPLAY_UNAVAILABLE: CodeInfo = row(
+    "dpop_replay_unavailable",
+    Stage::Sender,
+    503,
+    "temporarily_unavailable",
+    Challenge::None,
+    "dpop proofs cannot be checked for replay (the replay store failed or is not bound)",
+    "The edge cannot check DPoP proofs for replay right now; retry later.",
+);
+
 // --- policy ---
 
 /// `insufficient_scope` (403).
@@ -354,6 +449,16 @@ pub const DENIED_BY_DEFAULT: CodeInfo = policy(
     "No route matched and the default is to deny.",
 );
 
+/// `sender_constraint_required` (401, DPoP challenge).
+pub const SENDER_CONSTRAINT_REQUIRED: CodeInfo = row(
+    "sender_constraint_required",
+    Stage::Policy,
+    401,
+    "invalid_token",
+    Challenge::Dpop("invalid_token"),
+    "the route requires a sender-constrained (dpop or certificate-bound) token",
+    "This route takes DPoP-bound or certificate-bound tokens only, not bearer tokens.",
+);
 // --- keys ---
 
 /// `jwks_unavailable` (503).
@@ -488,6 +593,14 @@ pub const CATALOGUE: &[CodeInfo] = &[
     AUDIENCE_MISMATCH,
     CLAIM_MISSING,
     CLAIM_INVALID,
+    INVALID_DPOP_PROOF,
+    DPOP_PROOF_REPLAYED,
+    USE_DPOP_NONCE,
+    DPOP_REQUIRED,
+    DPOP_BINDING_MISMATCH,
+    MTLS_BINDING_MISMATCH,
+    BINDING_UNSUPPORTED,
+    DPOP_REPLAY_UNAVAILABLE,
     INSUFFICIENT_SCOPE,
     ROLE_NOT_ALLOWED,
     KIND_NOT_ALLOWED,
@@ -495,6 +608,7 @@ pub const CATALOGUE: &[CodeInfo] = &[
     DELEGATION_REQUIRED,
     DELEGATION_FORBIDDEN,
     DENIED_BY_DEFAULT,
+    SENDER_CONSTRAINT_REQUIRED,
     JWKS_UNAVAILABLE,
     JWKS_INVALID,
     JWKS_NO_USABLE_KEY,
@@ -551,6 +665,7 @@ pub fn markdown_table() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::SenderError;
     use std::collections::HashSet;
 
     #[test]
@@ -634,6 +749,16 @@ mod tests {
                     assert_eq!(e, i.error, "{}", i.code);
                     assert!(matches!(i.status, 400 | 401 | 403), "{}", i.code);
                 }
+                // RFC 9449 §7.1 adds two values; `invalid_token` is RFC 6750's.
+                Challenge::Dpop(e) => {
+                    assert!(
+                        ["invalid_dpop_proof", "use_dpop_nonce", "invalid_token"].contains(&e),
+                        "{}",
+                        i.code
+                    );
+                    assert_eq!(e, i.error, "{}", i.code);
+                    assert_eq!(i.status, 401, "{}", i.code);
+                }
                 Challenge::Bare => assert_eq!(i.status, 401, "{}", i.code),
                 Challenge::None => assert!(
                     i.status >= 500 || i.stage == Stage::Exchange,
@@ -671,7 +796,11 @@ mod tests {
             (Stage::Config, 500, "server_error", 1),
             (Stage::Internal, 500, "server_error", 2),
         ] {
-            let rows = by_stage(stage);
+            // Added after the table: the route's demand for a bound token (401).
+            let rows: Vec<_> = by_stage(stage)
+                .into_iter()
+                .filter(|r| r.0 != "sender_constraint_required")
+                .collect();
             assert_eq!(rows.len(), n, "{stage:?}");
             assert!(
                 rows.iter().all(|r| (r.1, r.2) == (status, error)),
@@ -788,6 +917,7 @@ mod tests {
                 PolicyError::DelegationRequired,
                 PolicyError::DelegationForbidden,
                 PolicyError::DeniedByDefault,
+                PolicyError::SenderConstraintRequired,
             ],
             |e| match e {
                 PolicyError::InsufficientScope { .. }
@@ -796,7 +926,35 @@ mod tests {
                 | PolicyError::ClientNotAllowed
                 | PolicyError::DelegationRequired
                 | PolicyError::DelegationForbidden
-                | PolicyError::DeniedByDefault => {}
+                | PolicyError::DeniedByDefault
+                | PolicyError::SenderConstraintRequired => {}
+            },
+        ));
+        out.extend(rows(
+            Stage::Sender,
+            vec![
+                SenderError::InvalidProof(s()),
+                SenderError::Replayed,
+                SenderError::UseNonce {
+                    nonce: s(),
+                    why: s(),
+                },
+                SenderError::DpopRequired(s()),
+                SenderError::BindingMismatch(s()),
+                SenderError::MtlsMismatch(s()),
+                SenderError::BindingUnsupported(s()),
+                SenderError::ReplayUnavailable(s()),
+            ],
+            |e| match e {
+                SenderError::InvalidProof(_)
+                | SenderError::Replayed
+                | SenderError::UseNonce { .. }
+                | SenderError::DpopRequired(_)
+                | SenderError::BindingMismatch(_)
+                | SenderError::MtlsMismatch(_)
+                | SenderError::BindingUnsupported(_)
+                | SenderError::ReplayUnavailable(_)
+                | SenderError::NonceUnavailable => {}
             },
         ));
         out.extend(rows(
@@ -816,6 +974,12 @@ mod tests {
             |e| match e {
                 ConfigError::Parse(_) | ConfigError::Invalid { .. } => {}
             },
+        ));
+        // A missing nonce secret is a configuration error found on a request.
+        out.extend(rows(
+            Stage::Config,
+            vec![SenderError::NonceUnavailable],
+            |_| {},
         ));
         out.extend(rows(Stage::Internal, vec![InternalError(s())], |_| {}));
         out.extend(rows(

@@ -49,7 +49,7 @@ pub fn decide(
     let header = token.map(|t| format!("Bearer {t}"));
     let credentials = Credentials {
         authorization: header.as_deref(),
-        cookie: None,
+        ..Credentials::default()
     };
     ready(auth.decide(&NoIo, &RustBackend, method, path, credentials, now))
 }
