@@ -7,7 +7,8 @@
 #   wasm-bindgen wasm-bindgen-cli at exactly Cargo.lock's wasm-bindgen version
 #   worker-build at exactly Cargo.lock's `worker` version (they are released together)
 #   npm          `npm ci` of package.json/package-lock.json: node 24, wrangler,
-#                miniflare/workerd, esbuild, binaryen (wasm-opt), playwright-core
+#                miniflare/workerd, esbuild, binaryen (wasm-opt), playwright-core;
+#                and of tests/idp (the test OpenID provider: oidc-provider, oauth4webapi, dpop)
 #
 # Cargo tools are built once per version into $TOKENGATE_TOOL_CACHE
 # (default ~/.cache/tokengate/tools/<name>-<version>) so fresh clones and CI runs on
@@ -93,6 +94,17 @@ setup_rust() {
 
 setup_npm() {
   command -v npm >/dev/null || die "npm not found"
+  # tests/idp: its own node_modules (the test OpenID provider the worker and npm
+  # tests import as ../idp/index.mjs).
+  local idp_stamp="tests/idp/node_modules/.tokengate-npm-stamp" idp_want
+  idp_want="$(cat tests/idp/package.json tests/idp/package-lock.json | sha256sum | cut -d' ' -f1)"
+  if [ ! -f "$idp_stamp" ] || [ "$(cat "$idp_stamp")" != "$idp_want" ]; then
+    log "npm ci --prefix tests/idp (oidc-provider, oauth4webapi, dpop; about 5 s)"
+    local t1=$SECONDS
+    npm ci --prefix tests/idp --no-audit --no-fund --loglevel=error
+    echo "$idp_want" > "$idp_stamp"
+    log "  npm ci of tests/idp took $((SECONDS - t1)) s"
+  fi
   local stamp="node_modules/.tokengate-npm-stamp" want
   want="$(cat package.json package-lock.json | sha256sum | cut -d' ' -f1)"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
