@@ -1,8 +1,8 @@
 // Type declarations of `tokengate/explain` (explain.js): what a token inspector says
-// about a decoded token (lints, durations, the time state), as the decoder page and
-// `tokengate decode` show it. Each function that needs the core's rules takes the
-// package module (`import * as tg from "tokengate"`) as its first argument; null
-// leaves out what needs it.
+// about a decoded token (lints, durations, the time state, the sender binding), as the
+// decoder page and `tokengate decode` show it. Each function that needs the core's
+// rules takes the package module (`import * as tg from "tokengate"`) as its first
+// argument; null leaves out what needs it.
 
 import type { AlgorithmInfo, ErrorCode, JWTClaims, JWTHeader, TimeStateResult, TypResult } from "./index.js";
 
@@ -59,7 +59,7 @@ export const STATE_TEXT: Readonly<Record<InspectorTimeState, string>>;
 /** One sentence on the time state ("Expires in 4 min.", "Expired 2 h ago: a verifier answers token_expired."). */
 export function stateSentence(tg: CoreRules | null, claims: JWTClaims, now: number, leeway?: number): string;
 
-/** A finding of {@link lint}. `id` is stable (`alg-none`, `exp-missing`, `lifetime`, `expired`, ...). */
+/** A finding of {@link lint}. `id` is stable (`alg-none`, `exp-missing`, `lifetime`, `expired`, `cnf`, ...). */
 export interface LintFinding {
   id: string;
   level: "error" | "warn" | "info";
@@ -86,3 +86,28 @@ export function lint(
   claims: JWTClaims | null | undefined,
   options?: LintOptions,
 ): { findings: LintFinding[]; passed: { id: string; title: string }[] };
+
+/**
+ * The kinds of {@link binding}: `dpop` (cnf.jkt, RFC 9449), `mtls` (cnf["x5t#S256"],
+ * RFC 8705), both, `unsupported` (only other members, e.g. RFC 7800's jwk, jku or kid,
+ * which tokengate does not accept) or `malformed`.
+ */
+export type BindingKind = "dpop" | "mtls" | "dpop+mtls" | "unsupported" | "malformed";
+
+/** A token's sender binding (its `cnf` claim), as {@link binding} reads it. */
+export interface Binding {
+  kind: BindingKind;
+  /** The DPoP key's RFC 7638 SHA-256 thumbprint (base64url), when well-formed. */
+  jkt?: string;
+  /** The client certificate's SHA-256 thumbprint (base64url), when well-formed. */
+  x5tS256?: string;
+  /** The same thumbprint in lowercase hex (Cloudflare's `request.cf.tlsClientAuth.certFingerprintSHA256`). */
+  x5tS256Hex?: string;
+  /** What a request with the token needs: one sentence per binding; empty when malformed or unsupported. */
+  needs: string[];
+  /** What is wrong or unusual (also the `cnf` lint of {@link lint}). */
+  warnings: string[];
+}
+
+/** The token's sender binding (the `cnf` claim); null when it has none. */
+export function binding(claims: JWTClaims | null | undefined): Binding | null;

@@ -102,6 +102,114 @@ export function stateSentence(tg, claims, now, leeway = 60) {
   }
 }
 
+// Sender binding (the cnf claim, RFC 7800): DPoP (RFC 9449, cnf.jkt) and mutual-TLS
+// client certificates (RFC 8705, cnf["x5t#S256"]), both a base64url SHA-256 thumbprint.
+
+const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/**
+ * The 32 bytes of a SHA-256 thumbprint in strict base64url (no padding, canonical
+ * trailing bits: the core's decoding), as { bytes }, or { problem }: what is wrong.
+ */
+function thumbprint(v) {
+  if (typeof v !== "string") return { problem: `it is ${kindOf(v)}, not a string` };
+  if (v.length !== 43) return { problem: `it is ${v.length} characters long` };
+  const bytes = [];
+  let acc = 0, bits = 0;
+  for (const c of v) {
+    const i = B64URL.indexOf(c);
+    if (i < 0) return { problem: `it has ${JSON.stringify(c)}, which is not a base64url character` };
+    acc = (acc << 6) | i;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes.push((acc >> bits) & 0xff);
+    }
+  }
+  if (acc & ((1 << bits) - 1)) return { problem: "it is not canonical base64url: its last character leaves bits set" };
+  return { bytes };
+}
+
+function kindOf(v) {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  return typeof v === "object" ? "an object" : `a ${typeof v}`;
+}
+
+/** RFC 7800's proof-of-possession members, which tokengate does not accept. */
+const POP_7800 = ["jwk", "jwe", "jku", "kid"];
+
+const DPOP_NEEDS = (jkt) =>
+  `DPoP-bound: send it as "Authorization: DPoP <token>" with a DPoP proof header signed by the private key whose RFC 7638 SHA-256 thumbprint is ${jkt}; the proof's htm/htu must be the request's method and URL, ath the token's hash, and each proof is accepted once. A Bearer use of this token is refused.`;
+const MTLS_NEEDS = (x5t, hex) =>
+  `certificate-bound: the request must come over mutual TLS with the client certificate whose SHA-256 thumbprint (base64url) is ${x5t}; in hex: ${hex}`;
+
+/**
+ * The token's sender binding (its cnf claim): null without one, else { kind, jkt?,
+ * x5tS256?, x5tS256Hex?, needs, warnings } where kind is "dpop" (cnf.jkt, RFC 9449),
+ * "mtls" (cnf["x5t#S256"], RFC 8705), "dpop+mtls", "unsupported" (another member, e.g.
+ * RFC 7800's jwk, jku or kid) or "malformed" (cnf not an object, empty, or a thumbprint
+ * that is not 43 characters of strict base64url). The last two the core refuses
+ * (binding_unsupported: it fails closed). needs says what a request with the token
+ * needs, one sentence per binding (none when malformed or unsupported), warnings what
+ * is wrong or unusual (the cnf lint). jkt and x5tS256 are the well-formed thumbprints;
+ * x5tS256Hex is the certificate's in lowercase hex, as Cloudflare's
+ * request.cf.tlsClientAuth.certFingerprintSHA256 shows it.
+ */
+export function binding(claims) {
+  const cnf = claims?.cnf;
+  if (cnf === undefined) return null;
+  if (cnf === null || typeof cnf !== "object" || Array.isArray(cnf)) {
+    return { kind: "malformed", needs: [], warnings: [`cnf is ${kindOf(cnf)}, not a JSON object (RFC 7800): it names no key, and tokengate refuses the token (binding_unsupported).`] };
+  }
+  const members = Object.keys(cnf);
+  if (!members.length) return { kind: "malformed", needs: [], warnings: ["cnf is an empty object: it names no key, and tokengate refuses the token (binding_unsupported)."] };
+  const out = { kind: "" };
+  const warnings = [];
+  let broken = false;
+  const dpop = Object.hasOwn(cnf, "jkt") ? thumbprint(cnf.jkt) : null;
+  const mtls = Object.hasOwn(cnf, "x5t#S256") ? thumbprint(cnf["x5t#S256"]) : null;
+  if (dpop?.bytes) out.jkt = cnf.jkt;
+  else if (dpop) {
+    broken = true;
+    warnings.push(`cnf.jkt is not a 43-character base64url SHA-256 thumbprint (${dpop.problem}): no DPoP key matches it, and tokengate refuses the token (binding_unsupported).`);
+  }
+  if (mtls?.bytes) {
+    out.x5tS256 = cnf["x5t#S256"];
+    out.x5tS256Hex = mtls.bytes.map((b) => b.toString(16).padStart(2, "0")).join("");
+  } else if (mtls) {
+    broken = true;
+    warnings.push(`cnf["x5t#S256"] is not a 43-character base64url SHA-256 thumbprint (${mtls.problem}): no client certificate matches it, and tokengate refuses the token (binding_unsupported).`);
+  }
+  const pop = members.filter((m) => POP_7800.includes(m));
+  const other = members.filter((m) => m !== "jkt" && m !== "x5t#S256" && !POP_7800.includes(m));
+  const names = [...pop.map((m) => `cnf.${m} (RFC 7800 proof of possession)`), ...other.map((m) => `cnf.${m}`)];
+  if (names.length) {
+    warnings.push(`${names.join(", ")}: ${names.length > 1 ? "confirmation methods" : "a confirmation method"} tokengate does not accept: it checks only DPoP (cnf.jkt) and mutual-TLS (cnf["x5t#S256"]) bindings, and refuses the token (binding_unsupported).`);
+  }
+  out.needs = [];
+  out.warnings = warnings;
+  if (broken) out.kind = "malformed";
+  else if (names.length) out.kind = "unsupported";
+  else if (out.jkt && out.x5tS256) {
+    out.kind = "dpop+mtls";
+    warnings.unshift(`Bound twice (cnf.jkt and cnf["x5t#S256"]): every request needs both a DPoP proof and the mutual-TLS client certificate.`);
+  } else if (out.jkt) out.kind = "dpop";
+  else out.kind = "mtls";
+  if (out.kind === "dpop" || out.kind === "mtls" || out.kind === "dpop+mtls") {
+    if (out.jkt) out.needs.push(DPOP_NEEDS(out.jkt));
+    if (out.x5tS256) out.needs.push(MTLS_NEEDS(out.x5tS256, out.x5tS256Hex));
+  }
+  return out;
+}
+
+/** Lint titles of a binding with warnings, by kind. */
+const BINDING_TITLE = {
+  malformed: "cnf is malformed: the token's sender binding cannot be met",
+  unsupported: "cnf binds the token in a form tokengate does not accept",
+  "dpop+mtls": "Bound to both a DPoP key and a client certificate",
+};
+
 /** The core's algorithms by name ({ name, symmetric, allowedByDefault }), per module. */
 const algsOf = new WeakMap();
 function algorithms(tg) {
@@ -263,6 +371,11 @@ export function lint(tg, header, claims, { now, leeway = 60, requiredTyp = "" } 
       ok("clients-gty", "sub@clients comes with gty client-credentials");
     }
   }
+
+  // cnf: the sender binding (DPoP, mTLS)
+  const bound = binding(claims);
+  if (bound?.warnings.length) add("cnf", "warn", BINDING_TITLE[bound.kind], bound.warnings.join(" "));
+  else if (bound) ok("cnf", bound.kind === "dpop" ? "cnf binds the token to a DPoP key (RFC 9449)" : "cnf binds the token to a client certificate (RFC 8705)");
 
   // ID token look-alike: the core's signals (idTokenHint, decode()'s idToken).
   const idToken = tg && typeof tg.idTokenHint === "function" ? tg.idTokenHint(header, claims) : null;

@@ -6,7 +6,7 @@
 import { cleanInput, lenientDecode, b64urlEncodeJson, b64urlBytes } from "./lib/jwt.js";
 import { renderJson } from "./lib/json.js";
 import { explainHeader, explainClaim } from "./lib/claims.js";
-import { lint } from "./lib/lints.js";
+import { lint, binding } from "./lib/lints.js";
 import {
   numClaim, localTime, relative, timeState, STATE_TEXT, stateSentence, drawTimeline, fmtDuration,
 } from "./lib/time.js";
@@ -168,6 +168,7 @@ function update() {
   const classified = classifyClaims(lenient, strict);
   renderWho(lenient.payload, classified.result, classified.fallback);
   renderScopes(lenient.payload, classified.result);
+  renderBinding(lenient.payload);
   renderJsonCards(lenient.header, lenient.payload);
   state.timeState = null;
   tick();
@@ -504,6 +505,42 @@ function renderScopes(claims, strict) {
     }
   }
   body.replaceChildren(...parts);
+}
+
+/** The binding's kind in a few words. */
+const BINDING_TITLE = {
+  dpop: "DPoP-bound (RFC 9449): a proof of the client's key goes with every request",
+  mtls: "Certificate-bound (RFC 8705): only over mutual TLS with the client's certificate",
+  "dpop+mtls": "DPoP- and certificate-bound (RFC 9449 and RFC 8705)",
+  unsupported: "Bound in a form tokengate does not accept: it refuses the token",
+  malformed: "A malformed cnf: tokengate refuses the token",
+};
+
+/** The sender binding panel (the cnf claim): hidden when the token has none. */
+function renderBinding(claims) {
+  const box = $("binding");
+  const b = binding(claims);
+  box.hidden = !b;
+  if (!b) {
+    $("binding-body").replaceChildren();
+    delete box.dataset.kind;
+    return;
+  }
+  box.dataset.kind = b.kind;
+  const dl = h("dl", { class: "facts", id: "binding-facts" });
+  if (b.jkt) kv(dl, h("span", {}, code("jkt"), " DPoP key thumbprint"), code(b.jkt), { id: "binding-jkt" });
+  if (b.x5tS256) {
+    kv(dl, h("span", {}, code("x5t#S256"), " certificate thumbprint"), code(b.x5tS256), { id: "binding-x5t" });
+    kv(dl, "In hex", code(b.x5tS256Hex), { id: "binding-hex" });
+  }
+  $("binding-body").replaceChildren(...[
+    h("p", { class: "binding-sentence", id: "binding-sentence" }, h("strong", {}, BINDING_TITLE[b.kind])),
+    dl.childElementCount ? dl : null,
+    b.needs.length ? h("p", { class: "label" }, "A request with it needs") : null,
+    b.needs.length ? h("ul", { class: "fix", id: "binding-needs" }, b.needs.map((n) => h("li", {}, n))) : null,
+    b.warnings.length ? h("ul", { class: "lints", id: "binding-warnings" }, b.warnings.map((w) => h("li", { class: "lint lint-warn" },
+      h("span", { class: "lint-level" }, "warning"), h("span", { class: "lint-text" }, w)))) : null,
+  ].filter(Boolean));
 }
 
 function renderJsonCards(header, claims) {

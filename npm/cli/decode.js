@@ -2,19 +2,21 @@
 
 import { EXIT, CliError, parseArgs, numberOption } from "./args.js";
 import { colours, painter, printJson, readToken, rows, isoTime } from "./out.js";
-import { lint, numClaim, relative, timeVerdict, stateSentence, STATE_TEXT } from "../explain.js";
+import { binding, lint, numClaim, relative, timeVerdict, stateSentence, STATE_TEXT } from "../explain.js";
 
 export const HELP = `Usage: tokengate decode <token | -> [options]
 
 Decodes a JWT access token WITHOUT verifying it (no signature, issuer, audience or
 time check) and explains it as the decoder page does: its kind (machine or user) and
-the rule that decided it, client, user, merged scopes, issuer and audience, its times
-relative to now, and lints. "-" reads the token from stdin.
+the rule that decided it, client, user, merged scopes, issuer and audience, its sender
+binding (cnf: DPoP or mTLS) and what a request with it needs, its times relative to
+now, and lints. "-" reads the token from stdin.
 
 Options:
   --json               print JSON instead of text:
                        { ok, verified: false, form: "jws", header, claims, hint, hintError,
                          idToken: { signals, message } | null,
+                         binding: { kind, jkt?, x5tS256?, x5tS256Hex?, needs, warnings } | null,
                          times: { now, leeway, iat, nbf, exp, state, sentence, error },
                          lints: [{ id, level, title, detail }], passed: [{ id, title }] }
                        (iat/nbf/exp: { value, iso, relative } or null)
@@ -73,6 +75,7 @@ export async function run(argv) {
     error: verdict.error,
   };
   const { findings, passed } = lint(tg, d.header, d.claims, { now, leeway });
+  const bound = binding(d.claims);
   if (options.json) {
     printJson({
       ok: true,
@@ -83,13 +86,14 @@ export async function run(argv) {
       hint: d.hint,
       hintError: d.hintError ? { code: d.hintError.code, message: d.hintError.message } : null,
       idToken: d.idToken ?? null,
+      binding: bound,
       times,
       lints: findings,
       passed,
     });
     return EXIT.OK;
   }
-  console.log(text(d, times, findings, passed, painter(colours())));
+  console.log(text(d, bound, times, findings, passed, painter(colours())));
   return EXIT.OK;
 }
 
@@ -99,7 +103,16 @@ const STATE_STYLE = {
   expired: "red", "not-yet-valid": "red", "issued-in-future": "red", invalid: "red",
 };
 
-function text(d, times, findings, passed, paint) {
+/** The binding's kind in words. */
+const BINDING_TEXT = {
+  dpop: "DPoP (RFC 9449)",
+  mtls: "mutual-TLS client certificate (RFC 8705)",
+  "dpop+mtls": "DPoP (RFC 9449) and mutual-TLS client certificate (RFC 8705)",
+  unsupported: "a form tokengate does not accept",
+  malformed: "malformed",
+};
+
+function text(d, bound, times, findings, passed, paint) {
   const out = [];
   const h = d.hint;
   const none = paint("dim", "none");
@@ -133,6 +146,19 @@ function text(d, times, findings, passed, paint) {
     ], paint));
   }
   out.push("");
+  if (bound) {
+    const ok = bound.kind === "dpop" || bound.kind === "mtls" || bound.kind === "dpop+mtls";
+    out.push(paint("bold", "binding") + paint("dim", " (cnf: sender-constrained)"));
+    out.push(rows([
+      ["kind", paint(ok ? "cyan" : "yellow", BINDING_TEXT[bound.kind])],
+      ["jkt", bound.jkt],
+      ["x5t#S256", bound.x5tS256],
+      ["hex", bound.x5tS256Hex],
+      ...bound.needs.map((n) => ["needs", n]),
+      ...bound.warnings.map((w) => ["warn", paint("yellow", w)]),
+    ], paint, "  "));
+    out.push("");
+  }
   const when = (t, what) => (t ? `${t.iso}  ${paint("dim", `(${what} ${t.relative})`)}` : undefined);
   out.push(paint("bold", "times") + paint("dim", ` (now ${isoTime(times.now)}, ${times.leeway} s tolerance)`));
   out.push(rows([

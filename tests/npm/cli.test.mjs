@@ -9,13 +9,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { createPrivateKey } from "node:crypto";
+import { createHash, createPrivateKey } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { AUDIENCE, ROOT, b64url, makeKey, machineClaims, userClaims, sign, jwksOf, startIssuer, now } from "./lib/harness.mjs";
+import * as explain from "tokengate/explain";
 
 const require = createRequire(import.meta.url);
 const PKG_DIR = path.dirname(require.resolve("tokengate/package.json"));
@@ -130,9 +131,11 @@ test("decode: a machine token, as text and as JSON", async () => {
   const j = await tg(["decode", token, "--json", "--now", String(t)]);
   assert.equal(j.code, 0, j.err);
   const d = jsonOf(j);
-  assert.deepEqual(Object.keys(d), ["ok", "verified", "form", "header", "claims", "hint", "hintError", "idToken", "times", "lints", "passed"]);
+  assert.deepEqual(Object.keys(d), ["ok", "verified", "form", "header", "claims", "hint", "hintError", "idToken", "binding", "times", "lints", "passed"]);
   assert.equal(d.form, "jws");
   assert.equal(d.idToken, null);
+  assert.equal(d.binding, null);
+  assert.doesNotMatch(r.out, /binding/);
   assert.equal(d.ok, true);
   assert.equal(d.verified, false);
   assert.equal(d.header.kid, key.kid);
@@ -229,6 +232,114 @@ test("decode: tokens that are not signed JWTs are named (JWE, opaque, two parts,
   const text = await tg(["decode", idt]);
   assert.equal(text.code, 0);
   assert.match(text.out, /Looks like an ID token \(.*nonce/);
+});
+
+// Sender binding (cnf): RFC 9449's example jkt, a certificate's SHA-256 thumbprint.
+const JKT = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+const X5T = createHash("sha256").update("a client certificate").digest("base64url");
+const X5T_HEX = createHash("sha256").update("a client certificate").digest("hex");
+const DPOP_NEEDS = `DPoP-bound: send it as "Authorization: DPoP <token>" with a DPoP proof header signed by the private key whose RFC 7638 SHA-256 thumbprint is ${JKT}; the proof's htm/htu must be the request's method and URL, ath the token's hash, and each proof is accepted once. A Bearer use of this token is refused.`;
+const MTLS_NEEDS = `certificate-bound: the request must come over mutual TLS with the client certificate whose SHA-256 thumbprint (base64url) is ${X5T}; in hex: ${X5T_HEX}`;
+
+test("explain.binding: DPoP, mTLS, both, unsupported and malformed cnf; the cnf lint", () => {
+  assert.equal(explain.binding({}), null);
+  assert.equal(explain.binding(null), null);
+  assert.deepEqual(explain.binding({ cnf: { jkt: JKT } }), { kind: "dpop", jkt: JKT, needs: [DPOP_NEEDS], warnings: [] });
+  assert.deepEqual(explain.binding({ cnf: { "x5t#S256": X5T } }),
+    { kind: "mtls", x5tS256: X5T, x5tS256Hex: X5T_HEX, needs: [MTLS_NEEDS], warnings: [] });
+  // Every byte value comes out as two lowercase hex digits.
+  const bytes = Buffer.from([0, 1, 0x0f, 0x10, 0xab, 0xff, ...Array(26).fill(0x7e)]);
+  assert.equal(explain.binding({ cnf: { "x5t#S256": bytes.toString("base64url") } }).x5tS256Hex, bytes.toString("hex"));
+  const both = explain.binding({ cnf: { jkt: JKT, "x5t#S256": X5T } });
+  assert.equal(both.kind, "dpop+mtls");
+  assert.deepEqual(both.needs, [DPOP_NEEDS, MTLS_NEEDS]);
+  assert.equal(both.warnings.length, 1);
+  assert.match(both.warnings[0], /both a DPoP proof and the mutual-TLS client certificate/);
+  // RFC 7800's other forms, alone or beside a thumbprint: refused by tokengate.
+  for (const cnf of [{ jwk: { kty: "EC", crv: "P-256", x: "x", y: "y" } }, { jku: "https://k.example.com/j", kid: "k1" }, { kid: "k1" }, { jkt: JKT, kid: "k1" }, { osc: {} }]) {
+    const b = explain.binding({ cnf });
+    assert.equal(b.kind, "unsupported", JSON.stringify(cnf));
+    assert.deepEqual(b.needs, []);
+    assert.equal(b.warnings.length, 1);
+    assert.match(b.warnings[0], /does not accept: it checks only DPoP \(cnf\.jkt\) and mutual-TLS \(cnf\["x5t#S256"\]\)/);
+    assert.match(b.warnings[0], /binding_unsupported/);
+  }
+  assert.match(explain.binding({ cnf: { jwk: {} } }).warnings[0], /^cnf\.jwk \(RFC 7800 proof of possession\)/);
+  assert.equal(explain.binding({ cnf: { jkt: JKT, kid: "k1" } }).jkt, JKT);
+  // Malformed: not an object, empty, thumbprints that are not 43 characters of strict base64url.
+  const malformed = {
+    '"x"': ["x", /cnf is a string, not a JSON object/],
+    null: [null, /cnf is null/],
+    array: [[JKT], /cnf is an array/],
+    empty: [{}, /cnf is an empty object/],
+    "jkt number": [{ jkt: 5 }, /cnf\.jkt is not a 43-character base64url SHA-256 thumbprint \(it is a number, not a string\)/],
+    "jkt short": [{ jkt: JKT.slice(1) }, /it is 42 characters long/],
+    "jkt padded": [{ jkt: `${JKT.slice(1)}=` }, /"=", which is not a base64url character/],
+    "jkt base64": [{ jkt: `+${JKT.slice(1)}` }, /"\+", which is not a base64url character/],
+    "jkt trailing bits": [{ jkt: `${JKT.slice(0, 42)}J` }, /not canonical base64url/],
+    "x5t hex": [{ "x5t#S256": X5T_HEX }, /cnf\["x5t#S256"\] is not .* \(it is 64 characters long\)/],
+    "x5t bad, jkt good": [{ jkt: JKT, "x5t#S256": "" }, /cnf\["x5t#S256"\] is not/],
+  };
+  for (const [name, [cnf, pattern]] of Object.entries(malformed)) {
+    const b = explain.binding({ cnf });
+    assert.equal(b.kind, "malformed", name);
+    assert.deepEqual(b.needs, [], name);
+    assert.match(b.warnings.join(" "), pattern, name);
+  }
+  // The lint: a passed check for one binding, a warning for the rest, nothing without cnf.
+  const cnfLint = (cnf) => {
+    const { findings, passed } = explain.lint(null, { alg: "ES256" }, { cnf });
+    return { finding: findings.find((f) => f.id === "cnf"), passed: passed.find((p) => p.id === "cnf") };
+  };
+  assert.deepEqual(cnfLint(undefined), { finding: undefined, passed: undefined });
+  assert.match(cnfLint({ jkt: JKT }).passed.title, /DPoP key \(RFC 9449\)/);
+  assert.match(cnfLint({ "x5t#S256": X5T }).passed.title, /client certificate \(RFC 8705\)/);
+  for (const [cnf, title] of [[{ jkt: JKT, "x5t#S256": X5T }, /both a DPoP key and a client certificate/], [{ kid: "k" }, /does not accept/], [{ jkt: 1 }, /malformed/]]) {
+    const { finding, passed } = cnfLint(cnf);
+    assert.equal(passed, undefined);
+    assert.equal(finding.level, "warn");
+    assert.match(finding.title, title);
+    assert.deepEqual(finding.detail, explain.binding({ cnf }).warnings.join(" "));
+  }
+});
+
+test("decode: a DPoP-bound and a certificate-bound token show their binding and what a request needs", async () => {
+  const t = now();
+  const token = (cnf) => `${b64url({ alg: "ES256", typ: "at+jwt", kid: "k" })}.${b64url(machineClaims(ISS, { iat: t - 60, exp: t + 600, cnf }))}.c2ln`;
+  const dpop = token({ jkt: JKT });
+  const r = await tg(["decode", dpop, "--now", String(t)]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^binding \(cnf: sender-constrained\)$/m);
+  assert.match(r.out, /^  kind\s+DPoP \(RFC 9449\)$/m);
+  assert.match(r.out, new RegExp(`^  jkt\\s+${JKT}$`, "m"));
+  assert.ok(r.out.includes(`needs  ${DPOP_NEEDS}`), r.out);
+  assert.doesNotMatch(r.out, /x5t#S256|\[cnf\]/);
+  const d = jsonOf(await tg(["decode", dpop, "--json", "--now", String(t)]));
+  assert.deepEqual(d.binding, { kind: "dpop", jkt: JKT, needs: [DPOP_NEEDS], warnings: [] });
+  assert.ok(d.passed.some((p) => p.id === "cnf"));
+  assert.ok(!d.lints.some((l) => l.id === "cnf"));
+
+  const mtls = token({ "x5t#S256": X5T });
+  const m = await tg(["decode", mtls, "--now", String(t)]);
+  assert.equal(m.code, 0, m.err);
+  assert.match(m.out, /^  kind\s+mutual-TLS client certificate \(RFC 8705\)$/m);
+  assert.match(m.out, new RegExp(`^  x5t#S256\\s+${X5T}$`, "m"));
+  assert.match(m.out, new RegExp(`^  hex\\s+${X5T_HEX}$`, "m"));
+  assert.ok(m.out.includes(MTLS_NEEDS), m.out);
+  const mj = jsonOf(await tg(["decode", mtls, "--json", "--now", String(t)]));
+  assert.deepEqual(mj.binding, { kind: "mtls", x5tS256: X5T, x5tS256Hex: X5T_HEX, needs: [MTLS_NEEDS], warnings: [] });
+
+  // A cnf tokengate cannot check: a warning in the binding and a cnf lint.
+  const jwk = token({ jwk: { kty: "EC", crv: "P-256", x: "x", y: "y" } });
+  const w = await tg(["decode", jwk, "--now", String(t)]);
+  assert.equal(w.code, 0, w.err);
+  assert.match(w.out, /^  kind\s+a form tokengate does not accept$/m);
+  assert.match(w.out, /^  warn\s+cnf\.jwk \(RFC 7800 proof of possession\)/m);
+  assert.match(w.out, /cnf binds the token in a form tokengate does not accept \[cnf\]/);
+  assert.doesNotMatch(w.out, /needs/);
+  const wj = jsonOf(await tg(["decode", jwk, "--json"]));
+  assert.equal(wj.binding.kind, "unsupported");
+  assert.deepEqual(wj.lints.filter((l) => l.id === "cnf").map((l) => l.level), ["warn"]);
 });
 
 test("decode: colour on a TTY only, and never with NO_COLOR (the painter)", async () => {

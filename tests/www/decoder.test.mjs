@@ -241,6 +241,41 @@ test("lints: alg none, HS256, crit, no exp, no aud, @clients without gty", async
   await shot(page, "05-alg-none");
 });
 
+test("sender binding: a DPoP-bound token says what a request needs; a malformed cnf warns", async () => {
+  const { page } = await open();
+  const jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+  // No cnf: no panel.
+  await paste(page, sign(keys.ec, machineClaims()));
+  assert.equal(await page.locator("#binding").isHidden(), true);
+  await paste(page, sign(keys.ec, machineClaims({ cnf: { jkt } })));
+  assert.equal(await page.locator("#binding").isVisible(), true);
+  assert.equal(await attr(page, "#binding", "data-kind"), "dpop");
+  assert.match(await text(page, "#binding-sentence"), /DPoP-bound \(RFC 9449\)/);
+  assert.equal(await text(page, "#binding-jkt"), jkt);
+  const needs = await text(page, "#binding-needs");
+  assert.match(needs, /send it as "Authorization: DPoP <token>" with a DPoP proof header/);
+  assert.ok(needs.includes(`RFC 7638 SHA-256 thumbprint is ${jkt};`), needs);
+  assert.match(needs, /A Bearer use of this token is refused\./);
+  assert.match(await text(page, "#payload-explain dd[data-claim='cnf']"), /bound to a DPoP key; jkt is the key's RFC 7638 SHA-256 thumbprint/);
+  assert.ok(!(await lintIds(page)).includes("cnf"));
+  await shot(page, "16-dpop");
+
+  // A certificate-bound token: the thumbprint in hex too.
+  const x5t = Buffer.from("6f070ad1eb1cdc0082dc3076639fe5112b1713ca3d96d734e4ef3d8dd37e760c", "hex").toString("base64url");
+  await paste(page, sign(keys.ec, machineClaims({ cnf: { "x5t#S256": x5t } })));
+  assert.equal(await attr(page, "#binding", "data-kind"), "mtls");
+  assert.equal(await text(page, "#binding-hex"), "6f070ad1eb1cdc0082dc3076639fe5112b1713ca3d96d734e4ef3d8dd37e760c");
+  assert.match(await text(page, "#binding-needs"), /mutual TLS with the client certificate/);
+
+  // A jkt that is not a thumbprint: no needs, a warning in the panel and a cnf lint.
+  await paste(page, sign(keys.ec, machineClaims({ cnf: { jkt: "abc" } })));
+  assert.equal(await attr(page, "#binding", "data-kind"), "malformed");
+  assert.equal(await page.locator("#binding-needs").count(), 0);
+  assert.match(await text(page, "#binding-warnings"), /cnf\.jkt is not a 43-character base64url SHA-256 thumbprint/);
+  assert.ok((await lintIds(page)).includes("cnf"));
+  assert.equal(await attr(page, "li[data-lint='cnf']", "data-level"), "warn");
+});
+
 test("verify against a pasted JWKS; a tampered token is signature_invalid", async () => {
   const { page } = await open();
   const token = sign(keys.ec, machineClaims());

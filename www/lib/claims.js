@@ -1,6 +1,8 @@
 // One-line explanations of header parameters and claims, in the terms tokengate
 // uses (src/verify.rs, src/classify.rs).
 
+import { binding } from "./lints.js";
+
 const HEADER = {
   alg: "Signature algorithm. tokengate picks the algorithm from the key, never trusts this alone; none is never accepted.",
   typ: "Media type of the token. RFC 9068 access tokens use at+jwt; checked only when requiredTyp is set.",
@@ -40,7 +42,7 @@ const CLAIMS = {
   sid: "Session id at the identity provider.",
   nonce: "OpenID Connect nonce: belongs in ID tokens, not access tokens.",
   at_hash: "Access-token hash: belongs in ID tokens, not access tokens.",
-  cnf: "Confirmation: the key the token is bound to (DPoP, mTLS).",
+  cnf: "Confirmation (RFC 7800): the key the token is bound to: jkt a DPoP key (RFC 9449), x5t#S256 a mutual-TLS client certificate (RFC 8705). See Sender binding.",
   roles: "Roles (common, not registered). Read as roles only when configured as the roles claim.",
   groups: "Groups the user belongs to (common, not registered).",
   entitlements: "Entitlements (RFC 9068 §2.2.3.1).",
@@ -55,6 +57,15 @@ const CLAIMS = {
   ver: "Token format version (Azure AD, Okta).",
   cid: "Client id (Okta).",
   uid: "User id (Okta).",
+};
+
+/** The cnf explanation by binding kind (explain.js's binding()). */
+const CNF_TEXT = {
+  dpop: "the token is bound to a DPoP key; jkt is the key's RFC 7638 SHA-256 thumbprint (RFC 9449)",
+  mtls: "the token is bound to a mutual-TLS client certificate; x5t#S256 is its SHA-256 thumbprint (RFC 8705)",
+  "dpop+mtls": "the token is bound to a DPoP key (jkt, RFC 9449) and to a mutual-TLS client certificate (x5t#S256, RFC 8705)",
+  unsupported: "the token is bound to a key in a form tokengate does not accept (it checks only jkt and x5t#S256)",
+  malformed: "meant to bind the token to a key, but malformed",
 };
 
 /** Whether a claim name is namespaced (collision-resistant, RFC 7519 §4.2). */
@@ -91,6 +102,7 @@ export function explainClaim(name, value, ctx = {}) {
   if (Object.hasOwn(CLAIMS, name)) {
     let text = CLAIMS[name];
     if (name === "gty" && value !== "client-credentials") text = `Grant type (Auth0): ${JSON.stringify(value)}; only client-credentials marks a machine token.`;
+    if (name === "cnf") text = `Confirmation (RFC 7800): ${CNF_TEXT[binding({ cnf: value }).kind]}. See Sender binding.`;
     return { text, kind: REGISTERED.has(name) ? "registered" : "common" };
   }
   if (isNamespaced(name)) {

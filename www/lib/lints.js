@@ -4,6 +4,10 @@
 import { lint as lintWith } from "../tokengate/explain.js";
 import { core } from "./core.js";
 
+// The token's sender binding (cnf: DPoP, mTLS) and what a request with it needs: the
+// package's too, and pure (no core needed).
+export { binding } from "../tokengate/explain.js";
+
 // The lints themselves are the package's (`tokengate/explain`, npm/explain.js, shared
 // with the CLI's `tokengate decode`), asked with the core once it is loaded.
 
