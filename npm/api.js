@@ -23,6 +23,14 @@
 // are deeply frozen because the same object is handed out again. authorize() is
 // verify() followed by the requirement, checked on the kept success
 // (`authorizeKept`).
+//
+// verify(token) and authorize(token) take the token as a bearer token: a
+// sender-constrained one (DPoP-bound `cnf.jkt`, certificate-bound `cnf["x5t#S256"]`) is
+// refused there (its kept result is that refusal, while the success itself stays kept
+// on the wasm side). verifyRequest(request) and authorizeRequest(request) read the
+// request: the `Authorization` scheme (Bearer or DPoP), the method, URL and `DPoP`
+// header for the proof, and the client certificate the caller names; the sender check
+// runs on the kept success for every request (`senderKept`: a proof is never reused).
 
 import * as bindings from "./tokengate_bg.js";
 
@@ -147,7 +155,120 @@ export function createVerifier(options) {
     }
   }
 
-  return Object.freeze({ verify, authorize });
+  /** The full request path, without a kept verification. */
+  function requestFull(authorization, parts, requirement) {
+    return inner.authorizeRequest(authorization, parts, requirement).then(deepFreeze);
+  }
+
+  /** The answer of authorizeRequest once the token is verified (as a bearer token). */
+  function decideRequest(presented, authorization, parts, requirement, kept) {
+    // A bearer token without a client certificate: exactly authorize(token).
+    if (!presented.dpop && parts.clientCertificate === undefined) {
+      return decide(presented.token, requirement, kept);
+    }
+    const { id, result } = kept;
+    // Not kept: a failure of the token itself (a success is always kept here).
+    if (id === 0) return result.ok ? requestFull(authorization, parts, requirement) : result;
+    const r = inner.senderKept(id, presented.token, presented.dpop, parts, requirement);
+    if (r === null) return requestFull(authorization, parts, requirement);
+    return isThenable(r) ? r.then(deepFreeze) : deepFreeze(r);
+  }
+
+  function authorizeRequest(request, requirement, options) {
+    try {
+      inner.authorizeKept(requirement, 0);
+      const parts = requestParts(request, options);
+      const authorization = requestHeader(request, "authorization") ?? undefined;
+      if (capacity === 0) return requestFull(authorization, parts, requirement);
+      const presented = inner.presented(authorization);
+      if (!presented.ok) return Promise.resolve(deepFreeze(presented));
+      const kept = verifyKept(presented.token);
+      const go = (k) => decideRequest(presented, authorization, parts, requirement, k);
+      return isThenable(kept) ? kept.then(go) : Promise.resolve(go(kept));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  function verifyRequest(request, options) {
+    return authorizeRequest(request, undefined, options);
+  }
+
+  function resourceMetadata(path) {
+    if (path !== undefined && typeof path !== "string") {
+      throw new TypeError("resourceMetadata: the path must be a string");
+    }
+    const doc = inner.resourceMetadata(path);
+    return doc === undefined || doc === null ? null : JSON.parse(doc);
+  }
+
+  function metadataResponse(request) {
+    if (!request || typeof request.url !== "string") {
+      throw new TypeError("metadataResponse: expected a Request (Fetch API)");
+    }
+    const doc = inner.resourceMetadata(new URL(request.url, "http://localhost").pathname);
+    if (doc === undefined || doc === null) return null;
+    return metadataAnswer(String(request.method ?? "GET").toUpperCase(), doc);
+  }
+
+  return Object.freeze({
+    verify,
+    authorize,
+    verifyRequest,
+    authorizeRequest,
+    resourceMetadata,
+    metadataResponse,
+    resourceMetadataUrl: () => inner.resourceMetadataUrl() ?? null,
+    dpopNonce: () => inner.dpopNonce() ?? null,
+  });
+}
+
+/** A request header: Fetch `Headers`, or a plain object (Node's IncomingMessage). */
+function requestHeader(request, name) {
+  const h = request.headers;
+  if (typeof h.get === "function") return h.get(name);
+  const v = h[name];
+  if (v === undefined || v === null) return null;
+  // Several values of one header come as an array: joined as Headers joins them.
+  return Array.isArray(v) ? v.join(", ") : String(v);
+}
+
+/** What the sender check reads of a request (see `RequestParts` in crates/js). */
+function requestParts(request, options) {
+  if (request === null || typeof request !== "object" || request.headers === null || typeof request.headers !== "object") {
+    throw new TypeError("tokengate: expected a Request (Fetch API), or { method, url, headers }");
+  }
+  if (options !== undefined && (options === null || typeof options !== "object")) {
+    throw new TypeError("tokengate: the request options must be an object");
+  }
+  const cert = options?.clientCertificate;
+  if (cert !== undefined && cert !== null && typeof cert !== "string") {
+    throw new TypeError("tokengate: clientCertificate must be a string (the certificate's SHA-256 fingerprint)");
+  }
+  return {
+    method: typeof request.method === "string" ? request.method : "GET",
+    url: String(options?.url ?? request.url ?? ""),
+    dpop: requestHeader(request, "dpop") ?? undefined,
+    clientCertificate: cert === null || cert === "" ? undefined : cert,
+  };
+}
+
+const METADATA_METHODS = "GET, HEAD, OPTIONS";
+
+/** The answer at the metadata path: the Worker's (RFC 9728 §3, readable cross-origin). */
+function metadataAnswer(method, doc) {
+  const headers = new Headers({ "access-control-allow-origin": "*" });
+  if (method === "GET" || method === "HEAD") {
+    headers.set("content-type", "application/json");
+    headers.set("cache-control", "public, max-age=300");
+    return new Response(method === "GET" ? doc : null, { status: 200, headers });
+  }
+  if (method === "OPTIONS") {
+    headers.set("access-control-allow-methods", METADATA_METHODS);
+    return new Response(null, { status: 204, headers });
+  }
+  headers.set("allow", METADATA_METHODS);
+  return new Response(null, { status: 405, headers });
 }
 
 /**
@@ -293,8 +414,10 @@ export function checkWorkerConfig(json) {
 // ---------------------------------------------------------------------------------
 
 /**
- * The edge authorizer's answer to a refused request: the status, the RFC 6750
- * `WWW-Authenticate` challenge (400/401/403), `cache-control: no-store` and the JSON
+ * The edge authorizer's answer to a refused request: the status, the
+ * `WWW-Authenticate` challenge (400/401/403: RFC 6750 `Bearer`, and RFC 9449 `DPoP`
+ * and RFC 9728 `resource_metadata` where configured), `DPoP-Nonce` with
+ * `use_dpop_nonce`, `cache-control: no-store` and the JSON
  * body `{ error, error_description, code }`. A 5xx's description is a fixed text (the
  * message may carry URLs or fetch errors): the message goes to `console.error`.
  * @param {import("./index.js").TokengateError} error
@@ -307,6 +430,8 @@ export function denyResponse(error) {
   const body = bindings.denialBody(error.code, String(error.message ?? ""));
   const headers = new Headers({ "content-type": "application/json", "cache-control": "no-store" });
   if (error.wwwAuthenticate) headers.set("www-authenticate", error.wwwAuthenticate);
+  // RFC 9449 §8: the nonce a `use_dpop_nonce` refusal asks the client to use.
+  if (typeof error.dpopNonce === "string") headers.set("dpop-nonce", error.dpopNonce);
   if (error.status >= 500) console.error(`tokengate: ${error.code}: ${error.message}`);
   return new Response(body, { status: error.status, headers });
 }
@@ -338,7 +463,8 @@ const HOP_BY_HOP = new Set([
  * inbound ones minus every header a client could spoof identity or the method with
  * (`isReservedHeader`: `x-tokengate-*`, the origin-secret header and method
  * overrides, in any case and with `_` for `-`), minus hop-by-hop headers, plus the
- * principal's identity headers.
+ * principal's identity headers. With `forwardAuthorization: false`, the `Authorization`
+ * and `DPoP` headers are dropped together.
  * @param {Headers} incoming
  * @param {import("./index.js").Principal} principal
  * @param {import("./index.js").ForwardOptions} [options]
@@ -353,7 +479,8 @@ export function forwardHeaders(incoming, principal, options) {
   const out = new Headers();
   incoming.forEach((value, name) => {
     const n = name.toLowerCase();
-    if (HOP_BY_HOP.has(n) || (!keepAuthorization && n === "authorization")) return;
+    // The DPoP proof goes upstream only with the token it proves.
+    if (HOP_BY_HOP.has(n) || (!keepAuthorization && (n === "authorization" || n === "dpop"))) return;
     if (bindings.isReservedHeader(n, secretHeader)) return;
     out.append(name, value);
   });
@@ -362,11 +489,13 @@ export function forwardHeaders(incoming, principal, options) {
 }
 
 /**
- * Wraps a Fetch-API handler: the request's bearer token is verified and checked
- * against `requirement`; a refused request gets `denyResponse` (401/403 with the RFC
- * 6750 challenge, 400 for a malformed header, 503 when the issuer's keys are
- * unavailable), an allowed one `handler(request, principal, ...rest)` (`rest` is what
- * the framework passes after the request, e.g. Next.js's `{ params }`).
+ * Wraps a Fetch-API handler: the request is checked by the verifier's
+ * `authorizeRequest` (the token of `Authorization: Bearer` or `DPoP` with its proof,
+ * the client certificate `options.clientCertificate(request)` names, then
+ * `requirement`); a refused request gets `denyResponse` (401/403 with the challenge,
+ * 400 for a malformed header, 503 when the issuer's keys are unavailable), an allowed
+ * one `handler(request, principal, ...rest)` (`rest` is what the framework passes
+ * after the request, e.g. Next.js's `{ params }`).
  *
  * `verifier` may be a function returning the verifier, so that it is built on first
  * use (e.g. from environment variables not set at build time); `requirement` may be a
@@ -375,22 +504,26 @@ export function forwardHeaders(incoming, principal, options) {
  * @param {import("./index.js").Verifier | (() => import("./index.js").Verifier)} verifier
  * @param {import("./index.js").Requirement | null | ((request: Request) => import("./index.js").Requirement | null)} requirement
  * @param {(request: Request, principal: import("./index.js").Principal, ...rest: R) => Response | Promise<Response>} handler
+ * @param {import("./index.js").ProtectOptions} [options]
  * @returns {(request: Request, ...rest: R) => Promise<Response>}
  */
-export function protect(verifier, requirement, handler) {
-  if (typeof verifier !== "function" && (verifier === null || typeof verifier !== "object" || typeof verifier.authorize !== "function")) {
+export function protect(verifier, requirement, handler, options) {
+  if (typeof verifier !== "function" && (verifier === null || typeof verifier !== "object" || typeof verifier.authorizeRequest !== "function")) {
     throw new TypeError("protect: the first argument must be a verifier (createVerifier) or a function returning one");
   }
   if (requirement !== null && requirement !== undefined && typeof requirement !== "object" && typeof requirement !== "function") {
     throw new TypeError("protect: the requirement must be an object, a function of the request, or null");
   }
   if (typeof handler !== "function") throw new TypeError("protect: the handler must be a function");
+  const certificate = options?.clientCertificate;
+  if (certificate !== undefined && typeof certificate !== "function") {
+    throw new TypeError("protect: options.clientCertificate must be a function of the request");
+  }
   return async function protectedHandler(request, ...rest) {
-    const bearer = bindings.bearerToken(request.headers.get("authorization"));
-    if (!bearer.ok) return denyResponse(bearer.error);
     const v = typeof verifier === "function" ? verifier() : verifier;
     const need = typeof requirement === "function" ? requirement(request) : requirement;
-    const result = await v.authorize(bearer.token, need ?? undefined);
+    const perRequest = certificate === undefined ? undefined : { clientCertificate: (await certificate(request, ...rest)) ?? undefined };
+    const result = await v.authorizeRequest(request, need ?? undefined, perRequest);
     if (!result.ok) return denyResponse(result.error);
     return handler(request, result.principal, ...rest);
   };

@@ -80,6 +80,87 @@ export interface IssuerOptions {
   maxTokenAge?: number;
   /** Whether `exp` is required (default true). */
   requireExp?: boolean;
+  /**
+   * DPoP (RFC 9449) for this issuer's tokens: `"allowed"` (default: bearer tokens and
+   * DPoP-bound tokens, the latter only with their proof) or `"required"` (bearer tokens
+   * are refused with `dpop_required`). A DPoP-bound token (`cnf.jkt`) is never accepted
+   * as a bearer token, whatever this says.
+   */
+  dpop?: "allowed" | "required";
+}
+
+/**
+ * How DPoP proofs (RFC 9449) are checked: the `DPoP` header of a request presenting
+ * `Authorization: DPoP <token>` (`verifyRequest`, `authorizeRequest`, `protect`). With
+ * this section, 401 challenges advertise DPoP (`WWW-Authenticate: DPoP algs="..."`).
+ */
+export interface DpopOptions {
+  /** How old a proof may be from its `iat`, in seconds (default 300, at most 3600; `clockTolerance` is added). */
+  proofMaxAge?: number;
+  /**
+   * Whether proofs must carry a nonce this verifier issued (RFC 9449 §8): a proof
+   * without one, or with an expired one, is refused with `use_dpop_nonce` and a fresh
+   * nonce in `error.dpopNonce` (`denyResponse` sends it as `DPoP-Nonce`). Needs
+   * `dpopNonceSecret`; no shared state (a nonce is an HMAC of a time window).
+   */
+  nonce?: boolean;
+  /**
+   * The scheme and authority (and path prefix) clients use, when the request's own URL
+   * is not what they sent (behind a proxy): `htu` is compared with this base followed
+   * by the request's path.
+   */
+  publicBaseUrl?: string;
+  /** The algorithms a proof may use (default: every asymmetric one). */
+  algorithms?: Algorithm[];
+}
+
+/**
+ * Where the `jti` of DPoP proofs are remembered, so that a proof is accepted once
+ * within its window (RFC 9449 §11.1). The key is `<thumbprint>.<jti>` (the proof key's
+ * RFC 7638 thumbprint, 43 characters, `.`, the proof's `jti`); `ttlSeconds` is how long
+ * it must be remembered (whole seconds, at least 1). Give either `claim`, or `has` and
+ * `put`:
+ *
+ * - `claim(key, ttlSeconds)`: record the key if it is new, atomically; resolve to
+ *   `true` the first time, `false` when it was already there (a replay). Preferred
+ *   when present, e.g. Redis `SET key 1 NX EX ttl` (`"OK"` → true).
+ * - `has(key)` then `put(key, ttlSeconds)`: a truthy `has` is a replay. Two processes
+ *   may both see `has` false for the same proof: across processes this is not atomic.
+ *
+ * A store that throws or rejects (or a `claim` that resolves to something else than a
+ * boolean) refuses the request with `dpop_replay_unavailable` (503): the check fails
+ * closed. Default: an in-memory store of this verifier (at most 100000 live entries,
+ * then `dpop_replay_unavailable`), whose guarantee holds within one process only.
+ */
+export interface ReplayStore {
+  claim?(key: string, ttlSeconds: number): Promise<boolean> | boolean;
+  has?(key: string): Promise<unknown> | unknown;
+  put?(key: string, ttlSeconds: number): Promise<unknown> | unknown;
+}
+
+/**
+ * RFC 9728 protected-resource metadata: the document `resourceMetadata()` returns and
+ * `metadataResponse(request)` serves at `/.well-known/oauth-protected-resource` (with
+ * the resource's path appended when it has one); 401 challenges then name it
+ * (`resource_metadata="..."`). The members are those of RFC 9728 §2 in camelCase.
+ */
+export interface ResourceMetadataOptions {
+  /** The resource identifier: an absolute https URL (http only on loopback) without query or fragment. */
+  resource: string;
+  /** Default: the configured issuers. */
+  authorizationServers?: string[];
+  scopesSupported?: string[];
+  /** Default `["header"]`. */
+  bearerMethodsSupported?: string[];
+  resourceName?: string;
+  resourceDocumentation?: string;
+  resourcePolicyUri?: string;
+  resourceTosUri?: string;
+  tlsClientCertificateBoundAccessTokens?: boolean;
+  /** Default: the DPoP algorithms (`dpopProofs.algorithms`). */
+  dpopSigningAlgValuesSupported?: string[];
+  /** Default: whether every issuer has `dpop: "required"`. */
+  dpopBoundAccessTokensRequired?: boolean;
 }
 
 /** How tokens are classified as machine or user, and where roles are read from. */
@@ -145,6 +226,18 @@ interface CommonOptions {
   cache?: KeyValueCache;
   /** Which code checks signatures (default `"auto"`; see {@link SignatureBackend}). */
   signatureBackend?: SignatureBackend;
+  /** How DPoP proofs are checked (see {@link DpopOptions}); the issuers' `dpop` says whether they are needed. */
+  dpopProofs?: DpopOptions;
+  /**
+   * The key of DPoP nonces (`dpopProofs.nonce`), at least 32 bytes: the Worker's secret
+   * `TOKENGATE_DPOP_NONCE_SECRET`. Every process given the same value accepts the
+   * nonces of the others.
+   */
+  dpopNonceSecret?: string;
+  /** Where DPoP proof `jti` are remembered (see {@link ReplayStore}; default: in memory, per process). */
+  replayStore?: ReplayStore;
+  /** RFC 9728 protected-resource metadata (see {@link ResourceMetadataOptions}). */
+  resourceMetadata?: ResourceMetadataOptions;
 }
 
 /** Options with one issuer. */
@@ -155,8 +248,8 @@ export interface SingleIssuerOptions extends CommonOptions, IssuerOptions {
 
 /**
  * Options with several issuers. `audience`, `algorithms`, `requiredTyp`,
- * `requiredClaims`, `maxTokenAge` and `requireExp` given at the top level are defaults
- * for every entry.
+ * `requiredClaims`, `maxTokenAge`, `requireExp` and `dpop` given at the top level are
+ * defaults for every entry.
  */
 export interface MultiIssuerOptions extends CommonOptions {
   issuers: IssuerOptions[];
@@ -167,6 +260,7 @@ export interface MultiIssuerOptions extends CommonOptions {
   requiredClaims?: string[];
   maxTokenAge?: number;
   requireExp?: boolean;
+  dpop?: "allowed" | "required";
 }
 
 export type VerifierOptions = SingleIssuerOptions | MultiIssuerOptions;
@@ -198,6 +292,13 @@ export interface Principal {
   decidedBy: DecidedBy;
   /** The delegation chain of a token with an `act` claim. */
   actor?: Actor;
+  /**
+   * How the token is bound to its sender (its `cnf` claim): `dpop` (`cnf.jkt`), `mtls`
+   * (`cnf["x5t#S256"]`) or both; absent for a bearer token. In a verification result the
+   * binding was proven (a valid DPoP proof, the matching client certificate); in
+   * `decode()`'s hint it is only what the claims say.
+   */
+  binding?: "dpop" | "mtls" | "dpop_mtls";
 }
 
 /**
@@ -225,6 +326,14 @@ export type ErrorCode =
   | "audience_mismatch"
   | "claim_missing"
   | "claim_invalid"
+  | "invalid_dpop_proof"
+  | "dpop_proof_replayed"
+  | "use_dpop_nonce"
+  | "dpop_required"
+  | "dpop_binding_mismatch"
+  | "mtls_binding_mismatch"
+  | "binding_unsupported"
+  | "dpop_replay_unavailable"
   | "insufficient_scope"
   | "role_not_allowed"
   | "kind_not_allowed"
@@ -232,6 +341,7 @@ export type ErrorCode =
   | "delegation_required"
   | "delegation_forbidden"
   | "denied_by_default"
+  | "sender_constraint_required"
   | "jwks_unavailable"
   | "jwks_invalid"
   | "jwks_no_usable_key"
@@ -247,8 +357,14 @@ export interface TokengateError {
   message: string;
   /** 400 (bad request), 401 (bad or missing token), 403 (policy), 503 (keys unavailable). */
   status: number;
-  /** The RFC 6750 `WWW-Authenticate` value for 400/401/403, null otherwise. */
+  /**
+   * The `WWW-Authenticate` value for 400/401/403 (RFC 6750 `Bearer`; with DPoP, the
+   * RFC 9449 `DPoP` challenge; with `resourceMetadata`, its `resource_metadata`), null
+   * otherwise.
+   */
   wwwAuthenticate: string | null;
+  /** With `use_dpop_nonce`: the nonce the client must put in its next proof (the `DPoP-Nonce` header). */
+  dpopNonce?: string;
 }
 
 /** A JWT header. */
@@ -304,6 +420,42 @@ export interface Requirement {
   machinesBypassScopes?: boolean;
   /** Whether a delegated token (with `act`) is required or forbidden. */
   delegation?: "required" | "forbidden";
+  /**
+   * Only sender-constrained tokens (DPoP-bound or certificate-bound, their binding
+   * proven by the request) pass; bearer tokens get `sender_constraint_required`.
+   */
+  senderConstrained?: boolean;
+}
+
+/** What `verifyRequest` and `authorizeRequest` take besides the request. */
+export interface RequestOptions {
+  /**
+   * The SHA-256 fingerprint of the request's TLS client certificate, verified by your
+   * TLS server: hex (Node's `req.socket.getPeerCertificate().fingerprint256`, colons
+   * allowed) or base64url (as `cnf["x5t#S256"]`). Give it only when the certificate
+   * was verified (`req.socket.authorized`). A certificate-bound token needs it to match.
+   */
+  clientCertificate?: string | null;
+  /**
+   * The absolute URL the client used, when `request.url` is not it (e.g. Node's
+   * relative `req.url`); the DPoP proof's `htu` is compared with it (or with
+   * `dpopProofs.publicBaseUrl` and its path).
+   */
+  url?: string;
+}
+
+/**
+ * A request as `verifyRequest` reads it: a Fetch `Request`, or anything with its
+ * `method`, `url` and `headers` (a `Headers` or a plain object of header values).
+ */
+export type RequestLike =
+  | Request
+  | { method?: string; url?: string; headers: Headers | Record<string, string | string[] | undefined> };
+
+/** How `protect` checks requests. */
+export interface ProtectOptions<Req extends Request = Request, Rest extends unknown[] = unknown[]> {
+  /** The client certificate's SHA-256 fingerprint for a request (see {@link RequestOptions.clientCertificate}). */
+  clientCertificate?: (request: Req, ...rest: Rest) => string | null | undefined | Promise<string | null | undefined>;
 }
 
 export interface Verifier {
@@ -322,6 +474,34 @@ export interface Verifier {
    * frozen.
    */
   authorize(token: string | null | undefined, requirement?: Requirement): Promise<VerifyResult>;
+  /**
+   * Verifies the token of a request: `Authorization: Bearer <token>`, or
+   * `Authorization: DPoP <token>` with exactly one `DPoP` proof header (RFC 9449:
+   * `typ`, `alg`, public `jwk`, signature, `htm` = the method, `htu` = the URL, `iat`,
+   * `ath`, the token's `cnf.jkt`, the nonce, and a `jti` not seen before in the
+   * `replayStore`), and a certificate-bound token against `options.clientCertificate`.
+   * `verify(token)` and `authorize(token)` take the token as a bearer token, so they
+   * refuse sender-constrained tokens (`dpop_required`, `mtls_binding_mismatch`).
+   */
+  verifyRequest(request: RequestLike, options?: RequestOptions): Promise<VerifyResult>;
+  /** `verifyRequest`, then the requirement (as `authorize`). */
+  authorizeRequest(request: RequestLike, requirement?: Requirement, options?: RequestOptions): Promise<VerifyResult>;
+  /**
+   * The RFC 9728 document (`resourceMetadata` option) when `path` is its well-known path
+   * (without `path`: the document at its own path); else null.
+   */
+  resourceMetadata(path?: string): Record<string, unknown> | null;
+  /**
+   * The answer to a request for the metadata document's path: 200 with the JSON to GET
+   * (and HEAD), 204 to a CORS preflight, 405 otherwise, all with
+   * `Access-Control-Allow-Origin: *`, no token needed; null for any other path (or
+   * without `resourceMetadata`).
+   */
+  metadataResponse(request: Request): Response | null;
+  /** The metadata document's URL that 401 challenges name (`resource_metadata="..."`), or null. */
+  resourceMetadataUrl(): string | null;
+  /** A fresh DPoP nonce (for a `DPoP-Nonce` header on any answer), or null when `dpopProofs.nonce` is off. */
+  dpopNonce(): string | null;
 }
 
 /**
@@ -484,8 +664,9 @@ export function isReservedHeader(name: string, originSecretHeader?: string): boo
 export function encodeHeaderValue(value: string | readonly string[]): string;
 
 /**
- * The edge authorizer's answer to a refused request: `error.status`, the RFC 6750
- * `WWW-Authenticate` challenge (400/401/403), `cache-control: no-store` and the JSON
+ * The edge authorizer's answer to a refused request: `error.status`, the
+ * `WWW-Authenticate` challenge (400/401/403), `DPoP-Nonce` when `error.dpopNonce` is
+ * set (`use_dpop_nonce`), `cache-control: no-store` and the JSON
  * body `{ error, error_description, code }`. For a 5xx the description is a fixed
  * text and the message is written to `console.error` (it may carry URLs or fetch
  * errors, which clients are not told).
@@ -504,7 +685,7 @@ export function identityHeaders(principal: Principal, options?: { clientName?: s
 export interface ForwardOptions {
   /** The origin-secret header, dropped from inbound requests (default `x-tokengate-secret`). */
   originSecretHeader?: string;
-  /** Whether the `Authorization` header goes upstream (default true). */
+  /** Whether the `Authorization` header (and with it the `DPoP` proof header) goes upstream (default true). */
   forwardAuthorization?: boolean;
   /** The client's name, sent as `x-tokengate-client-name`. */
   clientName?: string;
@@ -520,8 +701,11 @@ export function forwardHeaders(incoming: Headers, principal: Principal, options?
 
 /**
  * Wraps a Fetch-API handler (Next.js route handlers and `proxy.ts`, Workers, Deno,
- * Bun): the bearer token is verified and checked against `requirement`; a refused
- * request gets `denyResponse` (401/403 with the challenge, 400 for a malformed
+ * Bun): the request is checked by `verifier.authorizeRequest` (a bearer token, or a
+ * DPoP-bound token with its proof; the client certificate that
+ * `options.clientCertificate` names) against `requirement`; a refused
+ * request gets `denyResponse` (401/403 with the challenge, `DPoP-Nonce` with
+ * `use_dpop_nonce`, 400 for a malformed
  * `Authorization` header, 503 when the keys are unavailable), an allowed one
  * `handler(request, principal, ...rest)`, where `rest` is what the framework passes
  * after the request (Next.js: `{ params }`).
@@ -537,6 +721,7 @@ export function protect<Req extends Request, Rest extends unknown[]>(
   verifier: Verifier | (() => Verifier),
   requirement: Requirement | null | ((request: Req) => Requirement | null),
   handler: (request: Req, principal: Principal, ...rest: Rest) => Response | Promise<Response>,
+  options?: ProtectOptions<Req, Rest>,
 ): (request: Req, ...rest: Rest) => Promise<Response>;
 
 /** Resolves once the WebAssembly module is ready (it always is once the import completes). */

@@ -334,8 +334,16 @@ impl Authenticator {
         )?
         .ok_or(RequestError::TokenMissing)?;
         let verification = self.verify(io, backend, token, now).await?;
-        self.prove_sender(io, backend, &verification.kept, token, scheme, &credentials, now)
-            .await?;
+        self.prove_sender(
+            io,
+            backend,
+            &verification.kept,
+            token,
+            scheme,
+            &credentials,
+            now,
+        )
+        .await?;
         self.gate
             .authorize(route, &verification.kept.verified.principal)?;
         Ok(verification)

@@ -475,9 +475,10 @@ impl ProofReplay {
         format!("{}.{}", self.jkt, self.jti)
     }
 
-    /// Seconds to remember the `jti` for, from `now` (at least 1).
+    /// Seconds to remember the `jti` for, from `now`: through the second
+    /// [`expires_at`](Self::expires_at) itself, in which the proof is still accepted.
     pub fn ttl(&self, now: UnixSeconds) -> u64 {
-        self.expires_at.saturating_sub(now).max(1)
+        self.expires_at.saturating_sub(now).saturating_add(1)
     }
 }
 

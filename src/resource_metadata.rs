@@ -177,8 +177,14 @@ impl ResourceMetadataConfig {
         }
         if let Some(methods) = &self.bearer_methods_supported {
             check_list(methods, &at("bearer_methods_supported"), true, |m| {
-                if BEARER_METHODS.contains(&m) {
+                if m == "header" {
                     Ok(())
+                } else if BEARER_METHODS.contains(&m) {
+                    // Publishing a method the edge does not read would send clients
+                    // into refusals: tokengate reads the Authorization header only.
+                    Err(format!(
+                        "{m:?} is a bearer method tokengate does not accept (only \"header\")"
+                    ))
                 } else {
                     Err(format!(
                         "{m:?} is not a bearer method (use \"header\", \"body\" or \"query\")"

@@ -109,6 +109,7 @@ pub fn identity_headers(principal_json: JsValue, client_name: JsValue) -> Result
         expires_at: None,
         decided_by: tokengate::DecidedBy::Default,
         actor: p.actor,
+        binding: None,
     };
     let out = Array::new();
     tokengate::headers::for_each_identity_header(&principal, name.as_deref(), |n, v| {
@@ -134,6 +135,7 @@ pub fn denial_body(code: JsValue, message: JsValue) -> Result<String, JsValue> {
         error: info.error,
         message: message.as_string().unwrap_or_default(),
         www_authenticate: None,
+        dpop_nonce: None,
     };
     Ok(deny.body_json())
 }

@@ -1,5 +1,6 @@
 //! The key provider's I/O in a JS host: the global `fetch` with an `AbortController`
-//! timeout, the optional user cache and the values of `secret` options.
+//! timeout, the optional user cache, the values of `secret` options and the DPoP
+//! replay store (`replayStore`, in memory by default).
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -10,7 +11,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use tokengate::check_fetch_url;
-use tokengate::{HttpResponse, KeyIo};
+use tokengate::{HttpResponse, KeyIo, ProofReplay, UnixSeconds};
 
 /// The key provider's I/O in a JS host: the global `fetch` (looked up on every call, so
 /// that tests can stub it) with an `AbortController` timeout, the optional user cache
@@ -21,17 +22,122 @@ pub struct JsIo {
     cache: Option<JsValue>,
     secrets: Rc<HashMap<String, String>>,
     timeout_ms: u64,
+    replay: ReplayStore,
 }
 
 impl JsIo {
     /// The I/O of a verifier: its user `cache` (already checked to have `get` and
-    /// `set`), the values of its `secret` options by name, and the fetch timeout.
-    pub fn new(cache: Option<JsValue>, secrets: HashMap<String, String>, timeout_ms: u64) -> Self {
+    /// `set`), the values of its `secret` options by name, the fetch timeout and where
+    /// the `jti` of DPoP proofs are remembered.
+    pub fn new(
+        cache: Option<JsValue>,
+        secrets: HashMap<String, String>,
+        timeout_ms: u64,
+        replay: ReplayStore,
+    ) -> Self {
         JsIo {
             cache,
             secrets: Rc::new(secrets),
             timeout_ms,
+            replay,
         }
+    }
+}
+
+/// At most this many proof `jti` are remembered by the in-memory replay store; when
+/// that many are live (none expired), further proofs are refused
+/// (`dpop_replay_unavailable`) rather than any forgotten early.
+pub const MEMORY_REPLAY_CAPACITY: usize = 100_000;
+
+/// Where the `jti` of DPoP proofs are remembered (the `replayStore` option).
+#[derive(Clone)]
+pub enum ReplayStore {
+    /// The default: in this verifier's memory (one process or isolate), bounded by
+    /// [`MEMORY_REPLAY_CAPACITY`].
+    Memory(Rc<std::cell::RefCell<MemoryReplay>>),
+    /// The user's store: an object with `claim(key, ttlSeconds)` (preferred), or
+    /// `has(key)` and `put(key, ttlSeconds)`.
+    Js(JsValue),
+}
+
+impl ReplayStore {
+    /// The default in-memory store.
+    pub fn memory() -> Self {
+        ReplayStore::Memory(Rc::new(std::cell::RefCell::new(MemoryReplay::new(
+            MEMORY_REPLAY_CAPACITY,
+        ))))
+    }
+
+    /// The `replayStore` option: `undefined`/`null` for the in-memory store, else an
+    /// object with `claim`, or with `has` and `put`.
+    pub fn from_option(v: JsValue) -> Result<Self, &'static str> {
+        if v.is_undefined() || v.is_null() {
+            return Ok(ReplayStore::memory());
+        }
+        if !v.is_object() {
+            return Err("must be an object with claim(key, ttlSeconds), or has(key) and put(key, ttlSeconds)");
+        }
+        if get_fn(&v, "claim").is_some()
+            || (get_fn(&v, "has").is_some() && get_fn(&v, "put").is_some())
+        {
+            Ok(ReplayStore::Js(v))
+        } else {
+            Err("must have a claim(key, ttlSeconds) method, or has(key) and put(key, ttlSeconds)")
+        }
+    }
+}
+
+/// The in-memory replay store: key -> the time (unix seconds) it may be forgotten.
+#[derive(Debug)]
+pub struct MemoryReplay {
+    capacity: usize,
+    entries: HashMap<String, UnixSeconds>,
+}
+
+impl MemoryReplay {
+    /// An empty store of at most `capacity` live entries.
+    pub fn new(capacity: usize) -> Self {
+        MemoryReplay {
+            capacity,
+            entries: HashMap::new(),
+        }
+    }
+
+    /// `Ok(true)` the first time `key` is claimed before `until`, `Ok(false)` while
+    /// it is remembered; `Err` when the store is full of live entries.
+    pub fn claim(
+        &mut self,
+        key: &str,
+        until: UnixSeconds,
+        now: UnixSeconds,
+    ) -> Result<bool, String> {
+        if let Some(&t) = self.entries.get(key) {
+            // At `until` itself the proof is still young enough to be accepted.
+            if t >= now {
+                return Ok(false);
+            }
+        }
+        if self.entries.len() >= self.capacity && !self.entries.contains_key(key) {
+            self.entries.retain(|_, t| *t >= now);
+            if self.entries.len() >= self.capacity {
+                return Err(format!(
+                    "the in-memory replay store holds {} live proofs (its limit): give a replayStore",
+                    self.capacity
+                ));
+            }
+        }
+        self.entries.insert(key.to_owned(), until);
+        Ok(true)
+    }
+
+    /// The number of entries (live or not yet purged).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether it holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 }
 
@@ -154,7 +260,55 @@ impl JsIo {
     }
 }
 
+impl JsIo {
+    /// `replayStore.claim(key, ttl)` (preferred), else `has(key)` then `put(key, ttl)`.
+    async fn claim_js(store: &JsValue, key: &str, ttl: u64) -> Result<bool, String> {
+        let key_js = JsValue::from_str(key);
+        let ttl_js = JsValue::from_f64(ttl as f64);
+        let call = |name: &str, args: &[&JsValue]| -> Result<JsValue, String> {
+            let f = get_fn(store, name)
+                .ok_or_else(|| format!("replayStore.{name} is not a function"))?;
+            let r = match args {
+                [a] => f.call1(store, a),
+                [a, b] => f.call2(store, a, b),
+                _ => f.call0(store),
+            };
+            r.map_err(|e| format!("replayStore.{name}: {}", js_message(&e)))
+        };
+        if get_fn(store, "claim").is_some() {
+            let v = call("claim", &[&key_js, &ttl_js])?;
+            let v = settle(v)
+                .await
+                .map_err(|e| format!("replayStore.claim: {}", js_message(&e)))?;
+            return v
+                .as_bool()
+                .ok_or_else(|| "replayStore.claim must resolve to a boolean".to_string());
+        }
+        let seen = call("has", &[&key_js])?;
+        let seen = settle(seen)
+            .await
+            .map_err(|e| format!("replayStore.has: {}", js_message(&e)))?;
+        if seen.is_truthy() {
+            return Ok(false);
+        }
+        let put = call("put", &[&key_js, &ttl_js])?;
+        settle(put)
+            .await
+            .map_err(|e| format!("replayStore.put: {}", js_message(&e)))?;
+        Ok(true)
+    }
+}
+
 impl KeyIo for JsIo {
+    /// The `jti` of a proof, through the `replayStore` (or the in-memory default): a
+    /// store that throws, rejects or answers something else refuses the proof.
+    async fn claim_proof(&self, proof: &ProofReplay, now: UnixSeconds) -> Result<bool, String> {
+        match &self.replay {
+            ReplayStore::Memory(m) => m.borrow_mut().claim(&proof.key(), proof.expires_at, now),
+            ReplayStore::Js(store) => Self::claim_js(store, &proof.key(), proof.ttl(now)).await,
+        }
+    }
+
     async fn fetch(&self, url: &str) -> Result<HttpResponse, String> {
         self.fetch_inner(url)
             .await
@@ -204,5 +358,28 @@ impl KeyIo for JsIo {
 
     fn fetch_timeout_ms(&self) -> u64 {
         self.timeout_ms
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MemoryReplay;
+
+    #[test]
+    fn the_memory_replay_store_accepts_a_key_once_within_its_window_and_stays_bounded() {
+        let mut m = MemoryReplay::new(2);
+        assert_eq!(m.claim("a", 100, 10), Ok(true));
+        assert_eq!(m.claim("a", 100, 50), Ok(false));
+        // Still remembered at `until` itself (the proof is still young enough then).
+        assert_eq!(m.claim("a", 100, 100), Ok(false));
+        assert_eq!(m.claim("a", 200, 101), Ok(true), "forgotten after until");
+        assert_eq!(m.claim("b", 150, 101), Ok(true));
+        // Full of live entries: refused, nothing forgotten early.
+        assert!(m.claim("c", 160, 120).is_err());
+        assert_eq!(m.claim("b", 150, 120), Ok(false));
+        // Once one expires, room is made.
+        assert_eq!(m.claim("c", 300, 151), Ok(true));
+        assert_eq!(m.len(), 2);
+        assert!(!m.is_empty());
     }
 }

@@ -9,7 +9,8 @@
 //!   `{ ok: false, error: { code, message, status, wwwAuthenticate } }`, ...) as serde
 //!   structs. Bad tokens never throw; only invalid options, an invalid requirement or a
 //!   misbehaving `currentDate` do.
-//! * [`io`]: [`JsIo`], the key provider's I/O (global `fetch`, the user `cache`).
+//! * [`io`]: [`JsIo`], the key provider's I/O (global `fetch`, the user `cache`) and
+//!   the DPoP replay store (`replayStore`, in memory by default).
 //! * [`verifier`]: `createVerifier` and [`Verifier`] (the pipeline, and the successes
 //!   kept for the JS wrapper `npm/api.js`).
 //! * [`catalogue`]: `errorCatalogue`, the core's error catalogue (codes, statuses,

@@ -41,6 +41,7 @@ use tokengate::{b64_decode, DEFAULT_MAX_TOKEN_BYTES};
 use tokengate::{ClassifyConfig, ClassifyRule, Kind, ScopeSource};
 use tokengate::{Config, IssuerConfig};
 use tokengate::{Delegation, Requirement};
+use tokengate::{DpopConfig, DpopMode, ResourceMetadataConfig};
 
 // ---------------------------------------------------------------------------------
 // Errors.
@@ -109,15 +110,17 @@ fn type_name(v: &Value) -> &'static str {
 /// "did you mean" for an unknown name among `known`.
 fn unknown(at: &str, known: &[&str]) -> OptionError {
     let leaf = at.rsplit('.').next().unwrap_or(at);
-    let lower = leaf.to_ascii_lowercase();
-    // The same name in another case first, then one with or without a plural `s`.
+    // The same name in another case (or in snake_case: `scopes_supported` for
+    // `scopesSupported`) first, then one with or without a plural `s`.
+    let fold = |s: &str| s.to_ascii_lowercase().replace('_', "");
+    let lower = fold(leaf);
     let hint = known
         .iter()
-        .find(|k| k.to_ascii_lowercase() == lower)
+        .find(|k| fold(k) == lower)
         .or_else(|| {
-            known.iter().find(|k| {
-                k.to_ascii_lowercase().trim_end_matches('s') == lower.trim_end_matches('s')
-            })
+            known
+                .iter()
+                .find(|k| fold(k).trim_end_matches('s') == lower.trim_end_matches('s'))
         })
         .map(|k| format!(" (did you mean \"{k}\"?)"))
         .unwrap_or_default();
@@ -644,6 +647,9 @@ schema! {
         max_age: Count,
         /// `requireExp`: whether `exp` is required (default true).
         require_exp: Flag,
+        /// `dpop`: `"allowed"` (default: bearer and DPoP-bound tokens) or `"required"`
+        /// (DPoP-bound tokens only).
+        dpop: Name<DpopMode>,
     }
 }
 
@@ -679,6 +685,61 @@ schema! {
         cache: IgnoredAny => "",
         /// `signatureBackend`: which code checks signatures (read by the bindings).
         signature_backend: IgnoredAny => "",
+        /// `dpopProofs`: how DPoP proofs are checked (the core's `dpop` section; not
+        /// `dpop`, which names an issuer's mode at the same level).
+        #[serde(rename = "dpopProofs")]
+        dpop: Entry<DpopOptions>,
+        /// `dpopNonceSecret`: the nonce key, the core's secret
+        /// `TOKENGATE_DPOP_NONCE_SECRET` (a string, read by the bindings).
+        dpop_nonce_secret: IgnoredAny => "",
+        /// `replayStore`: where the `jti` of DPoP proofs are remembered (an object,
+        /// read by the bindings).
+        replay_store: IgnoredAny => "",
+        /// `resourceMetadata`: the RFC 9728 protected-resource metadata.
+        resource_metadata: Entry<ResourceMetadataOptions>,
+    }
+}
+
+schema! {
+    /// `DpopOptions`: how DPoP proofs are checked (the core's `dpop` section).
+    pub struct DpopOptions {
+        /// `proofMaxAge`: how old a proof may be, from its `iat`, in seconds.
+        proof_max_age: Count,
+        /// `nonce`: whether proofs must carry a nonce the verifier issued.
+        nonce: Flag,
+        /// `publicBaseUrl`: the scheme and authority clients use, for `htu`.
+        public_base_url: Text,
+        /// `algorithms`: the algorithms a proof may use.
+        algorithms: List<Name<Alg>>,
+    }
+}
+
+schema! {
+    /// `ResourceMetadataOptions`: the RFC 9728 document (the core's
+    /// `resource_metadata` section, its members in camelCase).
+    pub struct ResourceMetadataOptions {
+        /// `resource`: the resource identifier (required).
+        resource: Text,
+        /// `authorizationServers`: default: the configured issuers.
+        authorization_servers: List<Text>,
+        /// `scopesSupported`.
+        scopes_supported: List<Text, false, true>,
+        /// `bearerMethodsSupported`: default `["header"]`.
+        bearer_methods_supported: List<Text, false, true>,
+        /// `resourceName`.
+        resource_name: Text,
+        /// `resourceDocumentation`.
+        resource_documentation: Text,
+        /// `resourcePolicyUri`.
+        resource_policy_uri: Text,
+        /// `resourceTosUri`.
+        resource_tos_uri: Text,
+        /// `tlsClientCertificateBoundAccessTokens`.
+        tls_client_certificate_bound_access_tokens: Flag,
+        /// `dpopSigningAlgValuesSupported`: default: the DPoP algorithms.
+        dpop_signing_alg_values_supported: List<Text>,
+        /// `dpopBoundAccessTokensRequired`: default: whether every issuer requires DPoP.
+        dpop_bound_access_tokens_required: Flag,
     }
 }
 
@@ -731,6 +792,9 @@ schema! {
         machines_bypass_scopes: Flag,
         /// `delegation`: `"required"` or `"forbidden"`.
         delegation: DelegationName,
+        /// `senderConstrained`: only sender-constrained tokens (DPoP-bound or
+        /// certificate-bound, their binding proven).
+        sender_constrained: Flag,
     }
 }
 
@@ -836,6 +900,7 @@ fn issuer_config(
             .or(d.required_claims)
             .map(|l| l.map(|t| t.0))
             .unwrap_or_default(),
+        dpop: src.dpop.or(d.dpop).map(|n| n.0).unwrap_or_default(),
     })
 }
 
@@ -876,6 +941,42 @@ fn apply_jwks_cache(c: JwksCacheOptions, out: &mut JwksCacheConfig) {
     set(c.cooldown, &mut out.cooldown);
     set(c.stale_window, &mut out.stale_window);
     set(c.refresh_ahead, &mut out.refresh_ahead);
+}
+
+fn dpop_config(d: DpopOptions) -> DpopConfig {
+    let mut out = DpopConfig::default();
+    if let Some(Count(n)) = d.proof_max_age {
+        out.proof_max_age = n;
+    }
+    if let Some(Flag(b)) = d.nonce {
+        out.nonce = b;
+    }
+    out.public_base_url = d.public_base_url.map(|t| t.0);
+    out.algorithms = d.algorithms.map(|l| l.map(|n| n.0));
+    out
+}
+
+/// The core's `resource_metadata` section of its options: the same members in
+/// snake_case, read by the core (which checks them).
+fn resource_metadata_config(m: ResourceMetadataOptions) -> OptResult<ResourceMetadataConfig> {
+    let resource = m
+        .resource
+        .ok_or_else(|| OptionError::new("resourceMetadata.resource", "is required"))?;
+    let strings = |l: Vec<Text>| l.into_iter().map(|t| t.0).collect::<Vec<_>>();
+    let mut cfg = ResourceMetadataConfig::new(resource.0);
+    cfg.authorization_servers = m.authorization_servers.map(|l| strings(l.0));
+    cfg.scopes_supported = m.scopes_supported.map(|l| strings(l.0));
+    cfg.bearer_methods_supported = m.bearer_methods_supported.map(|l| strings(l.0));
+    cfg.resource_name = m.resource_name.map(|t| t.0);
+    cfg.resource_documentation = m.resource_documentation.map(|t| t.0);
+    cfg.resource_policy_uri = m.resource_policy_uri.map(|t| t.0);
+    cfg.resource_tos_uri = m.resource_tos_uri.map(|t| t.0);
+    cfg.tls_client_certificate_bound_access_tokens =
+        m.tls_client_certificate_bound_access_tokens.map(|f| f.0);
+    cfg.dpop_signing_alg_values_supported =
+        m.dpop_signing_alg_values_supported.map(|l| strings(l.0));
+    cfg.dpop_bound_access_tokens_required = m.dpop_bound_access_tokens_required.map(|f| f.0);
+    Ok(cfg)
 }
 
 /// The option error of a core configuration error: the core names a configuration
@@ -987,6 +1088,12 @@ pub fn translate(opts: &Value) -> OptResult<Translated> {
     if let Some(Count(n)) = common.fetch_timeout_ms {
         config.jwks_cache.fetch_timeout_ms = n;
     }
+    if let Some(Entry(d)) = common.dpop {
+        config.dpop = Some(dpop_config(d));
+    }
+    if let Some(Entry(m)) = common.resource_metadata {
+        config.resource_metadata = Some(resource_metadata_config(m)?);
+    }
     config.validate().map_err(|e| config_error(&e, single))?;
     Ok(Translated {
         config,
@@ -1022,6 +1129,7 @@ pub fn requirement(req: &Value) -> OptResult<Requirement> {
         clients: r.clients.map(|l| l.map(|t| t.0)),
         machines_bypass_scopes: r.machines_bypass_scopes.is_some_and(|f| f.0),
         delegation: r.delegation.map(|d| d.0),
+        sender_constrained: r.sender_constrained.is_some_and(|f| f.0),
     })
 }
 

@@ -25,6 +25,9 @@ pub struct ErrorOut<'a> {
     pub status: u16,
     /// The `WWW-Authenticate` value, or `null`.
     pub www_authenticate: Option<&'a str>,
+    /// A fresh DPoP nonce for the `DPoP-Nonce` header (with `use_dpop_nonce`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dpop_nonce: Option<&'a str>,
 }
 
 impl<'a> From<&'a Deny> for ErrorOut<'a> {
@@ -34,6 +37,7 @@ impl<'a> From<&'a Deny> for ErrorOut<'a> {
             message: &d.message,
             status: d.status,
             www_authenticate: d.www_authenticate.as_deref(),
+            dpop_nonce: d.dpop_nonce.as_deref(),
         }
     }
 }
@@ -104,6 +108,10 @@ pub struct PrincipalOut<'a> {
     /// The delegation chain.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actor: Option<ActorOut<'a>>,
+    /// How the token is bound to its sender (`dpop`, `mtls`, `dpop_mtls`), its
+    /// binding proven.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binding: Option<&'static str>,
 }
 
 impl<'a> From<&'a Principal> for PrincipalOut<'a> {
@@ -120,6 +128,7 @@ impl<'a> From<&'a Principal> for PrincipalOut<'a> {
             expires_at: p.expires_at,
             decided_by: p.decided_by.as_str(),
             actor: p.actor.as_ref().map(ActorOut::from),
+            binding: p.binding.map(|b| b.as_str()),
         }
     }
 }

@@ -28,12 +28,13 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, spawn_local};
 
 use tokengate::UnixSeconds;
-use tokengate::{Authenticator, Kept};
-use tokengate::{Deny, ErrorCode, RequestError, TokenError};
+use tokengate::{poll_once, Authenticator, Credentials, Kept, Scheme};
+use tokengate::{ClientCertificate, DpopRequest, KeyIo, Nonces, NONCE_SECRET};
+use tokengate::{Deny, ErrorCode, InternalError, RequestError, TokenError};
 use tokengate::{Policy, PolicyConfig, RouteConfig};
 use tokengate_webcrypto::{poll_handoff, Backend, HostPromise};
 
-use crate::io::{get_fn, JsIo};
+use crate::io::{get_fn, JsIo, ReplayStore};
 use crate::options::{
     config_error, from_js, js_only, requirement, requirement_error, translate, OptionError,
     Translated,
@@ -172,17 +173,38 @@ pub fn create_verifier(options: JsValue) -> Result<Verifier, JsValue> {
     }
     // Everything else is plain data: copy it without the two callbacks and the backend
     // and read it as JSON.
-    let data = Object::assign(&Object::new(), &Object::from(options));
+    let data = Object::assign(&Object::new(), &Object::from(options.clone()));
     for key in js_only() {
         let _ = Reflect::delete_property(&data, &key.into());
     }
     let value = from_js(&data, "options").map_err(|e| e.to_js())?;
     let Translated {
         config,
-        secrets,
+        mut secrets,
         single,
     } = translate(&value).map_err(|e| e.to_js())?;
-    let io = JsIo::new(cache, secrets, config.jwks_cache.fetch_timeout_ms);
+    let replay = ReplayStore::from_option(
+        Reflect::get(&options, &"replayStore".into()).unwrap_or(JsValue::UNDEFINED),
+    )
+    .map_err(|why| OptionError::new("replayStore", why).to_js())?;
+    let nonce_secret =
+        Reflect::get(&options, &"dpopNonceSecret".into()).unwrap_or(JsValue::UNDEFINED);
+    if !nonce_secret.is_undefined() && !nonce_secret.is_null() {
+        let secret = nonce_secret
+            .as_string()
+            .filter(|s| Nonces::new(s.as_bytes()).is_some())
+            .ok_or_else(|| {
+                OptionError::new("dpopNonceSecret", "must be a string of at least 32 bytes").to_js()
+            })?;
+        secrets.insert(NONCE_SECRET.to_string(), secret);
+    } else if config.dpop.as_ref().is_some_and(|d| d.nonce) {
+        return Err(OptionError::new(
+            "dpopNonceSecret",
+            "is required with dpopProofs.nonce (the key nonces are made with)",
+        )
+        .to_js());
+    }
+    let io = JsIo::new(cache, secrets, config.jwks_cache.fetch_timeout_ms, replay);
     // Successes are kept in `Memo` (with the JS wrapper's map by token string), not in
     // the pipeline's hashed token cache: one cache, and no token hashing.
     let memo_capacity = config.token_cache_size;
@@ -252,7 +274,13 @@ impl Inner {
     fn settle(&self, outcome: Result<Kept, Deny>, keep: bool) -> (JsValue, u32) {
         match outcome {
             Ok(s) => {
-                let result = to_js(&Success::from(&s.verified));
+                // The answer for a token presented as a bearer token; the success is
+                // kept all the same, for a request that proves its binding
+                // ([`Verifier::sender_kept`]).
+                let result = match self.bearer_check(&s) {
+                    Ok(()) => to_js(&Success::from(&s.verified)),
+                    Err(deny) => to_js(&Failure::new(&deny)),
+                };
                 let id = if keep {
                     self.memo.borrow_mut().insert(s)
                 } else {
@@ -261,6 +289,75 @@ impl Inner {
                 (result, id)
             }
             Err(deny) => (to_js(&Failure::new(&deny)), 0),
+        }
+    }
+
+    /// The sender check of a token presented as a bearer token, without a client
+    /// certificate (`verify(token)`, `authorize(token)`): a bound token is refused, and
+    /// so is any token of an issuer that requires DPoP.
+    fn bearer_check(&self, kept: &Kept) -> Result<(), Deny> {
+        let creds = Credentials::default();
+        let fut =
+            self.auth
+                .prove_sender(&self.io, &self.backend, kept, "", Scheme::Bearer, &creds, 0);
+        let polled = match poll_once(Box::pin(fut)) {
+            Ok(r) => r.map_err(|e| e.deny(self.auth.gate())),
+            // Not reached: a bearer presentation waits for nothing.
+            Err(_) => Err(self.deny(&InternalError("the bearer check waited".into()))),
+        };
+        polled
+    }
+
+    /// The sender check of a kept verification for a request (`Authorization` scheme,
+    /// DPoP proof, client certificate), then `policy`'s requirement.
+    async fn prove(
+        &self,
+        kept: &Kept,
+        presented: &Presented,
+        parts: &RequestParts,
+        policy: &Policy,
+        now: UnixSeconds,
+    ) -> Result<(), Deny> {
+        let cert = parts.client_certificate.clone();
+        let read = move || cert.clone();
+        let creds = Credentials {
+            authorization: None,
+            cookie: None,
+            dpop: Some(DpopRequest {
+                method: &parts.method,
+                url: &parts.url,
+                proof: parts.dpop.as_deref(),
+            }),
+            client_cert: Some(&read),
+        };
+        self.auth
+            .prove_sender(
+                &self.io,
+                &self.backend,
+                kept,
+                &presented.token,
+                presented.scheme,
+                &creds,
+                now,
+            )
+            .await
+            .map_err(|e| e.deny(self.auth.gate()))?;
+        let route = policy.route("GET", "/");
+        policy
+            .authorize(&route, &kept.verified.principal)
+            .map_err(|e| self.auth.gate().deny_policy(&e))
+    }
+
+    /// The token of a request's `Authorization` header and its scheme; `Err` is the
+    /// failure result (a malformed header, no token).
+    fn presented(&self, authorization: Option<&str>) -> Result<Presented, Deny> {
+        match tokengate::extract_presented(authorization, None, None) {
+            Ok(Some((token, scheme))) => Ok(Presented {
+                token: token.to_string(),
+                scheme,
+            }),
+            Ok(None) => Err(self.deny(&RequestError::TokenMissing)),
+            Err(e) => Err(self.deny(&e)),
         }
     }
 
@@ -428,7 +525,7 @@ impl Verifier {
         let route = policy.route("GET", "/");
         Ok(match policy.authorize(&route, &kept.verified.principal) {
             Ok(()) => JsValue::TRUE,
-            Err(e) => to_js(&Failure::new(&policy.deny(&e))),
+            Err(e) => to_js(&Failure::new(&self.inner.auth.gate().deny_policy(&e))),
         })
     }
 
@@ -460,16 +557,208 @@ impl Verifier {
             let policy = inner.policy(&requirement).map_err(|e| e.to_js())?;
             let now = inner.now()?;
             let verified = match inner.verify(&token, now).await {
-                Ok(v) => v.verified,
+                Ok(v) => v,
                 Err(deny) => return Ok(to_js(&Failure::new(&deny))),
             };
+            if let Err(deny) = inner.bearer_check(&verified) {
+                return Ok(to_js(&Failure::new(&deny)));
+            }
+            let verified = verified.verified;
             let route = policy.route("GET", "/");
             let result = match policy.authorize(&route, &verified.principal) {
                 Ok(()) => to_js(&Success::from(&verified)),
-                Err(e) => to_js(&Failure::new(&policy.deny(&e))),
+                Err(e) => to_js(&Failure::new(&inner.auth.gate().deny_policy(&e))),
             };
             Ok(result)
         })
+    }
+}
+
+/// A request's token and how it was presented.
+struct Presented {
+    token: String,
+    scheme: Scheme,
+}
+
+/// What the JS wrapper reads of a request for its sender check: `{ method, url,
+/// dpop, clientCertificate }` (`dpop`: the `DPoP` header's value, several joined with
+/// `,`; `clientCertificate`: the SHA-256 fingerprint of the verified TLS client
+/// certificate, hex as Node's `fingerprint256` or base64url).
+struct RequestParts {
+    method: String,
+    url: String,
+    dpop: Option<String>,
+    client_certificate: ClientCertificate,
+}
+
+impl RequestParts {
+    fn from_js(parts: &JsValue) -> Result<Self, JsValue> {
+        let text = |name: &str| -> Result<Option<String>, JsValue> {
+            let v = Reflect::get(parts, &name.into()).unwrap_or(JsValue::UNDEFINED);
+            if v.is_undefined() || v.is_null() {
+                return Ok(None);
+            }
+            v.as_string().map(Some).ok_or_else(|| {
+                js_sys::TypeError::new(&format!("tokengate: the request's {name} must be a string"))
+                    .into()
+            })
+        };
+        let client_certificate = match text("clientCertificate")? {
+            None => ClientCertificate::Absent,
+            Some(s) if s.is_empty() => ClientCertificate::Absent,
+            Some(s) => ClientCertificate::from_fingerprint(s.trim()).ok_or_else(|| -> JsValue {
+                js_sys::TypeError::new(
+                    "tokengate: clientCertificate must be the certificate's SHA-256 fingerprint: hex (Node's fingerprint256, colons allowed) or base64url (x5t#S256)",
+                )
+                .into()
+            })?,
+        };
+        Ok(RequestParts {
+            method: text("method")?.unwrap_or_else(|| "GET".into()),
+            url: text("url")?.unwrap_or_default(),
+            dpop: text("dpop")?,
+            client_certificate,
+        })
+    }
+}
+
+#[wasm_bindgen]
+impl Verifier {
+    /// `presented(authorization)`: `{ ok: true, token, dpop }` for the token of an
+    /// `Authorization: Bearer|DPoP <token>` value (`dpop`: the DPoP scheme), else the
+    /// failure result (`token_missing` without a header, `invalid_request`), with this
+    /// verifier's realm and challenges.
+    pub fn presented(&self, authorization: JsValue) -> JsValue {
+        let header = authorization.as_string();
+        match self.inner.presented(header.as_deref()) {
+            Ok(p) => {
+                let out = Object::new();
+                let _ = Reflect::set(&out, &"ok".into(), &JsValue::TRUE);
+                let _ = Reflect::set(&out, &"token".into(), &p.token.into());
+                let _ = Reflect::set(
+                    &out,
+                    &"dpop".into(),
+                    &JsValue::from_bool(p.scheme == Scheme::Dpop),
+                );
+                out.into()
+            }
+            Err(deny) => to_js(&Failure::new(&deny)),
+        }
+    }
+
+    /// `senderKept(id, token, dpop, parts, requirement)`: the request check of kept
+    /// success `id` (the verification of `token`, presented with the DPoP scheme when
+    /// `dpop`): its sender proven with the request's `parts` (see `RequestParts`), then
+    /// the requirement. The success result, the failure result, a promise of one
+    /// (when the proof's signature or the replay store waits), or `null` when `id` is
+    /// no longer kept. Throws a `TypeError` for an invalid requirement or parts.
+    #[wasm_bindgen(js_name = senderKept)]
+    pub fn sender_kept(
+        &self,
+        id: u32,
+        token: String,
+        dpop: bool,
+        parts: JsValue,
+        requirement: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let policy = self.inner.policy(&requirement).map_err(|e| e.to_js())?;
+        let parts = RequestParts::from_js(&parts)?;
+        let Some(kept) = self.inner.memo.borrow().entries.get(&id).cloned() else {
+            return Ok(JsValue::NULL);
+        };
+        let now = self.inner.now()?;
+        let presented = Presented {
+            token,
+            scheme: if dpop { Scheme::Dpop } else { Scheme::Bearer },
+        };
+        let inner = Rc::clone(&self.inner);
+        let fut = Box::pin(async move {
+            let r = inner.prove(&kept, &presented, &parts, &policy, now).await;
+            match r {
+                Ok(()) => to_js(&Success::from(&kept.verified)),
+                Err(deny) => to_js(&Failure::new(&deny)),
+            }
+        });
+        Ok(match poll_once(fut) {
+            Ok(result) => result,
+            Err(fut) => future_to_promise(async move { Ok(fut.await) }).into(),
+        })
+    }
+
+    /// `authorizeRequest(authorization, parts, requirement)`: the whole request check
+    /// without a kept verification: the token of the `Authorization` header, verified,
+    /// its sender proven with `parts`, then the requirement. A promise of the result;
+    /// rejects with a `TypeError` for an invalid requirement or parts.
+    #[wasm_bindgen(js_name = authorizeRequest)]
+    pub fn authorize_request(
+        &self,
+        authorization: JsValue,
+        parts: JsValue,
+        requirement: JsValue,
+    ) -> Promise {
+        let inner = Rc::clone(&self.inner);
+        future_to_promise(async move {
+            let policy = inner.policy(&requirement).map_err(|e| e.to_js())?;
+            let parts = RequestParts::from_js(&parts)?;
+            let now = inner.now()?;
+            let header = authorization.as_string();
+            let presented = match inner.presented(header.as_deref()) {
+                Ok(p) => p,
+                Err(deny) => return Ok(to_js(&Failure::new(&deny))),
+            };
+            let token = JsValue::from_str(&presented.token);
+            let kept = match inner.verify(&token, now).await {
+                Ok(k) => k,
+                Err(deny) => return Ok(to_js(&Failure::new(&deny))),
+            };
+            Ok(
+                match inner.prove(&kept, &presented, &parts, &policy, now).await {
+                    Ok(()) => to_js(&Success::from(&kept.verified)),
+                    Err(deny) => to_js(&Failure::new(&deny)),
+                },
+            )
+        })
+    }
+
+    /// `resourceMetadata(path)`: the RFC 9728 document (JSON text) when
+    /// `resourceMetadata` is configured and `path` is its well-known path (`undefined`:
+    /// that path, whatever it is); else `null`.
+    #[wasm_bindgen(js_name = resourceMetadata)]
+    pub fn resource_metadata(&self, path: JsValue) -> Option<String> {
+        let gate = self.inner.auth.gate();
+        let path = match path.as_string() {
+            Some(p) => p,
+            None => gate.config().resource_metadata.as_ref()?.well_known_path(),
+        };
+        gate.resource_metadata(&path)
+    }
+
+    /// `resourceMetadataUrl()`: the URL of the metadata document that challenges
+    /// name (`resource_metadata="..."`), or `null` when it is not configured.
+    #[wasm_bindgen(js_name = resourceMetadataUrl)]
+    pub fn resource_metadata_url(&self) -> Option<String> {
+        self.inner
+            .auth
+            .gate()
+            .challenges()
+            .resource_metadata
+            .clone()
+    }
+
+    /// `dpopNonce()`: a fresh DPoP nonce (for a `DPoP-Nonce` header on any answer),
+    /// or `null` when nonces are off.
+    #[wasm_bindgen(js_name = dpopNonce)]
+    pub fn dpop_nonce(&self) -> Result<Option<String>, JsValue> {
+        if !self.inner.auth.gate().dpop_rules().nonce {
+            return Ok(None);
+        }
+        let now = self.inner.now()?;
+        Ok(self
+            .inner
+            .io
+            .secret(NONCE_SECRET)
+            .and_then(|s| Nonces::new(s.as_bytes()))
+            .map(|n| n.issue(now)))
     }
 }
 

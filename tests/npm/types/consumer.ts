@@ -164,3 +164,27 @@ const upstream: Headers = rules.forwardHeaders(new Headers(), {} as Principal, {
 const ids: Record<string, string> = rules.identityHeaders({} as Principal, { clientName: "x" });
 const denied: Response = rules.denyResponse({ code: "token_missing", message: "m", status: 401, wwwAuthenticate: null });
 void [upstream, ids, denied];
+
+// Sender-constrained tokens: requests, the replay store, metadata (issue 15).
+const dpopVerifier = rules.createVerifier({
+  issuer: "https://i/",
+  audience: "a",
+  dpop: "required",
+  dpopProofs: { proofMaxAge: 120, nonce: true, publicBaseUrl: "https://api.example.com", algorithms: ["ES256"] },
+  dpopNonceSecret: "x".repeat(32),
+  replayStore: { claim: async (key: string, ttl: number) => key.length > ttl },
+  resourceMetadata: { resource: "https://api.example.com", scopesSupported: ["read:builds"] },
+});
+void rules.createVerifier({ issuer: "https://i/", audience: "a", replayStore: { has: () => false, put: () => undefined } });
+const fromRequest: Promise<VerifyResult> = dpopVerifier.verifyRequest(new Request("https://api.example.com/x"), { clientCertificate: "AB:CD" });
+void dpopVerifier.authorizeRequest({ method: "GET", url: "/x", headers: { dpop: "p" } }, { senderConstrained: true }, { url: "https://api.example.com/x" });
+void fromRequest.then((r) => {
+  if (r.ok) void (r.principal.binding satisfies "dpop" | "mtls" | "dpop_mtls" | undefined);
+  else void (r.error.dpopNonce satisfies string | undefined);
+});
+const doc: Record<string, unknown> | null = dpopVerifier.resourceMetadata("/.well-known/oauth-protected-resource");
+const meta: Response | null = dpopVerifier.metadataResponse(new Request("https://api.example.com/.well-known/oauth-protected-resource"));
+void [doc, meta, dpopVerifier.resourceMetadataUrl() satisfies string | null, dpopVerifier.dpopNonce() satisfies string | null];
+void rules.protect(dpopVerifier, null, () => new Response("ok"), { clientCertificate: (request: Request) => request.headers.get("x-cert") });
+// @ts-expect-error: dpop is "allowed" or "required"
+void rules.createVerifier({ issuer: "https://i/", audience: "a", dpop: true });

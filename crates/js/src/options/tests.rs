@@ -500,7 +500,16 @@ fn field_tables_line_up_with_serde() {
         let js: Vec<&str> = fields.iter().map(|f| f.js).collect();
         assert_eq!(js, names);
     }
-    assert_eq!(js_only(), ["currentDate", "cache", "signatureBackend"]);
+    assert_eq!(
+        js_only(),
+        [
+            "currentDate",
+            "cache",
+            "signatureBackend",
+            "dpopNonceSecret",
+            "replayStore"
+        ]
+    );
 }
 
 // ---------------------------------------------------------------------------------
@@ -579,6 +588,11 @@ fn index_d_ts_declares_the_schema() {
         interface_keys(&dts, "DecodeOptions"),
         names::<DecodeOptions>()
     );
+    assert_eq!(interface_keys(&dts, "DpopOptions"), names::<DpopOptions>());
+    assert_eq!(
+        interface_keys(&dts, "ResourceMetadataOptions"),
+        names::<ResourceMetadataOptions>()
+    );
     // The multi-issuer form: `issuers`, `issuer?: undefined` and the inherited
     // defaults, each of which the translation inherits.
     let multi = interface_keys(&dts, "MultiIssuerOptions");
@@ -591,7 +605,7 @@ fn index_d_ts_declares_the_schema() {
         .iter()
         .filter(|k| names::<IssuerOptions>().contains(*k) && *k != "issuer")
         .collect();
-    assert_eq!(issuer_level.len(), 6, "{issuer_level:?}");
+    assert_eq!(issuer_level.len(), 7, "{issuer_level:?}");
     for key in issuer_level {
         let value = match key.as_str() {
             "audience" => json!("y"),
@@ -600,6 +614,7 @@ fn index_d_ts_declares_the_schema() {
             "requiredClaims" => json!(["sub"]),
             "maxTokenAge" => json!(60),
             "requireExp" => json!(false),
+            "dpop" => json!("required"),
             other => panic!("{other}: no test value"),
         };
         let without = json!({"issuers": [{"issuer": BASE}], "audience": "x"});
@@ -619,4 +634,59 @@ fn the_interface_parser_reads_members() {
     let dts = "/** x */\nexport interface A {\n  /** doc: b?: no */\n  b?: string;\n  c: { d: number };\n  /**\n   * e: no\n   */\n  f?: () => Date;\n}\ninterface G { h: 1 }";
     let keys: Vec<String> = interface_keys(dts, "A").into_iter().collect();
     assert_eq!(keys, ["b", "c", "f"]);
+}
+
+#[test]
+fn dpop_and_resource_metadata_map_onto_the_core_config() {
+    let t = opts(json!({
+        "issuers": [{"issuer": BASE, "dpop": "required"}, {"issuer": "https://b/"}],
+        "audience": "x",
+        "dpopProofs": {"proofMaxAge": 120, "nonce": true,
+            "publicBaseUrl": "https://api.example.com", "algorithms": ["ES256", "EdDSA"]},
+        "resourceMetadata": {"resource": "https://api.example.com/v1",
+            "scopesSupported": ["read"], "dpopBoundAccessTokensRequired": true,
+            "tlsClientCertificateBoundAccessTokens": false}
+    }))
+    .unwrap();
+    let c = &t.config;
+    assert_eq!(c.issuers[0].dpop, DpopMode::Required);
+    assert_eq!(c.issuers[1].dpop, DpopMode::Allowed);
+    let d = c.dpop.as_ref().unwrap();
+    assert_eq!(d.proof_max_age, 120);
+    assert!(d.nonce);
+    assert_eq!(
+        d.public_base_url.as_deref(),
+        Some("https://api.example.com")
+    );
+    assert_eq!(d.algorithms, Some(vec![Alg::ES256, Alg::EdDSA]));
+    let m = c.resource_metadata.as_ref().unwrap();
+    assert_eq!(m.resource, "https://api.example.com/v1");
+    assert_eq!(m.scopes_supported, Some(vec!["read".to_string()]));
+    assert_eq!(m.dpop_bound_access_tokens_required, Some(true));
+    assert_eq!(m.tls_client_certificate_bound_access_tokens, Some(false));
+    // The top-level `dpop` is the issuers' default mode.
+    let t =
+        opts(json!({"issuers": [{"issuer": BASE}], "audience": "x", "dpop": "required"})).unwrap();
+    assert_eq!(t.config.issuers[0].dpop, DpopMode::Required);
+    // Errors name the JS option.
+    let e = err;
+    assert!(
+        e(json!({"issuer": BASE, "audience": "x", "dpopProofs": {"proofMaxAge": 0}}))
+            .contains("\"dpopProofs.proofMaxAge\": must be between 1 and 3600")
+    );
+    assert!(e(json!({"issuer": BASE, "audience": "x", "dpop": "sometimes"})).contains("\"dpop\""));
+    assert!(e(json!({"issuer": BASE, "audience": "x",
+        "dpopProofs": {"publicBaseUrl": "ftp://x"}}))
+    .contains("\"dpopProofs.publicBaseUrl\""));
+    assert!(
+        e(json!({"issuer": BASE, "audience": "x", "resourceMetadata": {}}))
+            .contains("\"resourceMetadata.resource\": is required")
+    );
+    let bad = e(json!({"issuer": BASE, "audience": "x",
+        "resourceMetadata": {"resource": "http://evil.example/"}}));
+    assert!(bad.contains("\"resourceMetadata.resource\""), "{bad}");
+    assert!(e(json!({"issuer": BASE, "audience": "x", "resourceMetadata": {"resource": "https://a/", "scopes_supported": []}}))
+        .contains("did you mean \"scopesSupported\""));
+    let r = requirement(&json!({"senderConstrained": true})).unwrap();
+    assert!(r.sender_constrained);
 }
