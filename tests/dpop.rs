@@ -2,6 +2,8 @@
 //! DPoP proofs (RFC 9449 §4.3, each rule with a failing case), replay, nonces, the
 //! binding policy, certificate-bound tokens (RFC 8705) and the challenges.
 
+mod common;
+
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::rc::Rc;
@@ -430,29 +432,9 @@ fn replay_store_failures_close_the_door() {
     assert_eq!(e.status(), 503);
 }
 
-/// Key I/O that keeps the trait's own `claim_proof`: no replay store.
-#[derive(Clone)]
-struct StorelessIo;
-
-impl KeyIo for StorelessIo {
-    async fn fetch(&self, url: &str) -> Result<HttpResponse, String> {
-        Err(url.to_owned())
-    }
-    async fn load(&self, _key: &str) -> Option<String> {
-        None
-    }
-    async fn save(&self, _key: &str, _value: String, _ttl: u64) {}
-    fn secret(&self, _name: &str) -> Option<String> {
-        None
-    }
-    async fn sleep(&self, _ms: u64) {}
-    fn fetch_timeout_ms(&self) -> u64 {
-        1000
-    }
-}
-
 #[test]
 fn without_a_replay_store_proofs_are_refused() {
+    // common::NoIo keeps the trait's own claim_proof: no replay store.
     let w = world(json!({}));
     let token = w.bound_token();
     let proof = w.proof(&token);
@@ -469,7 +451,7 @@ fn without_a_replay_store_proofs_are_refused() {
     };
     let fut = w
         .auth
-        .authenticate(&StorelessIo, &RustBackend, &route, credentials, NOW);
+        .authenticate(&common::NoIo, &RustBackend, &route, credentials, NOW);
     let r = poll_once(Box::pin(fut)).unwrap_or_else(|_| panic!("waited"));
     assert_eq!(code(r), "dpop_replay_unavailable");
 }
