@@ -221,6 +221,10 @@ impl App {
             cookie: cookie_name
                 .zip(cookie_header.as_deref())
                 .map(|(name, header)| TokenCookie { header, name }),
+            // Not yet wired in the Worker (issue 15): no DPoP request and no client
+            // certificate, so the pipeline refuses DPoP presentations and
+            // certificate-bound tokens (fail closed).
+            ..Credentials::default()
         };
         let (io, backend, now) = self.pipeline_parts(env, started);
         let outcome = self
