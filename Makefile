@@ -80,7 +80,7 @@ worker:
 	$(call step,build the Worker (scripts/build-worker.sh))
 	@bash scripts/build-worker.sh
 
-test-worker: worker
+test-worker: setup worker
 	$(call step,Worker tests in workerd (node --test tests/worker))
 	$(ENV) node --test --test-concurrency=1 'tests/worker/*.test.mjs'
 
