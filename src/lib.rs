@@ -91,7 +91,7 @@ pub use dpop::{
     access_token_hash, binding_kind, binding_of, check_certificate, check_proof, jwk_thumbprint,
     normalise_htu, Binding, BindingKind, ClientCertificate, DpopConfig, DpopMode, DpopRequest,
     DpopRules, Nonces, PendingProof, ProofReplay, DEFAULT_PROOF_MAX_AGE, MAX_JTI_BYTES,
-    MAX_PROOF_BYTES, NONCE_PERIOD, NONCE_SECRET,
+    MAX_PROOF_BYTES, MIN_NONCE_SECRET_BYTES, NONCE_PERIOD, NONCE_SECRET,
 };
 
 // Classification and policy.
@@ -113,7 +113,7 @@ pub use mint::{private_jwk_id, public_jwks, random_bytes, random_id, MintError, 
 
 // Errors: one enum per stage, and the catalogue of codes.
 pub use error::catalogue::{
-    authorizer_code, lookup as catalogue_row, markdown_table, CodeInfo, Stage, CATALOGUE,
+    authorizer_code, lookup as catalogue_row, markdown_table, Challenge, CodeInfo, Stage, CATALOGUE,
 };
 pub use error::{
     ChallengeParams, ConfigError, Deny, ErrorCode, InternalError, JwksError, RequestError,
