@@ -32,7 +32,10 @@ DEV_PORT ?= 8787
 # opt-level "z" with a second wasm-opt -Oz pass (scripts/build-worker.sh). Before all
 # that the Worker had dropped the core's `rust-crypto` feature (was about 392 KiB). A
 # change that grows it past this fails CI.
-WORKER_GZIP_BUDGET_KIB := 200
+# Issue 15 (DPoP proofs, the DpopReplay Durable Object, RFC 9728 metadata) grew it to
+# 227,436 bytes (222.1 KiB) on 2026-12-03: the core's part 15,745 bytes, the Worker's
+# 7,409; issue 13's 200 KiB target is missed by that much until it is won back.
+WORKER_GZIP_BUDGET_KIB := 225
 
 step = @printf '\n==> %s\n' "$(1)"
 

@@ -13,7 +13,7 @@ Writes a Cloudflare Worker project that runs tokengate's prebuilt edge authorize
 (no Rust needed) into dir (default: the current directory; created if missing):
 
   package.json    tokengate and wrangler, scripts dev (wrangler dev) and deploy
-  src/index.js    export { default } from "tokengate/authorizer";
+  src/index.js    export { default, DpopReplay } from "tokengate/authorizer";
   wrangler.toml   KV for the key cache, and TOKENGATE_CONFIG: an example for an Auth0
                   issuer (/health public, machines may do everything, users need
                   update:builds for writes) forwarding to an origin

@@ -20,6 +20,11 @@
 //   await w.kvGet("JWKS_CACHE", key); await w.kvPut("CLIENTS", key, value);
 //   await w.dispose();
 //
+// The DPoP replay store (the Worker's Durable Object class DpopReplay) is bound as
+// DPOP_REPLAY with `dpopReplay: true`; `isolates: 2` runs the Worker twice (two workers,
+// so two isolates, of one deployment) with the second bound to the first one's
+// objects through `scriptName`, and `w.fetchAt(1, path, init)` reaches the second.
+//
 // Nothing leaves the machine: outbound requests without a mock get a 599 response
 // (and are still recorded), and Miniflare listens on 127.0.0.1 only.
 //
@@ -89,12 +94,22 @@ function encodeKvValue(v) {
  *   Workers of their own in the same workerd (ES module source each), for what a
  *   function in this process cannot do: Miniflare turns its throw into a response, a
  *   Worker's throw rejects the caller's fetch.
+ * @param {boolean} [opts.dpopReplay] bind the DPoP replay store: DPOP_REPLAY, the
+ *   Worker's own Durable Object class DpopReplay (SQLite-backed, as wrangler.toml's
+ *   migration declares it).
+ * @param {number} [opts.isolates] how many copies of the Worker to run (default 1):
+ *   copy i is the worker `tokengate-<i+1>` (the first is `tokengate`), with the same
+ *   vars, KV and outbound mock; with `dpopReplay`, every copy's DPOP_REPLAY is the
+ *   first one's namespace (`scriptName`), as one deployment's isolates share it.
  * @param {boolean} [opts.verbose] show Miniflare's own log lines, and print the
  *   Worker's console output (always collected in `logs`).
  */
 export async function startWorker(opts = {}) {
   assertBuilt();
-  const { vars = {}, kv = {}, outbound, services, serviceWorkers, verbose = false } = opts;
+  const {
+    vars = {}, kv = {}, outbound, services, serviceWorkers, verbose = false,
+    dpopReplay = false, isolates = 1,
+  } = opts;
 
   const outboundCalls = [];
   // The Worker's console output arrives through workerd's stdout, shortly after the
@@ -148,12 +163,24 @@ export async function startWorker(opts = {}) {
     verbose,
     handleStructuredLogs,
   };
-  const v4Options = serviceWorkers
+  const names = Array.from({ length: isolates }, (_, i) => (i === 0 ? "tokengate" : `tokengate-${i + 1}`));
+  const copies = names.map((name, i) => ({
+    name,
+    ...worker,
+    ...(dpopReplay
+      ? {
+          durableObjects: {
+            DPOP_REPLAY: { className: "DpopReplay", useSQLite: true, ...(i > 0 ? { scriptName: names[0] } : {}) },
+          },
+        }
+      : {}),
+  }));
+  const v4Options = serviceWorkers || isolates > 1 || dpopReplay
     ? {
         ...shared,
         workers: [
-          { name: "tokengate", ...worker },
-          ...Object.entries(serviceWorkers).map(([b, script]) => ({
+          ...copies,
+          ...Object.entries(serviceWorkers ?? {}).map(([b, script]) => ({
             name: `service-${b.toLowerCase()}`,
             modules: true,
             script,
@@ -225,6 +252,11 @@ export async function startWorker(opts = {}) {
     /** dispatchFetch relative to BASE_URL; returns the Worker's Response. */
     fetch(pathOrUrl, init) {
       return mf.dispatchFetch(new URL(pathOrUrl, BASE_URL).href, init);
+    },
+    /** As fetch, to the Worker's copy `i` (0: the one `fetch` reaches; see `isolates`). */
+    async fetchAt(i, pathOrUrl, init) {
+      const target = await mf.getWorker(names[i]);
+      return target.fetch(new URL(pathOrUrl, BASE_URL).href, init);
     },
     async kvGet(binding, key, type = "text") {
       return (await mf.getKVNamespace(binding)).get(key, type);

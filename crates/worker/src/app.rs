@@ -34,6 +34,8 @@ struct Incoming {
     method: Method,
     /// Whether `method` is the request's own method string.
     method_unchanged: bool,
+    /// The request's own method string (what a DPoP proof's `htm` names).
+    raw_method: String,
     /// The full URL as the runtime serialized it.
     url: String,
     /// The pathname.
@@ -55,6 +57,7 @@ impl Incoming {
             headers,
             method,
             method_unchanged,
+            raw_method,
             path: path.to_owned(),
             path_and_query: path_and_query.to_owned(),
             url,
@@ -224,6 +227,9 @@ fn deny_response(deny: &Deny, retry_after: Option<u64>) -> Response {
     if let Some(w) = &deny.www_authenticate {
         let _ = headers.set("www-authenticate", w);
     }
+    if let Some(n) = &deny.dpop_nonce {
+        let _ = headers.set("dpop-nonce", n);
+    }
     if let Some(r) = retry_after {
         let _ = headers.set("retry-after", &r.to_string());
     }
@@ -231,6 +237,38 @@ fn deny_response(deny: &Deny, retry_after: Option<u64>) -> Response {
         .with_status(deny.status)
         .with_headers(headers)
         .fixed(deny.body_json_retry(retry_after).into_bytes())
+}
+
+/// The answer at the protected-resource metadata path (RFC 9728 §3): the document `doc`
+/// to GET and HEAD, readable from any origin; a CORS preflight's 204; 405 otherwise.
+fn resource_metadata(method: &Method, doc: String) -> Response {
+    const METHODS: &str = "GET, HEAD, OPTIONS";
+    let headers = Headers::new();
+    let _ = headers.set("access-control-allow-origin", "*");
+    let (status, body) = match method {
+        Method::Get | Method::Head => {
+            let _ = headers.set("content-type", "application/json");
+            let _ = headers.set("cache-control", "public, max-age=300");
+            let body = if *method == Method::Get {
+                doc
+            } else {
+                String::new()
+            };
+            (200, body)
+        }
+        Method::Options => {
+            let _ = headers.set("access-control-allow-methods", METHODS);
+            (204, String::new())
+        }
+        _ => {
+            let _ = headers.set("allow", METHODS);
+            (405, String::new())
+        }
+    };
+    Response::builder()
+        .with_status(status)
+        .with_headers(headers)
+        .fixed(body.into_bytes())
 }
 
 async fn handle_inner(
@@ -246,6 +284,11 @@ async fn handle_inner(
     let cfg = app.gate().config();
     let now_s = started / 1000.0;
 
+    // RFC 9728 protected-resource metadata: before the routes, without a token.
+    if let Some(doc) = app.gate().resource_metadata(path) {
+        log.decided("metadata");
+        return Ok(Reply::Made(resource_metadata(method, doc)));
+    }
     if let Some(resp) = exchange::metadata(app, path) {
         log.decided("metadata");
         return Ok(Reply::Made(resp));
@@ -309,8 +352,9 @@ async fn handle_inner(
         log.decided("public");
         return forward(app, env, inc, None, log, now_s).await;
     }
+    let request = (inc.raw_method.as_str(), inc.url.as_str(), &inc.headers);
     match app
-        .authenticate(env, ctx, &inc.headers, &route, log, started)
+        .authenticate(env, ctx, &inc.raw, request, &route, log, started)
         .await
     {
         Ok(verified) => {

@@ -11,7 +11,11 @@ use wasm_bindgen::prelude::*;
 export function tgForwardHeaders(src, dropAuthorization, reserved, set, secretName, secret) {
   const h = new Headers(src);
   h.delete("host");
-  if (dropAuthorization) h.delete("authorization");
+  // The DPoP proof goes with the token it proves, or not at all.
+  if (dropAuthorization) {
+    h.delete("authorization");
+    h.delete("dpop");
+  }
   for (const k of src.keys()) if (reserved.test(k)) h.delete(k);
   const p = set.split("\n");
   for (let i = 0; i + 1 < p.length; i += 2) h.set(p[i], p[i + 1]);
@@ -47,6 +51,24 @@ export function tgKvGet(ns, key) {
 export function tgKvPut(ns, key, value, ttl) {
   return ns.put(key, value, ttl === undefined ? undefined : { expirationTtl: ttl });
 }
+// request.cf.tlsClientAuth, read only when called (`cf` is costly): undefined when no
+// client certificate was presented, "" when one was but not verified, else its SHA-256.
+export function tgClientCert(req) {
+  const a = req.cf?.tlsClientAuth;
+  if (!a || a.certPresented !== "1") return undefined;
+  return a.certVerified === "SUCCESS" ? String(a.certFingerprintSHA256 ?? "") : "";
+}
+// The DPoP replay store: the DpopReplay object of the proof's key records `jti` until
+// `exp` (unix seconds); true the first time, false for a replay.
+export function tgReplayClaim(ns, jkt, jti, exp) {
+  return ns.get(ns.idFromName(jkt))
+    .fetch("https://dpop-replay/", { method: "POST", body: exp + "\n" + jti })
+    .then((r) => {
+      if (r.status === 201) return true;
+      if (r.status === 409) return false;
+      throw new Error("the DpopReplay object answered " + r.status);
+    });
+}
 export function tgWithServerTiming(res, value) {
   const out = new Response(res.body, res);
   out.headers.append("server-timing", value);
@@ -55,7 +77,7 @@ export function tgWithServerTiming(res, value) {
 "#)]
 extern "C" {
     /// The headers for the origin: a copy of `src` without `host`, without the headers
-    /// whose names `reserved` matches, and without `authorization` when
+    /// whose names `reserved` matches, and without `authorization` and `dpop` when
     /// `drop_authorization`; then `set`, `name\nvalue\n` pairs (values free of
     /// control characters), and `secret_name: secret`, are set.
     #[wasm_bindgen(js_name = tgForwardHeaders, catch)]
@@ -114,6 +136,23 @@ extern "C" {
         key: &str,
         value: &str,
         ttl: Option<u32>,
+    ) -> Result<js_sys::Promise, JsValue>;
+
+    /// `request.cf.tlsClientAuth` of `req`: `None` when no client certificate was
+    /// presented, `""` when one was and was not verified, else its
+    /// `certFingerprintSHA256` (hex).
+    #[wasm_bindgen(js_name = tgClientCert)]
+    pub fn client_certificate(req: &web_sys::Request) -> Option<String>;
+
+    /// Claims `jti` for the DPoP key `jkt` until `exp` (unix seconds) in its
+    /// [`DpopReplay`](crate::replay::DpopReplay) object of the namespace `ns`: a promise of
+    /// `true` the first time, `false` for a replay, rejected when the object fails.
+    #[wasm_bindgen(js_name = tgReplayClaim, catch)]
+    pub fn replay_claim(
+        ns: &JsValue,
+        jkt: &str,
+        jti: &str,
+        exp: f64,
     ) -> Result<js_sys::Promise, JsValue>;
 
     /// The same response (status, status text, headers, body stream, `webSocket`, `cf`)

@@ -1,5 +1,6 @@
-//! The Worker's I/O for the key provider: `fetch` with a timeout, Workers KV, and
-//! timers.
+//! The Worker's I/O for the key provider: `fetch` with a timeout, Workers KV, timers,
+//! and the DPoP replay store (the [`DpopReplay`](crate::replay::DpopReplay) Durable
+//! Object).
 //!
 //! Everything here runs in the request that calls it: the key provider never hands a
 //! request another request's promise (see [`tokengate::keys`]), and waiters sleep on their
@@ -18,10 +19,24 @@ use wasm_bindgen_futures::JsFuture;
 use worker::{AbortController, Env};
 
 use tokengate::check_fetch_url;
-use tokengate::{HttpResponse, KeyIo};
+use tokengate::{HttpResponse, KeyIo, ProofReplay, UnixSeconds};
 
 /// The KV binding holding JWKS cache states (and the demo issuer's key).
 pub const JWKS_KV: &str = "JWKS_CACHE";
+/// The Durable Object namespace binding of the DPoP replay store.
+pub const REPLAY_BINDING: &str = "DPOP_REPLAY";
+
+/// The replay store's namespace binding, if the Worker has it.
+fn replay_namespace(env: &Env) -> Option<JsValue> {
+    js_sys::Reflect::get(env, &JsValue::from_str(REPLAY_BINDING))
+        .ok()
+        .filter(JsValue::is_object)
+}
+
+/// Whether the Worker has the [`REPLAY_BINDING`] Durable Object binding.
+pub fn replay_bound(env: &Env) -> bool {
+    replay_namespace(env).is_some()
+}
 
 /// A Workers KV namespace, used through the binding's own `get` and `put`
 /// ([`host::kv_get`](crate::host::kv_get)): worker-rs' `KvStore` brings serialisation
@@ -138,6 +153,31 @@ impl KeyIo for EdgeIo {
 
     fn fetch_timeout_ms(&self) -> u64 {
         self.timeout_ms
+    }
+
+    /// Through the proof key's own [`DpopReplay`](crate::replay::DpopReplay) object
+    /// (`idFromName(jkt)`: one object per key, so the load spreads and one client's
+    /// proofs are decided in one place), within the fetch timeout. A timeout or a failed
+    /// call is an error (the request is refused with `dpop_replay_unavailable`); the
+    /// object may still have recorded the `jti`, which only refuses that proof later.
+    async fn claim_proof(&self, proof: &ProofReplay, _now: UnixSeconds) -> Result<bool, String> {
+        let ns = replay_namespace(&self.env)
+            .ok_or_else(|| format!("the {REPLAY_BINDING} Durable Object binding is missing"))?;
+        let pending =
+            crate::host::replay_claim(&ns, &proof.jkt, &proof.jti, proof.expires_at as f64)
+                .map_err(|e| format!("the replay store failed: {}", js_error(e)))?;
+        let timeout = pin!(Sleep::new(self.timeout_ms));
+        let work = pin!(JsFuture::from(pending));
+        match select(work, timeout).await {
+            Either::Left((Ok(fresh), _)) => fresh
+                .as_bool()
+                .ok_or_else(|| "the replay store answered something else than a boolean".into()),
+            Either::Left((Err(e), _)) => Err(format!("the replay store failed: {}", js_error(e))),
+            Either::Right(_) => Err(format!(
+                "the replay store did not answer within {} ms",
+                self.timeout_ms
+            )),
+        }
     }
 }
 

@@ -4,7 +4,8 @@
 //! pipeline and carries out its decisions, [`state`] is the per-isolate state built from
 //! the configuration, [`settings`] the Worker's own configuration sections (`edge`,
 //! `origin`), [`log`] the request log line, [`exchange`] the token endpoint (with
-//! [`signing`], the edge's keys), [`io`] gives the key provider `fetch` and Workers KV,
+//! [`signing`], the edge's keys), [`io`] gives the key provider `fetch` and Workers KV
+//! and the pipeline the DPoP replay store, the Durable Object class of [`replay`],
 //! [`host`] holds the few JS helpers of the request path, and [`demo`] is the local demo
 //! issuer and echo origin (active only in the `demo` environment).
 //!
@@ -30,6 +31,7 @@ mod exchange;
 mod host;
 mod io;
 mod log;
+mod replay;
 mod settings;
 mod signing;
 mod state;

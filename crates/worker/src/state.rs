@@ -13,8 +13,8 @@ use worker::{Context, Env};
 use tokengate::RouteMatch;
 use tokengate::UnixSeconds;
 use tokengate::{
-    AuthError, Authenticator, ConfigError, Credentials, Deny, SignatureBackend, SignatureCheck,
-    TokenCookie, Verification, WorkerConfig,
+    AuthError, Authenticator, ClientCertificate, ConfigError, Credentials, Deny, DpopMode,
+    DpopRequest, SignatureBackend, SignatureCheck, TokenCookie, Verification, WorkerConfig,
 };
 use tokengate::{Gate, Verified};
 use tokengate_webcrypto::Backend;
@@ -152,6 +152,31 @@ pub async fn load_app(
     // The Worker's sections out first (checked against their schema), the rest to the
     // core: the code `tokengate::check_worker_config` checks documents with.
     let WorkerConfig { settings, config } = WorkerConfig::from_value(value)?;
+    // Replay protection of DPoP proofs holds across isolates and locations only through
+    // the Durable Object (crate::replay). Without its binding a configuration that
+    // requires DPoP is refused here (500 config_invalid, logged), rather than served with
+    // a weaker per-isolate replay check: a proof replayed to another isolate would pass,
+    // and nothing in the answers would say so. (An issuer that only allows DPoP gets
+    // 503 dpop_replay_unavailable for each DPoP request instead: its bearer tokens
+    // still work.)
+    if !crate::io::replay_bound(env) {
+        if let Some(i) = config
+            .issuers
+            .iter()
+            .position(|i| i.dpop == DpopMode::Required)
+        {
+            return Err(ConfigError::invalid(
+                format!("issuers[{i}].dpop"),
+                format!(
+                    "is \"required\" and the {} Durable Object binding (class {}) is missing: \
+                     without it DPoP proofs cannot be checked for replay across isolates \
+                     (declare it and its migration in wrangler.toml)",
+                    crate::io::REPLAY_BINDING,
+                    crate::replay::CLASS_NAME
+                ),
+            ));
+        }
+    }
     let app = Rc::new(App {
         auth: Authenticator::new(config)?,
         clients: RefCell::new(HashMap::new()),
@@ -197,19 +222,43 @@ impl App {
     }
 
     /// Extracts, verifies, classifies and authorizes (the core's pipeline) the token of
-    /// a request with these `headers`; the error is the denial to send and an optional
-    /// `Retry-After`.
+    /// `req` (its `method` string as sent, its `url`, its `headers`), with what proves
+    /// its sender (a DPoP proof, the client certificate); the error is the denial to
+    /// send and an optional `Retry-After`.
     #[allow(clippy::too_many_arguments)]
     pub async fn authenticate(
         self: &Rc<Self>,
         env: &Env,
         ctx: &Context,
-        headers: &web_sys::Headers,
+        req: &web_sys::Request,
+        (method, url, headers): (&str, &str, &web_sys::Headers),
         route: &RouteMatch<'_>,
         log: &mut LogLine,
         started: f64,
     ) -> Result<Verified, (Deny, Option<u64>)> {
         let authorization = headers.get("authorization").ok().flatten();
+        // The DPoP header is read only with the DPoP scheme (the only one whose proof the
+        // core looks at). Several DPoP headers come joined with ", ", which the core
+        // refuses (RFC 9449 §4.3: exactly one).
+        let proof = match &authorization {
+            Some(a)
+                if a.trim_start()
+                    .get(..5)
+                    .is_some_and(|s| s.eq_ignore_ascii_case("dpop ")) =>
+            {
+                headers.get("dpop").ok().flatten()
+            }
+            _ => None,
+        };
+        // `request.cf` is read only when the core asks (a certificate-bound token):
+        // touching `cf` is costly, and nothing else on the request path does.
+        let client_cert = || match crate::host::client_certificate(req) {
+            None => ClientCertificate::Absent,
+            // Presented but not verified (""), or a fingerprint that is not SHA-256 hex.
+            Some(fp) => {
+                ClientCertificate::from_fingerprint(&fp).unwrap_or(ClientCertificate::Unverified)
+            }
+        };
         // The Cookie header is read only when a cookie may carry the token.
         let cookie_name = self.settings.edge.cookie.as_deref();
         let cookie_header = match cookie_name {
@@ -221,10 +270,12 @@ impl App {
             cookie: cookie_name
                 .zip(cookie_header.as_deref())
                 .map(|(name, header)| TokenCookie { header, name }),
-            // Not yet wired in the Worker (issue 15): no DPoP request and no client
-            // certificate, so the pipeline refuses DPoP presentations and
-            // certificate-bound tokens (fail closed).
-            ..Credentials::default()
+            dpop: Some(DpopRequest {
+                method,
+                url,
+                proof: proof.as_deref(),
+            }),
+            client_cert: Some(&client_cert),
         };
         let (io, backend, now) = self.pipeline_parts(env, started);
         let outcome = self
