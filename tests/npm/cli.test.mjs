@@ -735,7 +735,7 @@ test("init: a project into an empty directory, which check accepts", async () =>
   // The wrangler the repository pins is in the range.
   const wranglerVersion = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")).devDependencies.wrangler;
   assert.equal(p.devDependencies.wrangler, `^${wranglerVersion}`, "the range starts at the wrangler this repository tests");
-  assert.match(readFileSync(path.join(dir, "src/index.js"), "utf8"), /^export \{ default \} from "tokengate\/authorizer";$/m);
+  assert.match(readFileSync(path.join(dir, "src/index.js"), "utf8"), /^export \{ default, DpopReplay \} from "tokengate\/authorizer";$/m);
   assert.deepEqual(readFileSync(path.join(dir, ".gitignore"), "utf8").split("\n").filter(Boolean), ["node_modules/", ".wrangler/", ".dev.vars"]);
   const readme = readFileSync(path.join(dir, "README.md"), "utf8");
   assert.match(readme, /npm install\nnpx wrangler dev/);
@@ -746,6 +746,9 @@ test("init: a project into an empty directory, which check accepts", async () =>
   assert.match(toml, /^compatibility_date = "2026-10-20"$/m);
   assert.match(toml, /npx wrangler kv namespace create JWKS_CACHE/);
   assert.match(toml, /^# binding = "CLIENTS"$/m);
+  // The DPoP replay store: the class src/index.js re-exports, bound and migrated.
+  assert.match(toml, /^\[\[durable_objects\.bindings\]\]\nname = "DPOP_REPLAY"\nclass_name = "DpopReplay"$/m);
+  assert.match(toml, /^new_sqlite_classes = \["DpopReplay"\]$/m);
   assert.match(toml, /^TOKENGATE_CONFIG = '''$/m);
   for (const f of [".gitignore", "README.md", "package.json", "src/index.js", "wrangler.toml"]) {
     assert.doesNotMatch(readFileSync(path.join(dir, f), "utf8"), /__[A-Z_]+__/, f);
