@@ -60,6 +60,9 @@ function isThenable(v) {
 export function createVerifier(options) {
   const inner = bindings.createVerifier(options);
   const capacity = inner.memoCapacity();
+  // With a revocation store, every reuse of a kept result is checked again
+  // (`revocationKept`: the verifier's cache of store answers, then the store).
+  const revocation = inner.checksRevocation();
   /** token -> { id, result } in insertion order (the oldest goes first when full). */
   const memo = new Map();
   let memoChars = 0;
@@ -89,12 +92,28 @@ export function createVerifier(options) {
     if (keep) {
       const hit = memo.get(token);
       if (hit !== undefined) {
-        if (inner.recheck(hit.id)) return hit;
+        if (inner.recheck(hit.id)) return revocation ? unrevoked(token, hit) : hit;
         memo.delete(token);
         memoChars -= token.length;
       }
     }
     return settle(token, keep, inner.verifyNow(token, keep));
+  }
+
+  /**
+   * A kept result once its revocation check passes now: the hit itself, else the
+   * failure (token_revoked, revocation_unavailable) as a result not kept (id 0); a
+   * promise of one when the store is read.
+   */
+  function unrevoked(token, hit) {
+    const answer = (r) => {
+      if (r === true) return hit;
+      // No longer kept: a full verification (which checks revocation too).
+      if (r === null) return settle(token, true, inner.verifyNow(token, true));
+      return { id: 0, result: deepFreeze(r) };
+    };
+    const r = inner.revocationKept(hit.id);
+    return isThenable(r) ? r.then(answer) : answer(r);
   }
 
   /**
@@ -282,6 +301,29 @@ export function decode(token, options) {
 }
 
 /**
+ * The store key of a revocation entry: `<issuer>|<jti|client|sub>|<id>` (the core's
+ * format, which the verifier's `revocation.store` and the Worker's `REVOKED` namespace
+ * are read with).
+ * @param {string} issuer
+ * @param {"jti" | "client" | "sub"} by
+ * @param {string} id
+ * @returns {string}
+ */
+export function revocationKey(issuer, by, id) {
+  return bindings.revocationKey(issuer, by, id);
+}
+
+/**
+ * The value of a revocation entry revoking a client's or subject's tokens issued up to
+ * `before` (unix seconds): `{"before":<before>}`.
+ * @param {number} before
+ * @returns {string}
+ */
+export function revocationValue(before) {
+  return bindings.revocationValue(before);
+}
+
+/**
  * The error catalogue: every stable code with its stage, HTTP status, OAuth `error`
  * value, description and help text (a fresh array on every call).
  * @returns {import("./index.js").ErrorInfo[]}
@@ -387,6 +429,18 @@ export function checkTyp(typ, requiredTyp) {
  */
 export function idTokenHint(header, claims) {
   return bindings.idTokenHint(header, claims);
+}
+
+/**
+ * A requirement's claim rules and delegation rules against a decoded token's claims,
+ * rule by rule (the core's own rules; the policy check of the decoder page and
+ * `tokengate decode`).
+ * @param {import("./index.js").Requirement | null | undefined} requirement
+ * @param {import("./index.js").JWTClaims} claims
+ * @returns {import("./index.js").PolicyCheck}
+ */
+export function policyCheck(requirement, claims) {
+  return bindings.policyCheck(requirement, claims);
 }
 
 /**

@@ -14,6 +14,7 @@ const COMMANDS = {
   verify: ["verify a token against an issuer's keys", () => import("./cli/verify.js")],
   keygen: ["generate (or rotate) the token exchange's signing keys", () => import("./cli/keygen.js")],
   check: ["check a wrangler file's TOKENGATE_CONFIG as the Worker does", () => import("./cli/check.js")],
+  revoke: ["revoke tokens: write a revocation entry with wrangler (or print it)", () => import("./cli/revoke.js")],
   init: ["write a Worker project around the prebuilt authorizer", () => import("./cli/init.js")],
 };
 

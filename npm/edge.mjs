@@ -13,6 +13,6 @@ instantiate(wasmModule);
 export { createVerifier, decode, errorCatalogue, bearerToken, isReservedHeader, encodeHeaderValue } from "./api.js";
 export { checkFetchUrl, discoveryUrl, jwksUriFromDiscovery, timeState, checkTyp, algorithms, idTokenHint } from "./api.js";
 export { protect, denyResponse, identityHeaders, forwardHeaders } from "./api.js";
-export { checkWorkerConfig } from "./api.js";
+export { checkWorkerConfig, revocationKey, revocationValue, policyCheck } from "./api.js";
 /** Resolves once the WebAssembly module is ready; here it already is. */
 export const ready = Promise.resolve();

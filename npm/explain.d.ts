@@ -111,3 +111,29 @@ export interface Binding {
 
 /** The token's sender binding (the `cnf` claim); null when it has none. */
 export function binding(claims: JWTClaims | null | undefined): Binding | null;
+
+/**
+ * A requirement's `claims` from claim rules as a user writes them (the Worker's
+ * operators, `any_of`, or the package's, `anyOf`). Throws a TypeError when `rules` is not
+ * an object of objects.
+ */
+export function claimRules(rules: unknown): Record<string, import("./index.js").ClaimRule>;
+
+/** A claim rule in words, e.g. `any of "org_A", "org_B" and present`. */
+export function ruleText(rule: import("./index.js").ClaimRule): string;
+
+/** One line of a policy check. */
+export interface PolicyLine {
+  /** `claim:<name>`, `delegation-depth` or `actor`. */
+  id: string;
+  label: string;
+  /** Whether the token meets the rule; null when the route sets no such rule. */
+  pass: boolean | null;
+  /** What the route requires, in words. */
+  rule: string;
+  /** What the token has (its own values). */
+  token: string;
+}
+
+/** The lines of `tg.policyCheck(requirement, claims)`: each claim rule, the delegation depth, the actor. */
+export function policyLines(check: import("./index.js").PolicyCheck): PolicyLine[];

@@ -386,3 +386,81 @@ export function lint(tg, header, claims, { now, leeway = 60, requiredTyp = "" } 
 
   return { findings, passed };
 }
+
+// ---------------------------------------------------------------------------------
+// The policy check: a route's claim rules and delegation rules, rule by rule.
+// ---------------------------------------------------------------------------------
+
+/** The claim-rule operators of the Worker's configuration, by the package's names. */
+const RULE_OPERATORS = { equals: "equals", any_of: "anyOf", anyOf: "anyOf", includes: "includes", present: "present" };
+
+/**
+ * A requirement's `claims` from claim rules as a user writes them: a JSON object of
+ * claim names (or JSON pointers) to rules, with the operators of the Worker's
+ * configuration (`any_of`) or of the package (`anyOf`). Other operator names are kept,
+ * so that policyCheck / authorize name them. Throws a TypeError when `rules` is not an
+ * object of objects.
+ */
+export function claimRules(rules) {
+  const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+  if (!isObject(rules)) throw new TypeError("claim rules must be a JSON object of claim names to rules, e.g. {\"org_id\": {\"any_of\": [\"org_A\"]}}");
+  const out = {};
+  for (const [name, rule] of Object.entries(rules)) {
+    if (!isObject(rule)) throw new TypeError(`the rule of claim ${JSON.stringify(name)} must be an object ({ equals, any_of, includes, present })`);
+    out[name] = Object.fromEntries(Object.entries(rule).map(([op, v]) => [RULE_OPERATORS[op] ?? op, v]));
+  }
+  return out;
+}
+
+/** A claim rule in words: `any of "org_A", "org_B" and present`. */
+export function ruleText(rule) {
+  const list = (xs) => xs.map((x) => JSON.stringify(x)).join(", ");
+  const parts = [];
+  if (Object.hasOwn(rule, "equals")) parts.push(`equals ${JSON.stringify(rule.equals)}`);
+  if (rule.anyOf) parts.push(`any of ${list(rule.anyOf)}`);
+  if (rule.includes) parts.push(`includes ${list(rule.includes)}`);
+  if (rule.present === true) parts.push("present");
+  if (rule.present === false) parts.push("absent");
+  return parts.join(" and ");
+}
+
+/**
+ * The lines of a policy check (`tg.policyCheck(requirement, claims)`): one per claim
+ * rule, then the delegation depth (always: the token's depth, against the maximum when
+ * there is one) and the current actor (when the token is delegated or `actors` is
+ * set). Each { id, label, pass (true, false, or null: nothing to check), rule, token }:
+ * `rule` what the route requires in words, `token` what the token has (its own
+ * values).
+ */
+export function policyLines(check) {
+  const lines = check.claims.map((c) => ({
+    id: `claim:${c.name}`,
+    label: c.name,
+    pass: c.pass,
+    rule: ruleText(c.rule),
+    token: c.present ? JSON.stringify(c.value) : "absent",
+  }));
+  const d = check.delegation;
+  const depth = d.error
+    ? `unreadable act claim: ${d.error}`
+    : d.depth === 0
+      ? "not delegated (0)"
+      : `${d.depth} nested act${d.depth === 1 ? "" : "s"} (${d.chain.join(" <- ")})`;
+  lines.push({
+    id: "delegation-depth",
+    label: "delegation depth",
+    pass: d.depthPass,
+    rule: d.maxDepth === null ? "no maximum (max_delegation_depth)" : `at most ${d.maxDepth}`,
+    token: depth,
+  });
+  if (d.actors !== null || d.actor !== null) {
+    lines.push({
+      id: "actor",
+      label: "actor",
+      pass: d.actorPass,
+      rule: d.actors === null ? "any actor (actors)" : `one of ${d.actors.join(", ")}`,
+      token: d.actor ?? "none: the token is not delegated",
+    });
+  }
+  return lines;
+}

@@ -139,6 +139,38 @@ export interface ReplayStore {
 }
 
 /**
+ * Where revocation entries are read: anything with `get(key)` answering the entry's
+ * value (a string), or `null`/`undefined` when there is none, or a promise of it: a
+ * Workers KV namespace (`env.REVOKED`, the edge authorizer's store), a wrapper over
+ * Redis, a `Map` in tests. Keys are `<issuer>|jti|<jti>`, `<issuer>|client|<client_id>`
+ * and `<issuer>|sub|<sub>`; values `{"before":<unix seconds>}` (a `jti` entry revokes its
+ * token whatever the value; a client or subject entry every token of theirs with `iat` ≤
+ * `before`; a value that is not that JSON revokes them all). `tokengate revoke` writes
+ * entries. A store that throws, rejects or answers anything else than a string, `null` or
+ * `undefined` refuses the request with `revocation_unavailable` (503): never an open door.
+ */
+export interface RevocationStore {
+  get(key: string): Promise<string | null | undefined> | string | null | undefined;
+}
+
+/**
+ * Revocation without introspection: every verification, reused (kept) ones included,
+ * reads the token's `jti`, client and subject entries (up to three keys), a revoked token
+ * is refused with `token_revoked` (401).
+ */
+export interface RevocationOptions {
+  /** The store entries are read from (required; see {@link RevocationStore}). */
+  store: RevocationStore;
+  /**
+   * How long this verifier keeps each answer of the store, present or absent, in
+   * seconds (default 10, at most 300; 0 reads the store on every call): the bound on how
+   * late it sees a new entry, besides the store's own propagation (Workers KV: up to
+   * 60 s to other locations).
+   */
+  cacheSeconds?: number;
+}
+
+/**
  * RFC 9728 protected-resource metadata: the document `resourceMetadata()` returns and
  * `metadataResponse(request)` serves at `/.well-known/oauth-protected-resource` (with
  * the resource's path appended when it has one); 401 challenges then name it
@@ -238,6 +270,8 @@ interface CommonOptions {
   replayStore?: ReplayStore;
   /** RFC 9728 protected-resource metadata (see {@link ResourceMetadataOptions}). */
   resourceMetadata?: ResourceMetadataOptions;
+  /** Checks every token against a revocation store (see {@link RevocationOptions}); off when absent. */
+  revocation?: RevocationOptions;
 }
 
 /** Options with one issuer. */
@@ -268,6 +302,8 @@ export type VerifierOptions = SingleIssuerOptions | MultiIssuerOptions;
 /** One link of an RFC 8693 delegation (`act`) chain. */
 export interface Actor {
   sub: string;
+  /** The actor's `client_id`, when its `act` object has one (what `actors` matches, before `sub`). */
+  clientId?: string;
   act?: Actor;
 }
 
@@ -334,6 +370,8 @@ export type ErrorCode =
   | "mtls_binding_mismatch"
   | "binding_unsupported"
   | "dpop_replay_unavailable"
+  | "token_revoked"
+  | "revocation_unavailable"
   | "insufficient_scope"
   | "role_not_allowed"
   | "kind_not_allowed"
@@ -342,6 +380,11 @@ export type ErrorCode =
   | "delegation_forbidden"
   | "denied_by_default"
   | "sender_constraint_required"
+  | "claim_not_allowed"
+  | "actor_not_allowed"
+  | "delegation_too_deep"
+  | "rate_limited"
+  | "rate_limit_unavailable"
   | "jwks_unavailable"
   | "jwks_invalid"
   | "jwks_no_usable_key"
@@ -425,6 +468,33 @@ export interface Requirement {
    * proven by the request) pass; bearer tokens get `sender_constraint_required`.
    */
   senderConstrained?: boolean;
+  /**
+   * Rules on the token's claims, by claim name (or an RFC 6901 JSON pointer when it
+   * starts with `/`: `/org/id`), e.g. `{ org_id: { anyOf: ["org_A", "org_B"] } }`; every
+   * rule must hold, for machines too, else `claim_not_allowed` (403; the message names the
+   * claim, never its value).
+   */
+  claims?: Record<string, ClaimRule>;
+  /**
+   * The allowed current actors of a delegated token: its outermost `act`'s `client_id`,
+   * else its `sub`, must be one of these (else `actor_not_allowed`); a token without
+   * `act` is refused (`delegation_required`).
+   */
+  actors?: string | string[];
+  /** The most nested `act` objects a token may carry (0 refuses every delegated token), else `delegation_too_deep`. */
+  maxDelegationDepth?: number;
+}
+
+/** One claim's rule in {@link Requirement.claims}: the operators given must all hold. */
+export interface ClaimRule {
+  /** The claim equals this JSON value (`1` equals `1.0`; `"1"` does not equal `1`). */
+  equals?: unknown;
+  /** The claim equals one of these, or (an array claim) one of its elements does. */
+  anyOf?: unknown[];
+  /** The claim is an array containing every one of these. */
+  includes?: unknown[];
+  /** `true`: the claim is present and not null; `false`: it is absent or null. */
+  present?: boolean;
 }
 
 /** What `verifyRequest` and `authorizeRequest` take besides the request. */
@@ -814,6 +884,55 @@ export interface AlgorithmInfo {
 /** The JWS algorithms tokengate verifies, in a stable order. */
 export function algorithms(): AlgorithmInfo[];
 
+/** One claim rule of a {@link PolicyCheck}. */
+export interface ClaimRuleCheck {
+  /** The claim's name or JSON pointer, as the requirement names it. */
+  name: string;
+  /** The rule (its operators as the requirement gives them). */
+  rule: ClaimRule;
+  /** Whether the token's claim satisfies the rule (what `authorize` decides). */
+  pass: boolean;
+  /** Whether the token has the claim (not null). */
+  present: boolean;
+  /** The token's own value of the claim (null when absent). */
+  value: unknown;
+}
+
+/** What {@link policyCheck} says of a decoded token's claim rules and delegation rules. */
+export interface PolicyCheck {
+  /** Every claim rule, `actors` and `maxDelegationDepth` given holds. */
+  pass: boolean;
+  /** Each claim rule of the requirement, in name order. */
+  claims: ClaimRuleCheck[];
+  delegation: {
+    /** The number of nested `act` objects (0: not delegated); null when `act` is invalid. */
+    depth: number | null;
+    /** The actors' `sub`, outermost (current) first. */
+    chain: string[];
+    /** The current actor's id (its `client_id`, else its `sub`), or null. */
+    actor: string | null;
+    /** The requirement's `maxDelegationDepth`, or null. */
+    maxDepth: number | null;
+    /** depth ≤ maxDepth; null without `maxDelegationDepth`. */
+    depthPass: boolean | null;
+    /** The requirement's `actors`, or null. */
+    actors: string[] | null;
+    /** The current actor is one of `actors`; null without `actors`. */
+    actorPass: boolean | null;
+    /** Why the `act` claim cannot be read (a verifier refuses the token), or null. */
+    error: string | null;
+  };
+}
+
+/**
+ * A requirement's claim rules (`claims`) and delegation rules (`actors`,
+ * `maxDelegationDepth`) against a decoded token's claims, rule by rule, by the core's own
+ * rules: the policy check of the decoder page and `tokengate decode`. Verifies nothing.
+ * Throws the TypeError `authorize` rejects with for an invalid requirement, and one when
+ * `claims` is not an object.
+ */
+export function policyCheck(requirement: Requirement | null | undefined, claims: JWTClaims): PolicyCheck;
+
 /**
  * Whether a decoded header and claims look like an OpenID Connect ID token rather than
  * an access token (the rule of `decode()`'s `idToken`): `{ signals, message }`, or null.
@@ -863,3 +982,19 @@ export type WorkerConfigCheck =
  * shared secrets are only named. Throws a TypeError when `json` is not a string.
  */
 export function checkWorkerConfig(json: string): WorkerConfigCheck;
+
+/**
+ * The store key of a revocation entry (see {@link RevocationStore}):
+ * `<issuer>|<jti|client|sub>|<id>`, the format the verifier's `revocation.store` and
+ * the edge authorizer's `REVOKED` namespace are read with. Throws a TypeError for
+ * another `by`, an empty issuer or id, or a key over 512 bytes (never looked up).
+ */
+export function revocationKey(issuer: string, by: "jti" | "client" | "sub", id: string): string;
+
+/**
+ * The value of a revocation entry: `{"before":<before>}`, revoking the client's or
+ * subject's tokens issued (`iat`) up to `before` (unix seconds; a `jti` entry revokes its
+ * token whatever the value). Throws a TypeError unless `before` is a non-negative whole
+ * number.
+ */
+export function revocationValue(before: number): string;

@@ -44,6 +44,7 @@ use crate::dpop::{
 use crate::gate::{extract_presented, AuthError, Decision, Gate, Scheme, SignatureCheck, Verified};
 use crate::keys::{KeyIo, KeyOutcome, KeyProvider};
 use crate::policy::RouteMatch;
+use crate::revocation::{lookup_keys, revokes, RevocationCache, RevocationError};
 use crate::token_cache::{TokenCache, TokenKey};
 use crate::{ConfigError, DpopMode, RequestError, SenderError, TokenError};
 
@@ -157,6 +158,8 @@ pub struct Authenticator {
     /// The DPoP nonce key, read from the secret once (secrets are fixed for the life of
     /// the process).
     nonces: std::cell::OnceCell<Option<Nonces>>,
+    /// Revocation store answers, kept for `revocation.cache_seconds`.
+    revoked: RefCell<RevocationCache>,
 }
 
 impl Authenticator {
@@ -178,6 +181,7 @@ impl Authenticator {
             keys,
             cache: RefCell::new(TokenCache::new(capacity)),
             nonces: std::cell::OnceCell::new(),
+            revoked: RefCell::new(RevocationCache::new()),
         })
     }
 
@@ -344,9 +348,71 @@ impl Authenticator {
             now,
         )
         .await?;
-        self.gate
-            .authorize(route, &verification.kept.verified.principal)?;
+        self.check_revocation(io, &verification.kept, now).await?;
+        self.gate.authorize(route, &verification.kept.verified)?;
         Ok(verification)
+    }
+
+    /// The revocation check of a verified token (see `src/revocation.rs`), when the
+    /// configuration has a `revocation` section: its `jti`, client and subject entries,
+    /// from the per-process cache while younger than `revocation.cache_seconds`, else
+    /// from the store through `io`. [`Authenticator::authenticate`] runs it on every
+    /// request, token-cache hits included; adapters that keep verifications themselves
+    /// run it on a kept one.
+    pub async fn check_revocation<I: KeyIo>(
+        &self,
+        io: &I,
+        kept: &Kept,
+        now: u64,
+    ) -> Result<(), AuthError> {
+        let Some(cfg) = &self.config().revocation else {
+            return Ok(());
+        };
+        let verified = &kept.verified;
+        let keys = lookup_keys(&verified.principal, &verified.token.claims);
+        let iat = verified.token.claims.get("iat").and_then(|v| v.as_f64());
+        let mut missing: Vec<usize> = Vec::new();
+        {
+            let cache = self.revoked.borrow();
+            for (i, (by, key)) in keys.iter().enumerate() {
+                match cache.get(key, now, cfg.cache_seconds) {
+                    Some(Some(value)) if revokes(*by, value, iat) => {
+                        return Err(RevocationError::Revoked(*by).into())
+                    }
+                    Some(_) => {}
+                    None => missing.push(i),
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let ask: Vec<String> = missing.iter().map(|&i| keys[i].1.clone()).collect();
+        let answers = io
+            .revocation_entries(&ask)
+            .await
+            .map_err(RevocationError::Unavailable)?;
+        if answers.len() != ask.len() {
+            return Err(RevocationError::Unavailable(format!(
+                "the store answered {} keys of {}",
+                answers.len(),
+                ask.len()
+            ))
+            .into());
+        }
+        let mut revoked = None;
+        let mut cache = self.revoked.borrow_mut();
+        for (&i, value) in missing.iter().zip(answers) {
+            let (by, key) = &keys[i];
+            if revoked.is_none() && value.as_deref().is_some_and(|v| revokes(*by, v, iat)) {
+                revoked = Some(*by);
+            }
+            cache.put(key.clone(), value, now);
+        }
+        match revoked {
+            Some(by) => Err(RevocationError::Revoked(by).into()),
+            None => Ok(()),
+        }
     }
 
     /// The sender check of a verified token (see `src/dpop.rs`): a DPoP-bound token

@@ -229,6 +229,10 @@ impl ClassifyConfig {
 pub struct Actor {
     /// The actor's `sub`.
     pub sub: String,
+    /// The actor's `client_id`, when its `act` object has one (RFC 8693 §4.1 allows
+    /// any claim there; Auth0 and many exchanges name the acting client with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
     /// The prior actor, if the chain continues.
     #[serde(default)]
     pub act: Option<Box<Actor>>,
@@ -244,6 +248,23 @@ impl Actor {
             next = a.act.as_deref();
         }
         out
+    }
+
+    /// The current actor's id, as route `actors` rules compare it: its `client_id`,
+    /// else its `sub`.
+    pub fn id(&self) -> &str {
+        self.client_id.as_deref().unwrap_or(&self.sub)
+    }
+
+    /// The number of nested `act` objects (1 for a token with one actor).
+    pub fn depth(&self) -> usize {
+        let mut n = 1;
+        let mut next = self.act.as_deref();
+        while let Some(a) = next {
+            n += 1;
+            next = a.act.as_deref();
+        }
+        n
     }
 }
 
@@ -530,7 +551,7 @@ fn number_to_i64(v: &Value) -> Option<i64> {
 /// Parses an RFC 8693 `act` claim: absent or `null` is no actor; otherwise an object
 /// with a non-empty string `sub` and optionally a nested `act`.
 fn parse_actor(act: Option<&Value>) -> Result<Option<Actor>, TokenError> {
-    let mut subs: Vec<String> = Vec::new();
+    let mut subs: Vec<(String, Option<String>)> = Vec::new();
     let mut next = act;
     while let Some(v) = next {
         let obj = match v {
@@ -541,16 +562,26 @@ fn parse_actor(act: Option<&Value>) -> Result<Option<Actor>, TokenError> {
         if subs.len() >= MAX_ACTOR_DEPTH {
             return Err(TokenError::ClaimInvalid("act is nested too deeply".into()));
         }
+        let client_id = match obj.get("client_id") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(c)) if !c.is_empty() => Some(c.clone()),
+            Some(_) => {
+                return Err(TokenError::ClaimInvalid(
+                    "act.client_id is not a non-empty string".into(),
+                ))
+            }
+        };
         match obj.get("sub") {
-            Some(Value::String(s)) if !s.is_empty() => subs.push(s.clone()),
+            Some(Value::String(s)) if !s.is_empty() => subs.push((s.clone(), client_id)),
             _ => return Err(TokenError::ClaimInvalid("act has no string sub".into())),
         }
         next = obj.get("act");
     }
     let mut actor: Option<Actor> = None;
-    while let Some(sub) = subs.pop() {
+    while let Some((sub, client_id)) = subs.pop() {
         actor = Some(Actor {
             sub,
+            client_id,
             act: actor.map(Box::new),
         });
     }

@@ -31,8 +31,11 @@ use crate::jwks_cache::JwksCacheConfig;
 use crate::jws::DEFAULT_MAX_TOKEN_BYTES;
 use crate::policy::{DefaultRule, PolicyConfig, RouteConfig};
 use crate::resource_metadata::ResourceMetadataConfig;
+use crate::revocation::RevocationConfig;
+use crate::rules::RateLimitBindings;
 use crate::verify::IssuerRules;
 use crate::ConfigError;
+use std::collections::BTreeMap;
 
 fn default_true() -> bool {
     true
@@ -213,6 +216,19 @@ pub struct Config {
     /// 401 challenges (`resource_metadata="..."`); not served when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_metadata: Option<ResourceMetadataConfig>,
+    /// The Workers Rate Limiting bindings routes may count against (`rate_limit`), by
+    /// binding name, with their periods (10 or 60 s, as in wrangler.toml).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rate_limits: RateLimitBindings,
+    /// Checking every token against the revocation store (the Worker's `REVOKED` KV
+    /// namespace, the npm package's `revocation` option); off when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation: Option<RevocationConfig>,
+    /// Claims (names or JSON pointers) an adapter reads from every verified token
+    /// besides those the rules read, which a token cache must therefore keep: the
+    /// Worker puts its `edge.claim_headers` here. Not part of the document.
+    #[serde(skip)]
+    pub keep_claims: Vec<String>,
 }
 
 impl Config {
@@ -338,6 +354,20 @@ impl Config {
         self.jwks_cache.validate()?;
         if let Some(d) = &self.dpop {
             d.validate("dpop.")?;
+        }
+        crate::rules::validate_rate_limit_bindings(&self.rate_limits)?;
+        for (i, r) in self.routes.iter().enumerate() {
+            if let Some(rule) = &r.rate_limit {
+                crate::rules::validate_rate_limit_rule(
+                    rule,
+                    r.public,
+                    &self.rate_limits,
+                    &format!("routes[{i}].rate_limit"),
+                )?;
+            }
+        }
+        if let Some(r) = &self.revocation {
+            r.validate()?;
         }
         if let Some(m) = &self.resource_metadata {
             m.validate("resource_metadata")?;

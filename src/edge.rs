@@ -28,6 +28,8 @@
 //! for tools (`tokengate check`): it puts a placeholder public key where the signing
 //! keys would go, so an `exchange` section is checked as if the keys were present.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Map, Value};
 
@@ -77,9 +79,25 @@ pub struct EdgeSettings {
     /// Which requests get a log line (default: all).
     #[serde(default, deserialize_with = "LogLevel::deserialize_named")]
     pub log: LogLevel,
+    /// Claims forwarded to the origin as headers: claim name (or JSON pointer) to
+    /// header name, e.g. `{"org_id": "x-tokengate-org-id"}`. Values are encoded as the
+    /// identity headers are ([`claim_header_value`](crate::claim_header_value)); an
+    /// absent claim sends no header. Inbound headers an origin would read as one of
+    /// these names are dropped, in every spelling.
+    #[serde(default)]
+    pub claim_headers: BTreeMap<String, String>,
 }
 
 impl EdgeSettings {
+    /// The header names of `claim_headers`, lowercase (how the Worker sets them and
+    /// reserves them inbound).
+    pub fn claim_header_names(&self) -> Vec<String> {
+        self.claim_headers
+            .values()
+            .map(|h| h.to_ascii_lowercase())
+            .collect()
+    }
+
     /// The name of the origin-secret header: the configured one, or
     /// [`DEFAULT_ORIGIN_SECRET_HEADER`](crate::headers::DEFAULT_ORIGIN_SECRET_HEADER).
     pub fn origin_secret_header(&self) -> &str {
@@ -99,6 +117,7 @@ impl Default for EdgeSettings {
             fetch_timeout_ms: None,
             server_timing: ServerTiming::Off,
             log: LogLevel::All,
+            claim_headers: BTreeMap::new(),
         }
     }
 }
@@ -235,6 +254,49 @@ impl EdgeSettings {
                 ));
             }
         }
+        self.validate_claim_headers()
+    }
+
+    fn validate_claim_headers(&self) -> Result<(), ConfigError> {
+        use crate::headers::{
+            normalize_name, CLAIM_HEADER_FORBIDDEN, IDENTITY_HEADERS, METHOD_OVERRIDE_HEADERS,
+        };
+        let mut seen: Vec<String> = Vec::new();
+        for (claim, header) in &self.claim_headers {
+            let at = format!("edge.claim_headers.{claim}");
+            crate::rules::validate_claim_name(claim, &at)?;
+            let is_token = !header.is_empty()
+                && header
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            if !is_token {
+                return Err(ConfigError::invalid(
+                    at,
+                    format!("{header:?} is not a valid header name"),
+                ));
+            }
+            let n = normalize_name(header);
+            let collides = IDENTITY_HEADERS.contains(&n.as_str())
+                || CLAIM_HEADER_FORBIDDEN.contains(&n.as_str())
+                || METHOD_OVERRIDE_HEADERS.contains(&n.as_str())
+                || n == normalize_name(self.origin_secret_header());
+            if collides {
+                return Err(ConfigError::invalid(
+                    at,
+                    format!(
+                        "{header:?} is an identity header, the origin-secret header, a method override, \
+                         authorization or a hop-by-hop header: choose another name"
+                    ),
+                ));
+            }
+            if seen.contains(&n) {
+                return Err(ConfigError::invalid(
+                    at,
+                    format!("{header:?} is already the header of another claim"),
+                ));
+            }
+            seen.push(n);
+        }
         Ok(())
     }
 }
@@ -260,7 +322,10 @@ impl WorkerConfig {
     /// The error names the first bad field.
     pub fn from_value(mut document: Value) -> Result<WorkerConfig, ConfigError> {
         let settings = WorkerSettings::take(&mut document)?;
-        let config = Config::from_value(document)?;
+        let mut config = Config::from_value(document)?;
+        // The claim headers are read from every verified token, cache hits included:
+        // the token cache keeps their claims.
+        config.keep_claims = settings.edge.claim_headers.keys().cloned().collect();
         Ok(WorkerConfig { settings, config })
     }
 }

@@ -183,6 +183,14 @@ impl ConfigError {
         Self::Parse(s)
     }
 
+    /// The field an [`Invalid`](ConfigError::Invalid) error names.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::Invalid { field, .. } => Some(field),
+            Self::Parse(_) => None,
+        }
+    }
+
     /// Shorthand for [`ConfigError::Invalid`].
     pub fn invalid(field: impl Into<String>, why: impl Into<String>) -> Self {
         Self::Invalid {
@@ -419,11 +427,7 @@ impl ChallengeParams {
         let dpop_only = matches!(challenge, Challenge::Dpop(_));
         let want_bearer = self.bearer || (self.dpop_algs.is_none() && !dpop_only);
         let want_dpop = self.dpop_algs.is_some() || dpop_only;
-        let metadata = self.resource_metadata.as_deref().map(|url| {
-            let mut m = String::from("resource_metadata=");
-            push_quoted(&mut m, url);
-            m
-        });
+        let metadata = self.resource_metadata.as_deref().map(challenge_attribute);
         let mut parts: Vec<String> = Vec::with_capacity(2);
         let with_metadata = |mut s: String| {
             if let Some(m) = &metadata {
@@ -489,13 +493,22 @@ impl Deny {
     pub fn public_description(&self, retry_after: Option<u64>) -> String {
         match self.status {
             ..=499 => self.message.clone(),
-            503 => match retry_after {
-                Some(s) => format!(
-                    "the token issuer's signing keys are unavailable right now; retry after {s} seconds"
-                ),
-                None => "the token issuer's signing keys are unavailable right now; retry later"
-                    .into(),
-            },
+            503 => {
+                // A fixed text per code: what is unavailable, never why.
+                let what = if self.code == catalogue::DPOP_REPLAY_UNAVAILABLE.code {
+                    "dpop proofs cannot be checked for replay right now"
+                } else if self.code == catalogue::REVOCATION_UNAVAILABLE.code {
+                    "the revocation store cannot be read right now"
+                } else if self.code == catalogue::RATE_LIMIT_UNAVAILABLE.code {
+                    "the rate limiter cannot be asked right now"
+                } else {
+                    "the token issuer's signing keys are unavailable right now"
+                };
+                match retry_after {
+                    Some(s) => format!("{what}; retry after {s} seconds"),
+                    None => format!("{what}; retry later"),
+                }
+            }
             _ if self.code == catalogue::CONFIG_INVALID.code => {
                 "the authorizer is misconfigured; see its logs".into()
             }
@@ -552,6 +565,17 @@ pub fn www_authenticate(
     if let Some(scope) = scope {
         attr("scope", scope);
     }
+    out
+}
+
+/// The `resource_metadata="<url>"` attribute of a `WWW-Authenticate` challenge
+/// (RFC 9728 §5.1), quoted as the challenge's other attributes are (the
+/// [`Deny::www_authenticate`] value): `"` and `\` escaped, characters outside
+/// printable ASCII dropped. `url` is normally
+/// [`ResourceMetadataConfig::metadata_url`](crate::ResourceMetadataConfig::metadata_url).
+pub fn challenge_attribute(url: &str) -> String {
+    let mut out = String::from("resource_metadata=");
+    push_quoted(&mut out, url);
     out
 }
 

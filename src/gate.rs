@@ -10,13 +10,14 @@
 //! ([`Gate::deny`]). [`extract_token`] reads the token out of a request's headers.
 
 use crate::alg::Alg;
-use crate::classify::{classify, Principal};
+use crate::classify::classify;
 use crate::config::Config;
 use crate::dpop::{DpopMode, DpopRules};
 use crate::error::ChallengeParams;
 use crate::jwk::{Key, KeySet};
 use crate::policy::{Policy, PolicyError, RouteMatch};
 use crate::resource_metadata::MetadataDefaults;
+use crate::revocation::RevocationError;
 pub use crate::verify::Verified;
 use crate::verify::{self, IssuerRules, Unverified};
 use crate::UnixSeconds;
@@ -37,6 +38,11 @@ pub enum AuthError {
     Policy(PolicyError),
     /// The sender was not proven (DPoP proof, client certificate).
     Sender(SenderError),
+    /// The token was revoked, or the revocation store could not be read.
+    Revocation(RevocationError),
+    /// The configuration does not allow the decision (a client registry entry naming
+    /// an undeclared rate-limit binding): refused, fail closed.
+    Config(ConfigError),
 }
 
 impl AuthError {
@@ -89,6 +95,8 @@ impl ErrorCode for AuthError {
             AuthError::Keys(e) => e.info(),
             AuthError::Policy(e) => e.info(),
             AuthError::Sender(e) => e.info(),
+            AuthError::Revocation(e) => e.info(),
+            AuthError::Config(e) => e.info(),
         }
     }
 }
@@ -101,6 +109,8 @@ impl std::fmt::Display for AuthError {
             AuthError::Keys(e) => e.fmt(f),
             AuthError::Policy(e) => e.fmt(f),
             AuthError::Sender(e) => e.fmt(f),
+            AuthError::Revocation(e) => e.fmt(f),
+            AuthError::Config(e) => e.fmt(f),
         }
     }
 }
@@ -125,6 +135,11 @@ impl From<JwksError> for AuthError {
 impl From<SenderError> for AuthError {
     fn from(e: SenderError) -> Self {
         AuthError::Sender(e)
+    }
+}
+impl From<RevocationError> for AuthError {
+    fn from(e: RevocationError) -> Self {
+        AuthError::Revocation(e)
     }
 }
 impl From<PolicyError> for AuthError {
@@ -163,6 +178,32 @@ pub struct Gate {
     policy: Policy,
     dpop: DpopRules,
     challenges: ChallengeParams,
+    kept_claims: Vec<String>,
+}
+
+/// The rate limit one allowed request counts against ([`Gate::rate_limit`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimit {
+    /// The Workers Rate Limiting binding.
+    pub binding: String,
+    /// Its period in seconds: the `Retry-After` when it says no.
+    pub period: u32,
+    /// The key to count under (`<issuer>|<key name>|<value>`).
+    pub key: String,
+}
+
+impl RateLimit {
+    /// The 429 denial when the binding says the key is over its limit.
+    pub fn exceeded(&self) -> PolicyError {
+        PolicyError::RateLimited {
+            retry_after: self.period,
+        }
+    }
+
+    /// The 503 denial when the binding could not be asked (`why` goes to the log).
+    pub fn unavailable(&self, why: String) -> PolicyError {
+        PolicyError::RateLimitUnavailable(why)
+    }
 }
 
 impl Gate {
@@ -183,12 +224,33 @@ impl Gate {
             dpop_algs: advertise.then(|| dpop.algs()),
             resource_metadata: config.resource_metadata.as_ref().map(|m| m.metadata_url()),
         };
+        let mut kept_claims: Vec<String> = Vec::new();
+        let mut keep = |name: String| {
+            if !kept_claims.contains(&name) {
+                kept_claims.push(name);
+            }
+        };
+        for r in &config.routes {
+            for name in r.require.iter().flat_map(|q| q.claims.keys()) {
+                keep(crate::rules::claim_root(name));
+            }
+            if let Some(rl) = &r.rate_limit {
+                keep(crate::rules::claim_root(&rl.key));
+            }
+        }
+        if config.revocation.is_some() {
+            keep("jti".into());
+        }
+        for name in &config.keep_claims {
+            keep(crate::rules::claim_root(name));
+        }
         Ok(Gate {
             config,
             rules,
             policy,
             dpop,
             challenges,
+            kept_claims,
         })
     }
 
@@ -331,7 +393,15 @@ impl Gate {
     /// [`Gate::revalidate`] and the adapters read ([`Verified::for_reuse`]). `None` for
     /// an issuer index this gate does not have.
     pub fn for_reuse(&self, issuer: usize, verified: Verified) -> Option<Verified> {
-        Some(verified.for_reuse(self.rules.get(issuer)?))
+        Some(verified.for_reuse(self.rules.get(issuer)?, &self.kept_claims))
+    }
+
+    /// The claims a token cache keeps besides those verification reads, because the
+    /// gateway rules read them on every request: the top-level claims of the routes'
+    /// claim rules and rate-limit keys, `jti` when revocation is on, and the adapter's
+    /// own ([`Config::keep_claims`]: the Worker's claim headers).
+    pub fn kept_claims(&self) -> &[String] {
+        &self.kept_claims
     }
 
     fn rules_for(&self, unverified: &Unverified<'_>) -> Result<&IssuerRules, TokenError> {
@@ -340,16 +410,50 @@ impl Gate {
             .ok_or(TokenError::IssuerMismatch)
     }
 
-    /// Applies the route's requirement to a principal.
-    pub fn authorize(
-        &self,
-        route: &RouteMatch<'_>,
-        principal: &Principal,
-    ) -> Result<(), AuthError> {
+    /// Applies the route's requirement to a verified token (its principal, and its
+    /// claims for claim rules).
+    pub fn authorize(&self, route: &RouteMatch<'_>, verified: &Verified) -> Result<(), AuthError> {
         if route.rejected {
             return Err(RequestError::PathRejected.into());
         }
-        Ok(self.policy.authorize(route, principal)?)
+        Ok(self
+            .policy
+            .authorize(route, &verified.principal, &verified.token.claims)?)
+    }
+
+    /// The rate limit a request allowed on `route` counts against, for the token
+    /// `verified`: the binding (the client's own `tier`, a client-registry entry's
+    /// `rate_limit_binding`, when given, else the route's), its period (the
+    /// `Retry-After` of a 429) and the key. `Ok(None)`: the route has no rate limit.
+    /// `Err`: the key's claim is missing (`claim_not_allowed`), or `tier` names a
+    /// binding the configuration does not declare (`config_invalid`: fail closed).
+    pub fn rate_limit(
+        &self,
+        route: &RouteMatch<'_>,
+        verified: &Verified,
+        tier: Option<&str>,
+    ) -> Result<Option<RateLimit>, AuthError> {
+        let Some(rule) = route
+            .index
+            .and_then(|i| self.policy.route_config(i))
+            .and_then(|r| r.rate_limit.as_ref())
+        else {
+            return Ok(None);
+        };
+        let binding = tier.unwrap_or(&rule.binding);
+        let Some(declared) = self.config.rate_limits.get(binding) else {
+            return Err(AuthError::Config(ConfigError::invalid(
+                "rate_limit_binding",
+                format!("{binding:?} is not declared in rate_limits"),
+            )));
+        };
+        let key = crate::rules::rate_limit_key(rule, &verified.principal, &verified.token.claims)
+            .map_err(|name| PolicyError::ClaimNotAllowed(name.to_owned()))?;
+        Ok(Some(RateLimit {
+            binding: binding.to_owned(),
+            period: declared.period,
+            key,
+        }))
     }
 
     /// Turns any tokengate error into a denial with this gate's realm and challenges.

@@ -90,6 +90,17 @@ pub fn normalize_name(name: &str) -> String {
 /// with `x-tokengate-`, equals the normalised `origin_secret_header` (the configured
 /// name, or [`DEFAULT_ORIGIN_SECRET_HEADER`]), or is a method-override header.
 pub fn is_reserved_inbound(name: &str, origin_secret_header: &str) -> bool {
+    is_reserved_inbound_with(name, origin_secret_header, &[])
+}
+
+/// [`is_reserved_inbound`], with the names of the configured claim headers
+/// (`edge.claim_headers`) reserved as well: an inbound header that an origin would read
+/// as one of them is dropped, so a client cannot supply a claim header's value.
+pub fn is_reserved_inbound_with(
+    name: &str,
+    origin_secret_header: &str,
+    claim_headers: &[String],
+) -> bool {
     // Byte by byte, as `normalize_name` would compare them, without allocating: this
     // runs for every inbound header of every forwarded request.
     let n = name.as_bytes();
@@ -99,7 +110,33 @@ pub fn is_reserved_inbound(name: &str, origin_secret_header: &str) -> bool {
             .iter()
             .any(|h| same_normalized(n, h.as_bytes()))
         || same_normalized(n, origin_secret_header.as_bytes())
+        || claim_headers
+            .iter()
+            .any(|h| same_normalized(n, h.as_bytes()))
 }
+
+/// Headers a claim header may not be named as (normalised): hop-by-hop headers
+/// (RFC 9110 §7.6.1), those the edge reads or sets for the request itself, and the
+/// method overrides; identity headers and the origin-secret header are checked apart.
+pub const CLAIM_HEADER_FORBIDDEN: [&str; 17] = [
+    "authorization",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+    "content-type",
+    "cookie",
+    "dpop",
+    "forwarded",
+    "x-forwarded-for",
+    "cf-connecting-ip",
+];
 
 /// [`is_reserved_inbound`] as the source of a JavaScript regular expression, for the
 /// `i` (ASCII case-insensitive) flag: a name it matches is exactly a name
@@ -111,6 +148,15 @@ pub fn is_reserved_inbound(name: &str, origin_secret_header: &str) -> bool {
 /// Letters and digits stand for themselves, `-` and `_` for `[-_]`, any other byte for
 /// its `\xHH` escape; the identity prefix matches any name it begins.
 pub fn reserved_inbound_pattern(origin_secret_header: &str) -> String {
+    reserved_inbound_pattern_with(origin_secret_header, &[])
+}
+
+/// [`reserved_inbound_pattern`] for [`is_reserved_inbound_with`]: the claim header
+/// names reserved too.
+pub fn reserved_inbound_pattern_with(
+    origin_secret_header: &str,
+    claim_headers: &[String],
+) -> String {
     fn push_name(out: &mut String, name: &str) {
         for b in name.bytes() {
             match b {
@@ -132,6 +178,7 @@ pub fn reserved_inbound_pattern(origin_secret_header: &str) -> String {
         .iter()
         .copied()
         .chain([origin_secret_header])
+        .chain(claim_headers.iter().map(String::as_str))
         .enumerate()
     {
         if i > 0 {
@@ -332,6 +379,47 @@ mod tests {
             "x-origin-key",
         ] {
             assert!(!is_reserved_inbound(name, secret), "{name}");
+        }
+    }
+
+    #[test]
+    fn claim_headers_are_reserved_in_every_spelling_by_both_forms() {
+        let claim = vec!["x-org-id".to_string(), "x-tenant.name".to_string()];
+        let re = regex::Regex::new(&format!(
+            "(?i-u){}",
+            reserved_inbound_pattern_with(DEFAULT_ORIGIN_SECRET_HEADER, &claim)
+        ))
+        .unwrap();
+        for name in [
+            "x-org-id",
+            "X-Org-Id",
+            "x_org_id",
+            "X_ORG-ID",
+            "x-tenant.name",
+            "X_TENANT.NAME",
+        ] {
+            assert!(
+                is_reserved_inbound_with(name, DEFAULT_ORIGIN_SECRET_HEADER, &claim),
+                "{name}"
+            );
+            assert!(re.is_match(name), "{name}");
+            assert!(
+                !is_reserved_inbound(name, DEFAULT_ORIGIN_SECRET_HEADER),
+                "{name}"
+            );
+        }
+        for name in [
+            "x-org-idx",
+            "x-org",
+            "org-id",
+            "x-tenant-name",
+            "x-tenantxname",
+        ] {
+            assert!(
+                !is_reserved_inbound_with(name, DEFAULT_ORIGIN_SECRET_HEADER, &claim),
+                "{name}"
+            );
+            assert!(!re.is_match(name), "{name}");
         }
     }
 

@@ -198,7 +198,7 @@ impl KeySet {
             .map_err(|_| E::AlgNotAllowed(format!("{header_alg:?} is not supported")))?;
         if !allowed.contains(&alg) {
             return Err(E::AlgNotAllowed(format!(
-                "{alg} is not allowed for this issuer"
+                "{alg} is not one of the allowed algorithms"
             )));
         }
         let fits = |k: &Key| k.algs.contains(&alg);

@@ -86,6 +86,18 @@ pub trait KeyIo: Clone + 'static {
         let _ = (proof, now);
         std::future::ready(Err("no DPoP replay store is configured".to_string()))
     }
+    /// Reads revocation entries (see `src/revocation.rs`): for each key, its value or
+    /// `None` when there is no entry, in the order given; `Err` when the store cannot
+    /// answer (the request is then refused with `revocation_unavailable`). Called only
+    /// when the configuration has a `revocation` section, and only for keys the
+    /// per-process cache does not hold. The default has no store (fail closed).
+    fn revocation_entries(
+        &self,
+        keys: &[String],
+    ) -> impl Future<Output = Result<Vec<Option<String>>, String>> {
+        let _ = keys;
+        std::future::ready(Err("no revocation store is configured".to_string()))
+    }
 }
 
 /// Where the keys of a decision came from, for logs and `Server-Timing`.

@@ -29,6 +29,8 @@ mod mint;
 mod percent;
 mod policy;
 mod resource_metadata;
+mod revocation;
+mod rules;
 mod token_cache;
 mod verify;
 
@@ -45,7 +47,7 @@ pub use authenticator::{
     Verification,
 };
 pub use gate::{
-    extract_presented, extract_token, AuthError, Decision, Gate, Scheme, SignatureCheck,
+    extract_presented, extract_token, AuthError, Decision, Gate, RateLimit, Scheme, SignatureCheck,
 };
 pub use keys::{
     jwks_uri_from_discovery, store_key, wait_limit_ms, HttpResponse, KeyIo, KeyOutcome,
@@ -102,6 +104,19 @@ pub use classify::{
 pub use policy::{
     Also, DefaultRule, Delegation, Policy, PolicyConfig, PolicyError, Requirement, RouteConfig,
     RouteMatch,
+};
+
+// Gateway rules: claim rules, claim headers, rate-limit keys, revocation.
+pub use revocation::{
+    entry_key as revocation_key, entry_value as revocation_value, lookup_keys as revocation_keys,
+    revokes, RevocationCache, RevocationConfig, RevocationError, RevokedBy,
+    DEFAULT_CACHE_SECONDS as DEFAULT_REVOCATION_CACHE_SECONDS,
+    MAX_CACHE_SECONDS as MAX_REVOCATION_CACHE_SECONDS, MAX_KEY_BYTES as MAX_REVOCATION_KEY_BYTES,
+};
+pub use rules::{
+    check_claim_rules, claim_at, claim_header_value, claim_root, claim_rule_holds, rate_limit_key,
+    ClaimRule, ClaimRules, RateLimitBinding, RateLimitBindings, RateLimitRule,
+    MAX_RATE_KEY_VALUE_BYTES,
 };
 
 // Token exchange and minting.

@@ -77,13 +77,16 @@
 //! else, or `*` / `:*` alone, grants nothing beyond itself.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::classify::{is_scope_token, Kind, Principal};
+use crate::classify::{is_scope_token, Actor, Kind, Principal};
 use crate::error::catalogue::CodeInfo;
 use crate::percent;
+use crate::rules::{check_claim_rules, validate_claim_rules, ClaimRules, RateLimitRule};
+use crate::Claims;
 use crate::{ConfigError, Deny, ErrorCode};
 
 /// Whether a route requires, or forbids, a delegated token (an RFC 8693 `act` claim).
@@ -132,6 +135,21 @@ pub struct Requirement {
     /// their binding proven) pass: bearer tokens get `sender_constraint_required`.
     #[serde(default, skip_serializing_if = "is_false")]
     pub sender_constrained: bool,
+    /// Rules on the token's claims (a claim name, or a JSON pointer when it starts with
+    /// `/`, to its rule: `equals`, `any_of`, `includes`, `present`); all must hold,
+    /// else `claim_not_allowed`. See `src/rules.rs`. Machines are held to them too.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub claims: ClaimRules,
+    /// The actors allowed to act on this route: the current actor of a delegated token
+    /// (its outermost `act`'s `client_id`, else its `sub`, as the token's issuer wrote
+    /// it) must be one of these ids, else `actor_not_allowed`. A token without `act`
+    /// is refused (`delegation_required`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actors: Option<Vec<String>>,
+    /// The most nested `act` objects a token may carry (0 refuses every delegated
+    /// token), else `delegation_too_deep`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_delegation_depth: Option<u32>,
 }
 
 /// One route rule.
@@ -157,6 +175,11 @@ pub struct RouteConfig {
     /// `/admin` to different handlers.
     #[serde(default, skip_serializing_if = "is_false")]
     pub case_sensitive: bool,
+    /// A per-client rate limit (a Workers Rate Limiting binding and what it counts
+    /// by), applied by the edge authorizer to requests this route allows; see
+    /// [`RateLimitRule`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimitRule>,
 }
 
 /// What a request that matches no route needs.
@@ -748,10 +771,15 @@ impl Policy {
     /// a requirement allows any principal; no route at all applies the [`DefaultRule`].
     /// When the readings of the path differ ([`RouteMatch::also`]), those rules are
     /// checked as well.
+    ///
+    /// `claims` are the verified token's claims, which claim rules read (with a token
+    /// cache, in the form it keeps: [`Gate::kept_claims`](crate::Gate::kept_claims)
+    /// says which); a claim missing from them fails its rule.
     pub fn authorize(
         &self,
         route: &RouteMatch<'_>,
         principal: &Principal,
+        claims: &Claims,
     ) -> Result<(), PolicyError> {
         // The caller refuses a rejected path with its own code first
         // ([`Gate::authorize`](crate::Gate::authorize): `path_rejected`); should one get
@@ -762,11 +790,11 @@ impl Policy {
         if route.public {
             return Ok(());
         }
-        self.rule(route.index, principal)?;
+        self.rule(route.index, principal, claims)?;
         for also in &route.also {
             match also {
-                Also::Route(j) => self.rule(Some(*j), principal)?,
-                Also::Unmatched => self.rule(None, principal)?,
+                Also::Route(j) => self.rule(Some(*j), principal, claims)?,
+                Also::Unmatched => self.rule(None, principal, claims)?,
             }
         }
         Ok(())
@@ -774,10 +802,15 @@ impl Policy {
 
     /// One rule: route `index` (public: allowed; no requirement: any principal), or
     /// the default rule for `None`.
-    fn rule(&self, index: Option<usize>, principal: &Principal) -> Result<(), PolicyError> {
+    fn rule(
+        &self,
+        index: Option<usize>,
+        principal: &Principal,
+        claims: &Claims,
+    ) -> Result<(), PolicyError> {
         match index.and_then(|i| self.routes.get(i)) {
             Some(r) => match &r.config.require {
-                Some(req) => self.check(req, principal),
+                Some(req) => self.check(req, principal, claims),
                 None => Ok(()),
             },
             None => match self.default {
@@ -793,7 +826,7 @@ impl Policy {
         err.to_deny(&self.realm)
     }
 
-    fn check(&self, req: &Requirement, p: &Principal) -> Result<(), PolicyError> {
+    fn check(&self, req: &Requirement, p: &Principal, claims: &Claims) -> Result<(), PolicyError> {
         // The binding itself was proven before the policy runs (the pipeline's sender
         // check): a principal with a binding is one whose proof held.
         if req.sender_constrained && p.binding.is_none() {
@@ -818,6 +851,21 @@ impl Policy {
             (Some(Delegation::Forbidden), Some(_)) => return Err(PolicyError::DelegationForbidden),
             _ => {}
         }
+        if let Some(max) = req.max_delegation_depth {
+            let depth = p.actor.as_ref().map_or(0, Actor::depth);
+            if depth > max as usize {
+                return Err(PolicyError::DelegationTooDeep { max });
+            }
+        }
+        if let Some(actors) = &req.actors {
+            let actor = p.actor.as_ref().ok_or(PolicyError::DelegationRequired)?;
+            if !actors.iter().any(|a| a == actor.id()) {
+                return Err(PolicyError::ActorNotAllowed);
+            }
+        }
+        // Claim rules hold for machines too (an organisation's boundary is not a scope).
+        check_claim_rules(&req.claims, claims)
+            .map_err(|name| PolicyError::ClaimNotAllowed(name.to_owned()))?;
         if req.machines_bypass_scopes && p.kind == Kind::Machine {
             return Ok(());
         }
@@ -912,6 +960,27 @@ fn validate_requirement(req: &Requirement, at: &str) -> Result<(), ConfigError> 
             }
         }
     }
+    validate_claim_rules(&req.claims, at)?;
+    if let Some(actors) = &req.actors {
+        if actors.is_empty() {
+            return Err(ConfigError::invalid(
+                format!("{at}.actors"),
+                "must not be empty (omit it to allow every actor)",
+            ));
+        }
+        if let Some(j) = actors.iter().position(String::is_empty) {
+            return Err(ConfigError::invalid(
+                format!("{at}.actors[{j}]"),
+                "must not be empty",
+            ));
+        }
+        if req.delegation == Some(Delegation::Forbidden) || req.max_delegation_depth == Some(0) {
+            return Err(ConfigError::invalid(
+                format!("{at}.actors"),
+                "needs a delegated token, which delegation: forbidden or max_delegation_depth: 0 refuses",
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -939,6 +1008,24 @@ pub enum PolicyError {
     /// The route requires a sender-constrained token (DPoP-bound or certificate-bound)
     /// and the token is a bearer token.
     SenderConstraintRequired,
+    /// A claim rule failed (or a rate-limit key claim is missing): the claim's name as
+    /// configured, never its value.
+    ClaimNotAllowed(String),
+    /// The delegated token's current actor is not one of the route's `actors`.
+    ActorNotAllowed,
+    /// The token's `act` chain is deeper than the route's `max_delegation_depth`.
+    DelegationTooDeep {
+        /// The route's maximum depth.
+        max: u32,
+    },
+    /// The client is over its rate limit (429).
+    RateLimited {
+        /// The binding's period: the `Retry-After` in seconds.
+        retry_after: u32,
+    },
+    /// The rate limiter could not be asked (503): the request is refused, never let
+    /// through uncounted.
+    RateLimitUnavailable(String),
 }
 
 impl PolicyError {
@@ -972,6 +1059,11 @@ impl ErrorCode for PolicyError {
             Self::DelegationForbidden => &c::DELEGATION_FORBIDDEN,
             Self::DeniedByDefault => &c::DENIED_BY_DEFAULT,
             Self::SenderConstraintRequired => &c::SENDER_CONSTRAINT_REQUIRED,
+            Self::ClaimNotAllowed(_) => &c::CLAIM_NOT_ALLOWED,
+            Self::ActorNotAllowed => &c::ACTOR_NOT_ALLOWED,
+            Self::DelegationTooDeep { .. } => &c::DELEGATION_TOO_DEEP,
+            Self::RateLimited { .. } => &c::RATE_LIMITED,
+            Self::RateLimitUnavailable(_) => &c::RATE_LIMIT_UNAVAILABLE,
         }
     }
 }
@@ -997,6 +1089,19 @@ impl fmt::Display for PolicyError {
             Self::SenderConstraintRequired => f.write_str(
                 "this route requires a sender-constrained (dpop or certificate-bound) token",
             ),
+            Self::ClaimNotAllowed(name) => write!(
+                f,
+                "the token's {name} claim does not satisfy this route's rule (missing, mistyped or not allowed)"
+            ),
+            Self::ActorNotAllowed => {
+                f.write_str("the token's current actor (act) is not allowed on this route")
+            }
+            Self::DelegationTooDeep { max } => write!(
+                f,
+                "the token's delegation chain (act) is deeper than this route allows ({max})"
+            ),
+            Self::RateLimited { .. } => f.write_str("too many requests from this client"),
+            Self::RateLimitUnavailable(why) => write!(f, "the rate limiter cannot be asked: {why}"),
         }
     }
 }
@@ -1173,13 +1278,13 @@ mod tests {
             assert_eq!(r.index, Some(1), "{path}");
             assert!(!r.public, "{path}");
             assert_eq!(
-                p.authorize(&r, &u),
+                p.authorize(&r, &u, &Claims::new()),
                 Err(PolicyError::KindNotAllowed(Kind::User)),
                 "{path}"
             );
             // ... and the exact reading's rule (`/*`: scope read) too.
             assert_eq!(r.also, vec![Also::Route(3)], "{path}");
-            assert!(p.authorize(&r, &m).is_err(), "{path}");
+            assert!(p.authorize(&r, &m, &Claims::new()).is_err(), "{path}");
         }
         // A case variant of a public route is not public: the exact reading's rule holds.
         let r = p.route("GET", "/DOCS/x");
@@ -1187,9 +1292,9 @@ mod tests {
             (r.index, r.public, r.also.clone()),
             (Some(0), false, vec![Also::Route(3)])
         );
-        assert!(p.authorize(&r, &u).is_ok());
+        assert!(p.authorize(&r, &u, &Claims::new()).is_ok());
         assert_eq!(
-            p.authorize(&r, &m),
+            p.authorize(&r, &m, &Claims::new()),
             Err(PolicyError::InsufficientScope {
                 required: vec!["read".into()]
             })
@@ -1209,8 +1314,13 @@ mod tests {
         // With the default rule `deny`, a variant that matches no route exactly is refused.
         let r = q.route("GET", "/CAF%C3%89");
         assert_eq!(r.also, vec![Also::Unmatched]);
-        assert_eq!(q.authorize(&r, &m), Err(PolicyError::DeniedByDefault));
-        assert!(q.authorize(&q.route("GET", "/caf%C3%A9"), &m).is_ok());
+        assert_eq!(
+            q.authorize(&r, &m, &Claims::new()),
+            Err(PolicyError::DeniedByDefault)
+        );
+        assert!(q
+            .authorize(&q.route("GET", "/caf%C3%A9"), &m, &Claims::new())
+            .is_ok());
     }
 
     #[test]
@@ -1243,7 +1353,7 @@ mod tests {
             assert!(!r.public, "{path}");
             assert!(r.also.contains(&Also::Route(1)), "{path}: {:?}", r.also);
             assert_eq!(
-                p.authorize(&r, &u),
+                p.authorize(&r, &u, &Claims::new()),
                 Err(PolicyError::InsufficientScope {
                     required: vec!["files:read".into()]
                 }),
@@ -1286,8 +1396,12 @@ mod tests {
         ]}));
         let r = p.route("GET", "/api/user%2Dprofile");
         assert_eq!((r.index, r.also.clone()), (Some(0), vec![Also::Route(1)]));
-        assert!(p.authorize(&r, &principal(Kind::User, &[])).is_err());
-        assert!(p.authorize(&r, &principal(Kind::Machine, &[])).is_err());
+        assert!(p
+            .authorize(&r, &principal(Kind::User, &[]), &Claims::new())
+            .is_err());
+        assert!(p
+            .authorize(&r, &principal(Kind::Machine, &[]), &Claims::new())
+            .is_err());
         // `%7E` (Java's URLEncoder) is accepted and decoded; a non-ASCII literal matches
         // its WHATWG spelling in every reading.
         let q = policy(json!({"routes": [
@@ -1331,11 +1445,17 @@ mod tests {
         assert_eq!(m.index, None);
         assert!(!m.rejected);
         let u = principal(Kind::User, &[]);
-        assert_eq!(p.authorize(&m, &u), Err(PolicyError::DeniedByDefault));
+        assert_eq!(
+            p.authorize(&m, &u, &Claims::new()),
+            Err(PolicyError::DeniedByDefault)
+        );
         let m = p.route("GET", "/health/../builds/1");
         assert!(m.rejected);
         // Never allowed; the gate answers path_rejected before asking the policy.
-        assert_eq!(p.authorize(&m, &u), Err(PolicyError::DeniedByDefault));
+        assert_eq!(
+            p.authorize(&m, &u, &Claims::new()),
+            Err(PolicyError::DeniedByDefault)
+        );
     }
 
     #[test]

@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::alg::Alg;
-use crate::error::push_quoted;
+pub use crate::error::challenge_attribute;
 use crate::fetch_url::check_fetch_url;
 use crate::ConfigError;
 
@@ -351,16 +351,6 @@ impl ResourceMetadataConfig {
             .filter_map(|(name, value)| value.map(|v| (name, v)))
             .collect()
     }
-}
-
-/// The `resource_metadata="<url>"` attribute of a `WWW-Authenticate: Bearer` challenge
-/// (RFC 9728 §5.1), quoted as the challenge's other attributes are (the
-/// [`Deny::www_authenticate`](crate::Deny::www_authenticate) value): `"` and `\`
-/// escaped, characters outside printable ASCII dropped. `url` is normally [`ResourceMetadataConfig::metadata_url`].
-pub fn challenge_attribute(url: &str) -> String {
-    let mut out = String::from("resource_metadata=");
-    push_quoted(&mut out, url);
-    out
 }
 
 /// Splits a resource identifier into its `scheme://authority` and its path (empty

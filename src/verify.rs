@@ -348,21 +348,26 @@ impl Verified {
     /// algorithm, `kid` and issuer index as they are. [`validate_claims`] gives the same
     /// answer on both at any time (it reads nothing else), and classification is not
     /// redone on a hit, so a reuse checks what the first verification checked.
-    pub fn for_reuse(mut self, rules: &IssuerRules) -> Verified {
-        retain_for_reuse(&mut self.token.claims, rules);
+    ///
+    /// `also` names further claims to keep: those the gateway rules read (claim rules,
+    /// claim headers, rate-limit keys, `jti` for revocation), as
+    /// [`Gate::kept_claims`](crate::Gate::kept_claims) lists them.
+    pub fn for_reuse(mut self, rules: &IssuerRules, also: &[String]) -> Verified {
+        retain_for_reuse(&mut self.token.claims, rules, also);
         self.token.header = Claims::new();
         self.principal.shrink_to_fit();
         self
     }
 }
 
-/// Drops every claim but those [`validate_claims`] reads with `rules` and
-/// [`KEPT_EXTRA_CLAIMS`].
-fn retain_for_reuse(claims: &mut Claims, rules: &IssuerRules) {
+/// Drops every claim but those [`validate_claims`] reads with `rules`,
+/// [`KEPT_EXTRA_CLAIMS`] and `also`.
+fn retain_for_reuse(claims: &mut Claims, rules: &IssuerRules, also: &[String]) {
     claims.retain(|name, _| {
         VALIDATED_CLAIMS.contains(&name.as_str())
             || KEPT_EXTRA_CLAIMS.contains(&name.as_str())
             || rules.required_claims.iter().any(|r| r == name)
+            || also.iter().any(|r| r == name)
     });
 }
 
@@ -454,7 +459,7 @@ mod tests {
             let full = claims(v);
             for r in [rules(), strict.clone()] {
                 let mut kept = full.clone();
-                retain_for_reuse(&mut kept, &r);
+                retain_for_reuse(&mut kept, &r, &[]);
                 assert!(kept.keys().all(|k| VALIDATED_CLAIMS.contains(&k.as_str())
                     || KEPT_EXTRA_CLAIMS.contains(&k.as_str())
                     || r.required_claims.contains(k)));

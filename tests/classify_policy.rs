@@ -422,8 +422,10 @@ fn act_chain_is_parsed() {
         p.actor,
         Some(Actor {
             sub: "build-bot".into(),
+            client_id: None,
             act: Some(Box::new(Actor {
                 sub: "scheduler".into(),
+                client_id: None,
                 act: None
             }))
         })
@@ -569,12 +571,22 @@ fn traversal_and_encoded_paths_never_match() {
         // Never allowed by the policy; the gate (and the pipeline) refuse it first as
         // the request's fault: 400 path_rejected.
         assert_eq!(
-            p.authorize(&m, &u),
+            p.authorize(&m, &u, &tokengate::Claims::new()),
             Err(PolicyError::DeniedByDefault),
             "{path:?}"
         );
         let g = gate.route("GET", path);
-        let err = gate.authorize(&g, &u).unwrap_err();
+        let verified = tokengate::Verified {
+            token: tokengate::VerifiedToken {
+                header: tokengate::Claims::new(),
+                claims: tokengate::Claims::new(),
+                alg: tokengate::Alg::RS256,
+                kid: None,
+                issuer_index: 0,
+            },
+            principal: u.clone(),
+        };
+        let err = gate.authorize(&g, &verified).unwrap_err();
         assert_eq!(err, RequestError::PathRejected.into(), "{path:?}");
         let deny = err.deny(&gate);
         assert_eq!(deny.status, 400);
@@ -637,9 +649,19 @@ fn first_match_wins() {
     // Shadowed by the earlier prefix route.
     assert_eq!(p.route("GET", "/builds/special").index, Some(1));
     let reader = user(&["read:builds"]);
-    assert!(p.authorize(&p.route("GET", "/builds/1"), &reader).is_ok());
+    assert!(p
+        .authorize(
+            &p.route("GET", "/builds/1"),
+            &reader,
+            &tokengate::Claims::new()
+        )
+        .is_ok());
     assert_eq!(
-        p.authorize(&p.route("POST", "/builds/1"), &reader),
+        p.authorize(
+            &p.route("POST", "/builds/1"),
+            &reader,
+            &tokengate::Claims::new()
+        ),
         Err(PolicyError::InsufficientScope {
             required: vec!["update:builds".into()]
         })
@@ -652,7 +674,11 @@ fn default_rule() {
     let none = policy(json!({"routes": [{"path": "/x", "public": true}]}));
     assert_eq!(none.default_rule(), &DefaultRule::Deny);
     assert_eq!(
-        none.authorize(&none.route("GET", "/y"), &machine(&[])),
+        none.authorize(
+            &none.route("GET", "/y"),
+            &machine(&[]),
+            &tokengate::Claims::new()
+        ),
         Err(PolicyError::DeniedByDefault)
     );
     let any =
@@ -663,16 +689,24 @@ fn default_rule() {
         (m.index, m.public, m.requirement, m.rejected),
         (None, false, None, false)
     );
-    assert!(any.authorize(&m, &user(&[])).is_ok());
+    assert!(any
+        .authorize(&m, &user(&[]), &tokengate::Claims::new())
+        .is_ok());
 
     let deny = policy(json!({"routes": [{"path": "/x"}], "default": "deny"}));
     let m = deny.route("GET", "/y");
     assert_eq!(
-        deny.authorize(&m, &machine(&[])),
+        deny.authorize(&m, &machine(&[]), &tokengate::Claims::new()),
         Err(PolicyError::DeniedByDefault)
     );
     // A route with neither public nor require: any valid token.
-    assert!(deny.authorize(&deny.route("GET", "/x"), &user(&[])).is_ok());
+    assert!(deny
+        .authorize(
+            &deny.route("GET", "/x"),
+            &user(&[]),
+            &tokengate::Claims::new()
+        )
+        .is_ok());
     let d = deny.deny(&PolicyError::DeniedByDefault);
     assert_eq!((d.status, d.code), (403, "denied_by_default"));
 
@@ -686,7 +720,9 @@ fn public_route_authorizes_anyone() {
     let p = policy(json!({"routes": [{"path": "/health", "public": true}], "default": "deny"}));
     let m = p.route("GET", "/health");
     assert!(m.public);
-    assert!(p.authorize(&m, &user(&[])).is_ok());
+    assert!(p
+        .authorize(&m, &user(&[]), &tokengate::Claims::new())
+        .is_ok());
 }
 
 // ---------------------------------------------------------------------------------
@@ -706,18 +742,26 @@ fn builds_policy(bypass: bool) -> Policy {
 fn machines_bypass_scopes() {
     let p = builds_policy(true);
     let m = p.route("POST", "/builds/1");
-    assert!(p.authorize(&m, &machine(&[])).is_ok());
-    assert!(p.authorize(&m, &user(&["update:builds"])).is_ok());
+    assert!(p
+        .authorize(&m, &machine(&[]), &tokengate::Claims::new())
+        .is_ok());
+    assert!(p
+        .authorize(&m, &user(&["update:builds"]), &tokengate::Claims::new())
+        .is_ok());
     assert_eq!(
-        p.authorize(&m, &user(&["read:builds"])),
+        p.authorize(&m, &user(&["read:builds"]), &tokengate::Claims::new()),
         Err(PolicyError::InsufficientScope {
             required: vec!["update:builds".into()]
         })
     );
     let p = builds_policy(false);
     let m = p.route("POST", "/builds/1");
-    assert!(p.authorize(&m, &machine(&[])).is_err());
-    assert!(p.authorize(&m, &machine(&["update:builds"])).is_ok());
+    assert!(p
+        .authorize(&m, &machine(&[]), &tokengate::Claims::new())
+        .is_err());
+    assert!(p
+        .authorize(&m, &machine(&["update:builds"]), &tokengate::Claims::new())
+        .is_ok());
 }
 
 #[test]
@@ -727,21 +771,27 @@ fn bypass_does_not_skip_kinds_clients_or_delegation() {
         "scopes_all": ["s"], "roles_any": ["admin"], "machines_bypass_scopes": true
     }}]}));
     let m = p.route("GET", "/x");
-    assert!(p.authorize(&m, &machine(&[])).is_ok());
+    assert!(p
+        .authorize(&m, &machine(&[]), &tokengate::Claims::new())
+        .is_ok());
     let other = Principal {
         client_id: Some("other".into()),
         ..machine(&[])
     };
-    assert_eq!(p.authorize(&m, &other), Err(PolicyError::ClientNotAllowed));
+    assert_eq!(
+        p.authorize(&m, &other, &tokengate::Claims::new()),
+        Err(PolicyError::ClientNotAllowed)
+    );
     let delegated = Principal {
         actor: Some(Actor {
             sub: "bot".into(),
+            client_id: None,
             act: None,
         }),
         ..machine(&[])
     };
     assert_eq!(
-        p.authorize(&m, &delegated),
+        p.authorize(&m, &delegated, &tokengate::Claims::new()),
         Err(PolicyError::DelegationForbidden)
     );
     // Users still need both the scope and the role.
@@ -749,15 +799,22 @@ fn bypass_does_not_skip_kinds_clients_or_delegation() {
         client_id: Some("ci".into()),
         ..user(&["s"])
     };
-    assert_eq!(p.authorize(&m, &u), Err(PolicyError::RoleNotAllowed));
+    assert_eq!(
+        p.authorize(&m, &u, &tokengate::Claims::new()),
+        Err(PolicyError::RoleNotAllowed)
+    );
 }
 
 #[test]
 fn kinds() {
     let p = policy(json!({"routes": [{"path": "/admin/*", "require": {"kinds": ["machine"]}}]}));
     let m = p.route("DELETE", "/admin/x");
-    assert!(p.authorize(&m, &machine(&[])).is_ok());
-    let err = p.authorize(&m, &user(&["everything"])).unwrap_err();
+    assert!(p
+        .authorize(&m, &machine(&[]), &tokengate::Claims::new())
+        .is_ok());
+    let err = p
+        .authorize(&m, &user(&["everything"]), &tokengate::Claims::new())
+        .unwrap_err();
     assert_eq!(err, PolicyError::KindNotAllowed(Kind::User));
     assert_eq!(err.to_string(), "user tokens are not allowed on this route");
     assert_eq!((err.code(), err.status()), ("kind_not_allowed", 403));
@@ -773,21 +830,31 @@ fn scopes_all_any_and_roles() {
         roles: roles.iter().map(|s| s.to_string()).collect(),
         ..user(scopes)
     };
-    assert!(p.authorize(&m, &with(&["a", "b", "d"], &["r2"])).is_ok());
+    assert!(p
+        .authorize(
+            &m,
+            &with(&["a", "b", "d"], &["r2"]),
+            &tokengate::Claims::new()
+        )
+        .is_ok());
     assert_eq!(
-        p.authorize(&m, &with(&["a", "d"], &["r2"])),
+        p.authorize(&m, &with(&["a", "d"], &["r2"]), &tokengate::Claims::new()),
         Err(PolicyError::InsufficientScope {
             required: vec!["a".into(), "b".into()]
         })
     );
     assert_eq!(
-        p.authorize(&m, &with(&["a", "b"], &["r2"])),
+        p.authorize(&m, &with(&["a", "b"], &["r2"]), &tokengate::Claims::new()),
         Err(PolicyError::InsufficientScope {
             required: vec!["c".into(), "d".into()]
         })
     );
     assert_eq!(
-        p.authorize(&m, &with(&["a", "b", "c"], &["r3"])),
+        p.authorize(
+            &m,
+            &with(&["a", "b", "c"], &["r3"]),
+            &tokengate::Claims::new()
+        ),
         Err(PolicyError::RoleNotAllowed)
     );
     let e = PolicyError::RoleNotAllowed;
@@ -806,8 +873,12 @@ fn wildcard_scopes_on_and_off() {
     let m_off = off.route("GET", "/builds/1");
     let m_on = on.route("GET", "/builds/1");
     let star = user(&["read:*"]);
-    assert!(off.authorize(&m_off, &star).is_err());
-    assert!(on.authorize(&m_on, &star).is_ok());
+    assert!(off
+        .authorize(&m_off, &star, &tokengate::Claims::new())
+        .is_err());
+    assert!(on
+        .authorize(&m_on, &star, &tokengate::Claims::new())
+        .is_ok());
     for grants_nothing in [
         &["*"][..],
         &["read*"],
@@ -816,20 +887,25 @@ fn wildcard_scopes_on_and_off() {
         &["read:builds:*"],
     ] {
         assert!(
-            on.authorize(&m_on, &user(grants_nothing)).is_err(),
+            on.authorize(&m_on, &user(grants_nothing), &tokengate::Claims::new())
+                .is_err(),
             "{grants_nothing:?}"
         );
     }
-    assert!(on.authorize(&m_on, &user(&["read:builds"])).is_ok());
+    assert!(on
+        .authorize(&m_on, &user(&["read:builds"]), &tokengate::Claims::new())
+        .is_ok());
 }
 
 #[test]
 fn clients() {
     let p = policy(json!({"routes": [{"path": "/x", "require": {"clients": ["ci", "deployer"]}}]}));
     let m = p.route("GET", "/x");
-    assert!(p.authorize(&m, &machine(&[])).is_ok());
+    assert!(p
+        .authorize(&m, &machine(&[]), &tokengate::Claims::new())
+        .is_ok());
     assert_eq!(
-        p.authorize(&m, &user(&[])),
+        p.authorize(&m, &user(&[]), &tokengate::Claims::new()),
         Err(PolicyError::ClientNotAllowed)
     );
     let no_client = Principal {
@@ -837,7 +913,7 @@ fn clients() {
         ..machine(&[])
     };
     assert_eq!(
-        p.authorize(&m, &no_client),
+        p.authorize(&m, &no_client, &tokengate::Claims::new()),
         Err(PolicyError::ClientNotAllowed)
     );
 }
@@ -851,6 +927,7 @@ fn delegation() {
     let delegated = Principal {
         actor: Some(Actor {
             sub: "bot".into(),
+            client_id: None,
             act: None,
         }),
         ..user(&[])
@@ -858,14 +935,18 @@ fn delegation() {
     let direct = user(&[]);
     let on = p.route("GET", "/on-behalf");
     let off = p.route("GET", "/direct");
-    assert!(p.authorize(&on, &delegated).is_ok());
+    assert!(p
+        .authorize(&on, &delegated, &tokengate::Claims::new())
+        .is_ok());
     assert_eq!(
-        p.authorize(&on, &direct),
+        p.authorize(&on, &direct, &tokengate::Claims::new()),
         Err(PolicyError::DelegationRequired)
     );
-    assert!(p.authorize(&off, &direct).is_ok());
+    assert!(p
+        .authorize(&off, &direct, &tokengate::Claims::new())
+        .is_ok());
     assert_eq!(
-        p.authorize(&off, &delegated),
+        p.authorize(&off, &delegated, &tokengate::Claims::new()),
         Err(PolicyError::DelegationForbidden)
     );
     assert_eq!(
@@ -885,7 +966,11 @@ fn delegation() {
 fn insufficient_scope_challenge() {
     let p = builds_policy(true);
     let err = p
-        .authorize(&p.route("POST", "/builds/1"), &user(&["read:builds"]))
+        .authorize(
+            &p.route("POST", "/builds/1"),
+            &user(&["read:builds"]),
+            &tokengate::Claims::new(),
+        )
         .unwrap_err();
     assert_eq!(err.scope_hint().as_deref(), Some("update:builds"));
     let deny = p.deny(&err);
@@ -1087,6 +1172,7 @@ fn config_serde_round_trip_and_defaults() {
                     ..Requirement::default()
                 }),
                 case_sensitive: false,
+                rate_limit: None,
             },
             RouteConfig {
                 path: "/health".into(),
@@ -1094,6 +1180,7 @@ fn config_serde_round_trip_and_defaults() {
                 public: true,
                 require: None,
                 case_sensitive: true,
+                rate_limit: None,
             },
         ],
         default: DefaultRule::Deny,
@@ -1210,9 +1297,9 @@ proptest! {
         }
         if m.rejected {
             prop_assert!(!m.public && m.index.is_none() && m.requirement.is_none());
-            prop_assert_eq!(p.authorize(&m, &user(&[])), Err(PolicyError::DeniedByDefault));
+            prop_assert_eq!(p.authorize(&m, &user(&[]), &tokengate::Claims::new()), Err(PolicyError::DeniedByDefault));
         }
-        let _ = p.authorize(&m, &machine(&["s"]));
+        let _ = p.authorize(&m, &machine(&["s"]), &tokengate::Claims::new());
     }
 }
 
@@ -1324,9 +1411,9 @@ proptest! {
         if !m.rejected {
             for principal in [user(&[]), user(&["read:builds"]), user(&["update:builds", "read:builds"]),
                               user(&["files:read"]), machine(&[]), machine(&["catch:all"])] {
-                if p.authorize(&canonical, &principal).is_err() {
+                if p.authorize(&canonical, &principal, &tokengate::Claims::new()).is_err() {
                     prop_assert!(
-                        p.authorize(&m, &principal).is_err(),
+                        p.authorize(&m, &principal, &tokengate::Claims::new()).is_err(),
                         "{} allows {:?} where {} denies it", spelled, principal.kind, target
                     );
                 }

@@ -605,7 +605,7 @@ proptest! {
                 Ok(p) => {
                     prop_assert!(!p.subject.is_empty());
                     let route = gate().route("PUT", "/builds/1");
-                    if let Err(e) = gate().authorize(&route, &p) {
+                    if let Err(e) = gate().policy().authorize(&route, &p, &c) {
                         clean(&e);
                     }
                 }
@@ -621,7 +621,7 @@ proptest! {
         let mut c = base_claims();
         c.extend(claims);
         if let Ok(principal) = classify(&c, &ClassifyConfig::default()) {
-            if let Err(e) = policy.authorize(&route, &principal) {
+            if let Err(e) = policy.authorize(&route, &principal, &c) {
                 clean(&e);
                 let d = policy.deny(&e);
                 prop_assert!(d.status == 400 || d.status == 403);

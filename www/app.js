@@ -13,6 +13,7 @@ import {
 import { fetchJwks, discoverJwks, parseJwks, describeJwks } from "./lib/keys.js";
 import { examplesAvailable, makeExample } from "./lib/example.js";
 import { coreReady as loadCore } from "./lib/core.js";
+import { claimRules, policyLines } from "./tokengate/explain.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -662,6 +663,7 @@ function helpFor(code) {
 
 function resetVerify() {
   state.verifyGen++;
+  $("policy-check").replaceChildren();
   for (const id of ["verify-result", "authorize-result"]) {
     $(id).replaceChildren();
     delete $(id).dataset.outcome;
@@ -785,20 +787,73 @@ function requirement() {
   list("p-clients", "clients");
   if ($("p-delegation").value) req.delegation = $("p-delegation").value;
   if ($("p-bypass").checked) req.machinesBypassScopes = true;
+  const rules = $("p-claims").value.trim();
+  if (rules) {
+    let parsed;
+    try {
+      parsed = JSON.parse(rules);
+    } catch (e) {
+      throw new TypeError(`Claim rules: not JSON (${e.message}).`);
+    }
+    req.claims = claimRules(parsed);
+  }
+  list("p-actors", "actors");
+  const depth = $("p-max-depth").value.trim();
+  if (depth) {
+    if (!/^\d+$/.test(depth)) throw new TypeError("Max delegation depth: a whole number of nested act objects.");
+    req.maxDelegationDepth = Number(depth);
+  }
   return req;
+}
+
+/**
+ * The policy check of the decoded token (verified or not): each claim rule of the
+ * route with pass or fail, the token's delegation depth against the maximum, its actor
+ * against the allowed ones, by the core's rules (policyCheck). The values shown are the
+ * token's own.
+ */
+function renderPolicyCheck(req) {
+  const box = $("policy-check");
+  box.replaceChildren();
+  const claims = state.lenient?.ok ? state.lenient.payload : null;
+  if (!tg || !claims || typeof claims !== "object" || Array.isArray(claims)) return;
+  let check;
+  try {
+    check = tg.policyCheck(req, claims);
+  } catch {
+    return; // The authorize result names the invalid rule.
+  }
+  const mark = (pass) => (pass === null ? "–" : pass ? "pass" : "fail");
+  box.append(
+    h("p", { class: "policy-check-title" }, "Policy check of the decoded token ",
+      h("span", { class: "muted" }, "(claim and delegation rules, from the claims alone)")),
+    h("ul", { class: "policy-lines" }, policyLines(check).map((l) =>
+      h("li", { dataset: { id: l.id, pass: String(l.pass) } },
+        h("span", { class: "policy-mark" }, mark(l.pass)), " ",
+        code(l.label), " ", l.rule, h("span", { class: "muted" }, ` · token: ${l.token}`)))),
+  );
 }
 
 async function runAuthorize() {
   await coreReady;
   const gen = state.verifyGen;
   const box = $("authorize-result");
+  let req;
+  try {
+    req = requirement();
+  } catch (e) {
+    $("policy-check").replaceChildren();
+    return renderOutcome(box, { error: { kind: "option", message: e?.message ?? String(e) } }, { action: "authorize" });
+  }
+  // From the decoded claims, whether or not the token can be verified here.
+  renderPolicyCheck(req);
   const built = buildVerifier();
   if (built.error) return renderOutcome(box, built, { action: "authorize" });
   box.dataset.outcome = "pending";
   box.replaceChildren(h("p", {}, "Checking…"));
   let result;
   try {
-    result = await built.verifier.authorize(state.token, requirement());
+    result = await built.verifier.authorize(state.token, req);
   } catch (e) {
     result = { error: { kind: "option", message: e?.message ?? String(e) } };
   }

@@ -219,7 +219,7 @@ fn bench_policy(c: &mut Criterion) {
     g.bench_function("route_and_authorize", |b| {
         b.iter(|| {
             let m = gate.route(black_box("GET"), black_box(path));
-            gate.authorize(&m, &verified.principal).expect("allowed")
+            gate.authorize(&m, &verified).expect("allowed")
         })
     });
     g.finish();

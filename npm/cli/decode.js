@@ -1,8 +1,8 @@
 // `tokengate decode`: what the decoder page explains, in a terminal.
 
-import { EXIT, CliError, parseArgs, numberOption } from "./args.js";
+import { EXIT, CliError, parseArgs, numberOption, usage } from "./args.js";
 import { colours, painter, printJson, readToken, rows, isoTime } from "./out.js";
-import { binding, lint, numClaim, relative, timeVerdict, stateSentence, STATE_TEXT } from "../explain.js";
+import { binding, claimRules, lint, numClaim, policyLines, relative, timeVerdict, stateSentence, STATE_TEXT } from "../explain.js";
 
 export const HELP = `Usage: tokengate decode <token | -> [options]
 
@@ -24,6 +24,18 @@ Options:
   --now SECONDS        judge the times at this unix time (default: the clock)
   -h, --help           this help
 
+Policy check (a route's claim and delegation rules, rule by rule, by the core's rules;
+with any of these, the text has a "policy" section and --json a "policy" member:
+{ pass, claims: [{ name, rule, pass, present, value }], delegation: { depth, chain,
+actor, maxDepth, depthPass, actors, actorPass, error } }):
+  --claims JSON        the route's claim rules, as the Worker's require.claims:
+                       '{"org_id": {"any_of": ["org_A", "org_B"]}}' (anyOf also
+                       accepted; equals, includes, present; a name starting with / is
+                       a JSON pointer)
+  --actor ID           an allowed current actor (actors; repeatable)
+  --max-delegation-depth N
+                       the most nested act objects allowed (max_delegation_depth)
+
 A token that is not a signed JWT is named in the error: an encrypted JWE (its header
 is in --json's jweHeader), an opaque token (Auth0 issues one when the authorization
 request names no audience), a wrong number of parts (a pasted "Bearer " prefix is
@@ -31,13 +43,59 @@ dropped first); with
 --json: { ok: false, verified: false, form, error: { code, message }, jweHeader? }.
 An ID token sent as an access token decodes, with an "id-token" lint.
 
-Exit status: 0 the token decodes (whatever the lints say), 1 it does not (the error
-code and message are printed), 64 a usage error.`;
+Exit status: 0 the token decodes (whatever the lints and the policy check say), 1 it
+does not (the error code and message are printed), 64 a usage error (also an invalid
+--claims rule).`;
 
 const SPEC = {
-  options: { json: {}, leeway: { value: "SECONDS" }, now: { value: "SECONDS" } },
+  options: {
+    json: {},
+    leeway: { value: "SECONDS" },
+    now: { value: "SECONDS" },
+    claims: { value: "JSON" },
+    actor: { value: "ID", multiple: true },
+    "max-delegation-depth": { value: "N" },
+  },
   positionals: ["token"],
 };
+
+/**
+ * The requirement of the policy options (`--claims`, `--actor`,
+ * `--max-delegation-depth`) of `command`, or null when none is given. Usage errors
+ * for JSON that does not parse; the verifier checks the rules themselves.
+ */
+export function policyRequirement(command, options) {
+  const req = {};
+  if (options.claims !== undefined) {
+    let parsed;
+    try {
+      parsed = JSON.parse(options.claims);
+    } catch (e) {
+      throw usage(command, `option --claims must be JSON: ${e.message}`);
+    }
+    try {
+      req.claims = claimRules(parsed);
+    } catch (e) {
+      throw usage(command, `option --claims: ${e.message}`);
+    }
+  }
+  if (options.actor !== undefined) req.actors = options.actor;
+  if (options.maxDelegationDepth !== undefined) {
+    if (!/^\d+$/.test(options.maxDelegationDepth)) {
+      throw usage(command, `option --max-delegation-depth must be a whole number, not ${JSON.stringify(options.maxDelegationDepth)}`);
+    }
+    req.maxDelegationDepth = Number(options.maxDelegationDepth);
+  }
+  return Object.keys(req).length ? req : null;
+}
+
+/** A requirement the verifier refuses (a TypeError naming it), as a usage error. */
+export function requirementUsage(command, e) {
+  if (e instanceof TypeError && /^tokengate: invalid requirement/.test(e.message)) {
+    return usage(command, e.message.replace(/^tokengate: /, ""));
+  }
+  return e;
+}
 
 /** { value, iso, relative } of a time claim, or null. */
 function timeOf(claims, name, now) {
@@ -52,8 +110,17 @@ export async function run(argv) {
   const leeway = numberOption("decode", options.leeway, "leeway", 60);
   if (leeway > 3600) throw new CliError(EXIT.USAGE, "option --leeway must be at most 3600 seconds", { help: "decode" });
   const now = numberOption("decode", options.now, "now", Math.floor(Date.now() / 1000));
+  const requirement = policyRequirement("decode", options);
   const token = readToken("decode", positionals[0]);
   const tg = await import("../node.mjs");
+  if (requirement) {
+    // An invalid rule is refused before the token is read (as authorize refuses it).
+    try {
+      tg.policyCheck(requirement, {});
+    } catch (e) {
+      throw requirementUsage("decode", e);
+    }
+  }
   const d = tg.decode(token);
   if (!d.ok) {
     const error = { code: d.error.code, message: d.error.message };
@@ -76,6 +143,7 @@ export async function run(argv) {
   };
   const { findings, passed } = lint(tg, d.header, d.claims, { now, leeway });
   const bound = binding(d.claims);
+  const policy = requirement ? tg.policyCheck(requirement, d.claims) : null;
   if (options.json) {
     printJson({
       ok: true,
@@ -90,11 +158,26 @@ export async function run(argv) {
       times,
       lints: findings,
       passed,
+      ...(policy ? { policy } : {}),
     });
     return EXIT.OK;
   }
-  console.log(text(d, bound, times, findings, passed, painter(colours())));
+  console.log(text(d, bound, times, findings, passed, policy, painter(colours())));
   return EXIT.OK;
+}
+
+/** The policy section: each rule with pass/fail, what it requires and what the token has. */
+function policyText(policy, paint) {
+  const out = [];
+  const verdict = policy.pass ? paint("green", "allowed") : paint("red", "denied");
+  out.push(paint("bold", "policy") + paint("dim", " (claim and delegation rules; not verified) ") + verdict);
+  const mark = (pass) => (pass === null ? paint("dim", "  -  ") : pass ? paint("green", "pass ") : paint("red", "FAIL "));
+  const lines = policyLines(policy);
+  const width = Math.max(...lines.map((l) => l.label.length));
+  for (const l of lines) {
+    out.push(`  ${mark(l.pass)} ${l.label.padEnd(width)}  ${l.rule}${paint("dim", `; token: ${l.token}`)}`);
+  }
+  return out.join("\n");
 }
 
 const LEVEL = { error: ["red", "error"], warn: ["yellow", "warn "], info: ["blue", "info "] };
@@ -112,7 +195,7 @@ const BINDING_TEXT = {
   malformed: "malformed",
 };
 
-function text(d, bound, times, findings, passed, paint) {
+function text(d, bound, times, findings, passed, policy, paint) {
   const out = [];
   const h = d.hint;
   const none = paint("dim", "none");
@@ -134,7 +217,7 @@ function text(d, bound, times, findings, passed, paint) {
       ["roles", h.roles.length ? h.roles.join(" ") : undefined],
       ["issuer", h.issuer],
       ["audience", list(h.audiences)],
-      ["actor", h.actor ? chain(h.actor) : undefined],
+      ["actor", h.actor ? `${chain(h.actor)}  ${paint("dim", `(delegation depth ${depth(h.actor)})`)}` : undefined],
       ...header,
     ], paint));
   } else {
@@ -159,6 +242,10 @@ function text(d, bound, times, findings, passed, paint) {
     ], paint, "  "));
     out.push("");
   }
+  if (policy) {
+    out.push(policyText(policy, paint));
+    out.push("");
+  }
   const when = (t, what) => (t ? `${t.iso}  ${paint("dim", `(${what} ${t.relative})`)}` : undefined);
   out.push(paint("bold", "times") + paint("dim", ` (now ${isoTime(times.now)}, ${times.leeway} s tolerance)`));
   out.push(rows([
@@ -176,6 +263,12 @@ function text(d, bound, times, findings, passed, paint) {
   }
   if (!findings.length) out.push(`  ${paint("green", "none")}`);
   return out.join("\n");
+}
+
+function depth(actor) {
+  let n = 0;
+  for (let a = actor; a; a = a.act) n++;
+  return n;
 }
 
 function chain(actor) {

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { EXIT, CliError, parseArgs, numberOption, usage } from "./args.js";
 import { colours, painter, printJson, readToken, rows, isoTime } from "./out.js";
 import { relative } from "../explain.js";
+import { policyRequirement, requirementUsage } from "./decode.js";
 
 export const HELP = `Usage: tokengate verify <token | -> --issuer URL --audience AUD [options]
 
@@ -19,6 +20,13 @@ Options:
   --jwks FILE            a JWKS file ({"keys": [...]}), used inline
   --require-scope S      a scope the token must grant (repeatable; all are required),
                          checked by the verifier's authorize() (403 insufficient_scope)
+  --claims JSON          claim rules the token must meet, as the Worker's
+                         require.claims: '{"org_id": {"any_of": ["org_A"]}}'
+                         (403 claim_not_allowed)
+  --actor ID             an allowed current actor of a delegated token (repeatable;
+                         403 actor_not_allowed, delegation_required)
+  --max-delegation-depth N
+                         the most nested act objects (403 delegation_too_deep)
   --required-typ TYP     a required typ header, e.g. at+jwt
   --clock-tolerance S    seconds of clock skew for exp/nbf/iat (default 60)
   --json                 print the result as JSON: { ok: true, principal, claims,
@@ -26,7 +34,7 @@ Options:
                          wwwAuthenticate } }
   -h, --help             this help
 
-Exit status: 0 valid (and every required scope granted), 1 refused (the error code
+Exit status: 0 valid (and every required scope and rule met), 1 refused (the error code
 and message are printed; also when keys cannot be fetched), 2 an invalid option or
 JWKS file, 64 a usage error.`;
 
@@ -38,6 +46,9 @@ const SPEC = {
     jwks: { value: "FILE" },
     "require-scope": { value: "SCOPE", multiple: true },
     "required-typ": { value: "TYP" },
+    claims: { value: "JSON" },
+    actor: { value: "ID", multiple: true },
+    "max-delegation-depth": { value: "N" },
     "clock-tolerance": { value: "SECONDS" },
     json: {},
   },
@@ -65,6 +76,8 @@ export async function run(argv) {
   if (!o.issuer) throw usage("verify", "missing option --issuer URL");
   if (!o.audience) throw usage("verify", "missing option --audience AUD");
   if (o.jwks && o.jwksUri) throw usage("verify", "give --jwks or --jwks-uri, not both");
+  const rules = policyRequirement("verify", o);
+  const requirement = o.requireScope || rules ? { ...(o.requireScope ? { scopesAll: o.requireScope } : {}), ...rules } : null;
   const token = readToken("verify", positionals[0]);
   const options = {
     issuer: o.issuer,
@@ -84,9 +97,12 @@ export async function run(argv) {
     // createVerifier names the option: `tokengate: invalid option "jwks": ...`.
     throw new CliError(EXIT.CONFIG, e.message.replace(/^tokengate: /, ""));
   }
-  const r = o.requireScope
-    ? await verifier.authorize(token, { scopesAll: o.requireScope })
-    : await verifier.verify(token);
+  let r;
+  try {
+    r = requirement ? await verifier.authorize(token, requirement) : await verifier.verify(token);
+  } catch (e) {
+    throw requirementUsage("verify", e);
+  }
   if (!r.ok) {
     throw new CliError(EXIT.TOKEN, `${r.error.code}: ${r.error.message}`, { json: r });
   }
@@ -110,6 +126,7 @@ export async function run(argv) {
     ["expires", p.expiresAt === null ? paint("yellow", "never") : `${isoTime(p.expiresAt)} (${relative(p.expiresAt, now)})`],
     ["actor", p.actor ? actorChain(p.actor) : undefined],
     ["required", o.requireScope ? `${o.requireScope.join(" ")}: granted` : undefined],
+    ["rules", rules ? `${[...Object.keys(rules.claims ?? {}), ...(rules.actors ? ["actors"] : []), ...(rules.maxDelegationDepth !== undefined ? ["max delegation depth"] : [])].join(", ")}: met` : undefined],
   ], paint));
   return EXIT.OK;
 }

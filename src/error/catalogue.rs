@@ -19,6 +19,8 @@ pub enum Stage {
     Token,
     /// Proving the sender: DPoP proofs, certificate-bound tokens.
     Sender,
+    /// Whether the token was revoked (the revocation store).
+    Revocation,
     /// The route's requirement.
     Policy,
     /// Getting the issuer's signing keys.
@@ -37,6 +39,7 @@ impl Stage {
         Stage::Request,
         Stage::Token,
         Stage::Sender,
+        Stage::Revocation,
         Stage::Policy,
         Stage::Keys,
         Stage::Config,
@@ -50,6 +53,7 @@ impl Stage {
             Stage::Request => "request",
             Stage::Token => "token",
             Stage::Sender => "sender",
+            Stage::Revocation => "revocation",
             Stage::Policy => "policy",
             Stage::Keys => "keys",
             Stage::Config => "config",
@@ -404,6 +408,29 @@ pub const DPOP_REPLAY_UNAVAILABLE: CodeInfo = row(
     "The edge cannot check DPoP proofs for replay right now; retry later.",
 );
 
+// --- revocation ---
+
+/// `token_revoked` (401).
+pub const TOKEN_REVOKED: CodeInfo = row(
+    "token_revoked",
+    Stage::Revocation,
+    401,
+    "invalid_token",
+    Challenge::Error("invalid_token"),
+    "the token was revoked (by its jti, or its client or subject since it was issued)",
+    "The token was revoked: its jti, or its client or user, has a revocation entry issued after it. Get a new token.",
+);
+/// `revocation_unavailable` (503).
+pub const REVOCATION_UNAVAILABLE: CodeInfo = row(
+    "revocation_unavailable",
+    Stage::Revocation,
+    503,
+    "temporarily_unavailable",
+    Challenge::None,
+    "the revocation store could not be read (or is not bound)",
+    "The edge cannot check whether the token was revoked right now; retry later.",
+);
+
 // --- policy ---
 
 /// `insufficient_scope` (403).
@@ -458,6 +485,44 @@ pub const SENDER_CONSTRAINT_REQUIRED: CodeInfo = row(
     Challenge::Dpop("invalid_token"),
     "the route requires a sender-constrained (dpop or certificate-bound) token",
     "This route takes DPoP-bound or certificate-bound tokens only, not bearer tokens.",
+);
+/// `claim_not_allowed` (403).
+pub const CLAIM_NOT_ALLOWED: CodeInfo = policy(
+    "claim_not_allowed",
+    "a claim rule of the route failed (the claim is missing, mistyped or not allowed)",
+    "A claim the route has a rule on (named in the message) is missing or has a value the route does not allow.",
+);
+/// `actor_not_allowed` (403).
+pub const ACTOR_NOT_ALLOWED: CodeInfo = policy(
+    "actor_not_allowed",
+    "the delegated token's current actor is not one of the route's actors",
+    "The client acting for the user (act) is not one the route allows.",
+);
+/// `delegation_too_deep` (403).
+pub const DELEGATION_TOO_DEEP: CodeInfo = policy(
+    "delegation_too_deep",
+    "the token's act chain is deeper than the route's max_delegation_depth",
+    "The token was exchanged through more actors than the route allows.",
+);
+/// `rate_limited` (429, no challenge; `Retry-After`).
+pub const RATE_LIMITED: CodeInfo = row(
+    "rate_limited",
+    Stage::Policy,
+    429,
+    "rate_limited",
+    Challenge::None,
+    "the client is over the route's rate limit",
+    "This client (or user, or organisation) sent too many requests; retry after the Retry-After seconds.",
+);
+/// `rate_limit_unavailable` (503).
+pub const RATE_LIMIT_UNAVAILABLE: CodeInfo = row(
+    "rate_limit_unavailable",
+    Stage::Policy,
+    503,
+    "temporarily_unavailable",
+    Challenge::None,
+    "the route's rate limiter could not be asked (its binding failed or did not answer)",
+    "The edge cannot count this request against its rate limit right now; retry later.",
 );
 // --- keys ---
 
@@ -601,6 +666,8 @@ pub const CATALOGUE: &[CodeInfo] = &[
     MTLS_BINDING_MISMATCH,
     BINDING_UNSUPPORTED,
     DPOP_REPLAY_UNAVAILABLE,
+    TOKEN_REVOKED,
+    REVOCATION_UNAVAILABLE,
     INSUFFICIENT_SCOPE,
     ROLE_NOT_ALLOWED,
     KIND_NOT_ALLOWED,
@@ -609,6 +676,11 @@ pub const CATALOGUE: &[CodeInfo] = &[
     DELEGATION_FORBIDDEN,
     DENIED_BY_DEFAULT,
     SENDER_CONSTRAINT_REQUIRED,
+    CLAIM_NOT_ALLOWED,
+    ACTOR_NOT_ALLOWED,
+    DELEGATION_TOO_DEEP,
+    RATE_LIMITED,
+    RATE_LIMIT_UNAVAILABLE,
     JWKS_UNAVAILABLE,
     JWKS_INVALID,
     JWKS_NO_USABLE_KEY,
@@ -760,8 +832,9 @@ mod tests {
                     assert_eq!(i.status, 401, "{}", i.code);
                 }
                 Challenge::Bare => assert_eq!(i.status, 401, "{}", i.code),
+                // 429 is not about the credentials (RFC 6585 §4: Retry-After).
                 Challenge::None => assert!(
-                    i.status >= 500 || i.stage == Stage::Exchange,
+                    i.status >= 500 || i.status == 429 || i.stage == Stage::Exchange,
                     "{}: a gate 4xx has a challenge",
                     i.code
                 ),
@@ -791,15 +864,23 @@ mod tests {
         );
         for (stage, status, error, n) in [
             (Stage::Token, 401, "invalid_token", 15),
-            (Stage::Policy, 403, "insufficient_scope", 7),
+            (Stage::Policy, 403, "insufficient_scope", 10),
             (Stage::Keys, 503, "temporarily_unavailable", 3),
             (Stage::Config, 500, "server_error", 1),
             (Stage::Internal, 500, "server_error", 2),
         ] {
-            // Added after the table: the route's demand for a bound token (401).
+            // Added after the table: the route's demand for a bound token (401), the
+            // rate limit (429).
             let rows: Vec<_> = by_stage(stage)
                 .into_iter()
-                .filter(|r| r.0 != "sender_constraint_required")
+                .filter(|r| {
+                    ![
+                        "sender_constraint_required",
+                        "rate_limited",
+                        "rate_limit_unavailable",
+                    ]
+                    .contains(&r.0)
+                })
                 .collect();
             assert_eq!(rows.len(), n, "{stage:?}");
             assert!(
@@ -835,6 +916,7 @@ mod tests {
         use crate::exchange::ExchangeError;
         use crate::mint::MintError;
         use crate::policy::PolicyError;
+        use crate::RevocationError;
         use crate::{Alg, ErrorCode, Kind};
 
         fn rows<E: ErrorCode>(
@@ -918,6 +1000,11 @@ mod tests {
                 PolicyError::DelegationForbidden,
                 PolicyError::DeniedByDefault,
                 PolicyError::SenderConstraintRequired,
+                PolicyError::ClaimNotAllowed(s()),
+                PolicyError::ActorNotAllowed,
+                PolicyError::DelegationTooDeep { max: 1 },
+                PolicyError::RateLimited { retry_after: 60 },
+                PolicyError::RateLimitUnavailable(s()),
             ],
             |e| match e {
                 PolicyError::InsufficientScope { .. }
@@ -927,7 +1014,22 @@ mod tests {
                 | PolicyError::DelegationRequired
                 | PolicyError::DelegationForbidden
                 | PolicyError::DeniedByDefault
-                | PolicyError::SenderConstraintRequired => {}
+                | PolicyError::SenderConstraintRequired
+                | PolicyError::ClaimNotAllowed(_)
+                | PolicyError::ActorNotAllowed
+                | PolicyError::DelegationTooDeep { .. }
+                | PolicyError::RateLimited { .. }
+                | PolicyError::RateLimitUnavailable(_) => {}
+            },
+        ));
+        out.extend(rows(
+            Stage::Revocation,
+            vec![
+                RevocationError::Revoked(crate::RevokedBy::Jti),
+                RevocationError::Unavailable(s()),
+            ],
+            |e| match e {
+                RevocationError::Revoked(_) | RevocationError::Unavailable(_) => {}
             },
         ));
         out.extend(rows(

@@ -84,7 +84,7 @@ test("the bin is installed, executable in the tarball, and runs", async () => {
 test("top-level help, no command, unknown commands and options", async () => {
   const h = await tg(["--help"]);
   assert.equal(h.code, 0);
-  for (const c of ["decode", "verify", "keygen", "check", "init"]) assert.match(h.out, new RegExp(`^  ${c} `, "m"));
+  for (const c of ["decode", "verify", "keygen", "check", "revoke", "init"]) assert.match(h.out, new RegExp(`^  ${c} `, "m"));
   assert.match(h.out, /64 a usage error/);
   assert.equal((await tg(["help", "decode"])).code, 0);
   const none = await tg([]);
@@ -94,7 +94,7 @@ test("top-level help, no command, unknown commands and options", async () => {
   assertCleanError(await tg(["--frob"]), 64, /unknown option --frob/);
 });
 
-for (const cmd of ["decode", "verify", "keygen", "check", "init"]) {
+for (const cmd of ["decode", "verify", "keygen", "check", "revoke", "init"]) {
   test(`${cmd}: --help, unknown options`, async () => {
     for (const flag of ["--help", "-h"]) {
       const r = await tg([cmd, flag]);
@@ -799,4 +799,173 @@ test("init: refuses to overwrite, and then writes nothing", async () => {
   assertCleanError(await tg(["init", file]), 64, /exists and is not a directory/);
   assertCleanError(await tg(["init", "a", "b"]), 64, /unexpected argument "b"/);
   assert.ok(!existsSync(path.join(tmp, "a")));
+});
+
+// ---------------------------------------------------------------------------------
+// The policy check: claim rules and delegation depth (decode, verify)
+
+test("decode --claims / --actor / --max-delegation-depth: each rule with pass or fail, and the depth", async () => {
+  const key = makeKey("ES256");
+  const token = sign(key, machineClaims(ISS, { org_id: "org_C", act: { sub: "gw-svc", client_id: "gateway", act: { sub: "frontend" } } }));
+  const r = await tg(["decode", token, "--claims", '{"org_id": {"any_of": ["org_A", "org_B"]}, "gty": {"equals": "client-credentials"}}', "--max-delegation-depth", "1", "--actor", "gateway"]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^policy \(claim and delegation rules; not verified\) denied$/m);
+  assert.match(r.out, /^ {2}pass  gty {15}equals "client-credentials"; token: "client-credentials"$/m);
+  assert.match(r.out, /^ {2}FAIL  org_id {12}any of "org_A", "org_B"; token: "org_C"$/m);
+  assert.match(r.out, /^ {2}FAIL  delegation depth {2}at most 1; token: 2 nested acts \(gw-svc <- frontend\)$/m);
+  assert.match(r.out, /^ {2}pass  actor {13}one of gateway; token: gateway$/m);
+  assert.match(r.out, /actor\s+gw-svc <- frontend {2}\(delegation depth 2\)/);
+  const j = jsonOf(await tg(["decode", token, "--json", "--claims", '{"org_id": {"anyOf": ["org_C"]}}', "--max-delegation-depth=2"]));
+  assert.deepEqual(j.policy, {
+    pass: true,
+    claims: [{ name: "org_id", rule: { anyOf: ["org_C"] }, pass: true, present: true, value: "org_C" }],
+    delegation: { depth: 2, chain: ["gw-svc", "frontend"], actor: "gateway", maxDepth: 2, depthPass: true, actors: null, actorPass: null, error: null },
+  });
+  // Without policy options: no policy section, the JSON as before.
+  const plain = await tg(["decode", token]);
+  assert.doesNotMatch(plain.out, /^policy/m);
+  assert.equal(jsonOf(await tg(["decode", token, "--json"])).policy, undefined);
+  // Not delegated: depth 0; only the depth line when no actor rule.
+  const direct = await tg(["decode", sign(key, userClaims(ISS)), "--max-delegation-depth", "0"]);
+  assert.match(direct.out, /policy .* allowed$/m);
+  assert.match(direct.out, /^ {2}pass  delegation depth {2}at most 0; token: not delegated \(0\)$/m);
+  assert.doesNotMatch(direct.out, /^ {2}\S+ +actor/m);
+  // A JSON pointer, and a claim the token lacks.
+  const p = jsonOf(await tg(["decode", sign(key, userClaims(ISS, { org: { id: "o1" } })), "--json", "--claims", '{"/org/id": {"equals": "o1"}, "tenant": {"present": true}}']));
+  assert.deepEqual(p.policy.claims.map((c) => [c.name, c.pass, c.value]), [["/org/id", true, "o1"], ["tenant", false, null]]);
+  assert.equal(p.policy.pass, false);
+});
+
+test("decode and verify: invalid policy options are usage errors naming the rule", async () => {
+  const key = makeKey("ES256");
+  const token = sign(key, userClaims(ISS));
+  const jwks = tmpFile("jwks.json", JSON.stringify(jwksOf([key])));
+  for (const cmd of [["decode", token], ["verify", token, "--issuer", ISS, "--audience", AUDIENCE, "--jwks", jwks]]) {
+    const name = cmd[0];
+    assertCleanError(await tg([...cmd, "--claims", "{nope"]), 64, new RegExp(`^tokengate ${name}: option --claims must be JSON`));
+    assertCleanError(await tg([...cmd, "--claims", '["org_id"]']), 64, /option --claims: claim rules must be a JSON object/);
+    assertCleanError(await tg([...cmd, "--claims", '{"org_id": {"any_of": []}}']), 64, /invalid requirement "claims\.org_id\.anyOf": must not be an empty array/);
+    assertCleanError(await tg([...cmd, "--claims", '{"org_id": {"one_of": ["a"]}}']), 64, /"claims\.org_id\.one_of": is not a known option/);
+    assertCleanError(await tg([...cmd, "--max-delegation-depth", "-1"]), 64, /--max-delegation-depth/);
+    assertCleanError(await tg([...cmd, "--max-delegation-depth", "x"]), 64, /--max-delegation-depth must be a whole number/);
+    assertCleanError(await tg([...cmd, "--actor", "a", "--max-delegation-depth", "0"]), 64, /invalid requirement "actors": needs a delegated token/);
+  }
+});
+
+test("verify --claims / --actor / --max-delegation-depth: through authorize (403 codes, exit 1)", async () => {
+  const key = makeKey("ES256");
+  const jwks = tmpFile("jwks.json", JSON.stringify(jwksOf([key])));
+  const base = ["--issuer", ISS, "--audience", AUDIENCE, "--jwks", jwks];
+  const org = (o, extra = {}) => sign(key, machineClaims(ISS, { org_id: o, ...extra }));
+  const ok = await tg(["verify", org("org_A"), ...base, "--claims", '{"org_id": {"any_of": ["org_A"]}}']);
+  assert.equal(ok.code, 0, ok.err);
+  assert.match(ok.out, /rules\s+org_id: met/);
+  const denied = await tg(["verify", org("org_B"), ...base, "--claims", '{"org_id": {"any_of": ["org_A"]}}', "--json"]);
+  assert.equal(denied.code, 1);
+  assert.equal(jsonOf(denied).error.code, "claim_not_allowed");
+  assert.match(denied.err, /claim_not_allowed: .*org_id/);
+  assert.doesNotMatch(denied.err, /org_B/);
+  const deep = org("org_A", { act: { sub: "a", act: { sub: "b" } } });
+  assert.equal((await tg(["verify", deep, ...base, "--max-delegation-depth", "1"])).code, 1);
+  assert.match((await tg(["verify", deep, ...base, "--max-delegation-depth", "1"])).err, /delegation_too_deep/);
+  assert.match((await tg(["verify", deep, ...base, "--actor", "zz"])).err, /actor_not_allowed/);
+  const both = await tg(["verify", deep, ...base, "--actor", "a", "--max-delegation-depth", "2", "--require-scope", "read:builds"]);
+  assert.equal(both.code, 0, both.err);
+  assert.match(both.out, /rules\s+actors, max delegation depth: met/);
+});
+
+// ---------------------------------------------------------------------------------
+// revoke
+
+test("revoke --print: the wrangler command, with the package's own key and value format", async () => {
+  const tgm = await import("tokengate");
+  const cases = [
+    [["--jti", "j-1"], "jti", "j-1", null],
+    [["--client", "ci-bot", "--before", "1700000000"], "client", "ci-bot", 1700000000],
+    [["--sub", "auth0|user-1", "--before=1700000001"], "sub", "auth0|user-1", 1700000001],
+  ];
+  for (const [extra, by, id, before] of cases) {
+    const t0 = Math.floor(Date.now() / 1000);
+    const r = await tg(["revoke", "--issuer", ISS, ...extra, "--print"]);
+    assert.equal(r.code, 0, r.err);
+    const key = `${ISS}|${by}|${id}`;
+    assert.equal(tgm.revocationKey(ISS, by, id), key, "the wasm export is the documented format");
+    const j = jsonOf(await tg(["revoke", "--issuer", ISS, ...extra, "--dry-run", "--json"]));
+    assert.deepEqual(Object.keys(j), ["key", "value", "command"]);
+    assert.equal(j.key, key);
+    const value = JSON.parse(j.value);
+    if (before === null) assert.ok(value.before >= t0 && value.before <= t0 + 5, j.value);
+    else assert.equal(j.value, `{"before":${before}}`);
+    assert.equal(j.value, tgm.revocationValue(value.before));
+    assert.deepEqual(j.command, ["npx", "wrangler", "kv", "key", "put", "--binding=REVOKED", "--remote", key, j.value]);
+    assert.equal(r.out, `npx wrangler kv key put --binding=REVOKED --remote '${key}' '${r.out.match(/'(\{.*\})'\n$/)[1]}'\n`);
+    assert.match(r.out, / '\{"before":\d+\}'\n$/);
+  }
+  const local = await tg(["revoke", "--issuer", ISS, "--sub", "it's", "--before", "5", "--binding", "MY_KV", "--env", "staging", "--local", "--print"]);
+  assert.equal(local.code, 0, local.err);
+  assert.equal(local.out, `npx wrangler kv key put --binding=MY_KV --env=staging --local '${ISS}|sub|it'\\''s' '{"before":5}'\n`);
+  // Printed for a POSIX shell: the shell gives the key and value back exactly.
+  const echoed = execFileSync("sh", ["-c", local.out.replace(/^npx wrangler kv key put /, "printf '%s\\n' ")], { encoding: "utf8" });
+  assert.deepEqual(echoed.trim().split("\n"), ["--binding=MY_KV", "--env=staging", "--local", `${ISS}|sub|it's`, '{"before":5}']);
+});
+
+test("revoke: an entry it writes is one the verifier reads", async () => {
+  const tgm = await import("tokengate");
+  const key = makeKey("ES256");
+  const store = new Map();
+  const v = tgm.createVerifier({ issuer: ISS, audience: AUDIENCE, jwks: jwksOf([key]), revocation: { store, cacheSeconds: 0 } });
+  const t = now();
+  const token = sign(key, machineClaims(ISS, { iat: t - 100 }));
+  assert.equal((await v.verify(token)).ok, true);
+  const j = jsonOf(await tg(["revoke", "--issuer", ISS, "--client", "ci-bot", "--before", String(t - 50), "--print", "--json"]));
+  store.set(j.key, j.value);
+  assert.equal((await v.verify(token)).error.code, "token_revoked");
+  // Issued after `before`: not revoked.
+  assert.equal((await v.verify(sign(key, machineClaims(ISS, { iat: t - 10 })))).ok, true);
+});
+
+test("revoke: runs npx wrangler (never installing it); a failure exits 2 with the command", async () => {
+  const bin = tmpDir();
+  const log = path.join(bin, "args.json");
+  writeFileSync(path.join(bin, "npx"), `#!/bin/sh\nnode -e 'require("fs").writeFileSync(process.argv[1], JSON.stringify(process.argv.slice(2)))' "${log}" "$@"\necho wrangler says hi\nexit \${FAKE_STATUS:-0}\n`, { mode: 0o755 });
+  const env = { PATH: `${bin}${path.delimiter}${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH}` };
+  const ok = await tg(["revoke", "--issuer", ISS, "--jti", "j-1"], { env });
+  assert.equal(ok.code, 0, ok.err);
+  assert.deepEqual(JSON.parse(readFileSync(log, "utf8")), ["--no", "wrangler", "kv", "key", "put", "--binding=REVOKED", "--remote", `${ISS}|jti|j-1`, JSON.parse(readFileSync(log, "utf8"))[8]]);
+  assert.match(ok.out, /wrangler says hi/);
+  assert.match(ok.err, /^revoked: https:\/\/tenant\.example\.com\/\|jti\|j-1 \{"before":\d+\}\n$/);
+  // --json: stdout is only the JSON (wrangler's output goes to stderr).
+  const j = await tg(["revoke", "--issuer", ISS, "--sub", "u1", "--json"], { env });
+  assert.equal(j.code, 0, j.err);
+  assert.equal(jsonOf(j).ok, true);
+  assert.equal(jsonOf(j).key, `${ISS}|sub|u1`);
+  assert.match(j.err, /wrangler says hi/);
+  const failed = await tg(["revoke", "--issuer", ISS, "--client", "c"], { env: { ...env, FAKE_STATUS: "1" } });
+  assertCleanError(failed, 2, /^tokengate revoke: wrangler exited with status 1; run it by hand:\n {2}npx wrangler kv key put --binding=REVOKED --remote 'https:\/\/tenant\.example\.com\/\|client\|c' '\{"before":\d+\}'\n$/);
+  // No npx at all.
+  const none = await tg(["revoke", "--issuer", ISS, "--client", "c", "--json"], { env: { PATH: tmpDir() } });
+  assert.equal(none.code, 2, none.err);
+  assert.match(none.err, /could not run npx wrangler: .*ENOENT.*; run it by hand:\n {2}npx wrangler kv key put/);
+  assert.equal(jsonOf(none).ok, false);
+});
+
+test("revoke: usage errors exit 64", async () => {
+  const cases = [
+    [["--jti", "j"], /--issuer is required/],
+    [["--issuer", ISS], /give one of --jti, --client or --sub/],
+    [["--issuer", ISS, "--jti", "j", "--sub", "s"], /give only one of --jti, --client or --sub/],
+    [["--issuer", ISS, "--jti", "j", "--before", "5"], /--before applies to --client and --sub/],
+    [["--issuer", ISS, "--sub", "s", "--before", "soon"], /--before must be unix seconds/],
+    [["--issuer", ISS, "--sub", "s", "--before", "1.5"], /--before must be unix seconds/],
+    [["--issuer", ISS, "--sub", "s", "--binding", "my-kv"], /--binding must be a binding name/],
+    [["--issuer", ISS, "--sub", "s".repeat(600)], /over 512/],
+    [["--issuer", ISS, "--sub"], /option --sub needs a value/],
+    [["--issuer", ISS, "--sub", "s", "extra"], /unexpected argument "extra"/],
+  ];
+  for (const [args, pattern] of cases) {
+    const r = await tg(["revoke", ...args, "--print"]);
+    assertCleanError(r, 64, pattern);
+    assert.match(r.err, /Run "tokengate revoke --help" for usage\./);
+    assert.equal(r.out, "");
+  }
 });

@@ -6,7 +6,8 @@
 #   2. npm ci of tests/npm (typescript), then the tarball installed with --no-save;
 #   3. node:test suites: the token matrix through `import` (ESM) and `require` (CJS),
 #      the browser and worker entry points, the package layout, sender-constrained
-#      tokens (DPoP, mTLS, RFC 9728; against tests/idp's oidc-provider); on the Node.js of
+#      tokens (DPoP, mTLS, RFC 9728; against tests/idp's oidc-provider), gateway policy
+#      (claim rules, delegation rules, revocation), the CLI; on the Node.js of
 #      scripts/env.sh and, when it is a different major, on the system `node` too
 #      (Node >= 20 is supported);
 #   4. tsc --noEmit of a TypeScript consumer (NodeNext ESM + CJS, and bundler
@@ -61,7 +62,7 @@ npm install --no-save --no-audit --no-fund --loglevel=error "$TOKENGATE_TARBALL"
 # dpop.test.mjs imports the test OpenID provider of tests/idp (its own node_modules).
 [ -d "$ROOT/tests/idp/node_modules/oidc-provider" ] \
   || die "tests/idp is not installed: bash scripts/setup.sh npm (or npm ci --prefix tests/idp)"
-suites=(esm.test.mjs cjs.test.cjs entries.test.mjs webcrypto.test.mjs repeat.test.mjs keystore.test.mjs headers.test.mjs rules.test.mjs protect.test.mjs dpop.test.mjs cli.test.mjs)
+suites=(esm.test.mjs cjs.test.cjs entries.test.mjs webcrypto.test.mjs repeat.test.mjs keystore.test.mjs headers.test.mjs rules.test.mjs protect.test.mjs dpop.test.mjs gateway.test.mjs cli.test.mjs)
 log "node $(node --version): ${suites[*]}"
 node --test --test-reporter=spec "${suites[@]}"
 if command -v /usr/bin/node >/dev/null; then

@@ -3,7 +3,8 @@
 // --outdir`, which resolves the package's `workerd` condition and turns its .wasm import
 // into a CompiledWasm module), then run in workerd through Miniflare. Outbound fetches
 // (OIDC discovery and JWKS of https://idp.test/) are answered by a mock in this process;
-// a KV namespace is the verifier's shared `cache`.
+// a KV namespace is the verifier's shared `cache`, another (the KV binding itself) its
+// revocation store.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -29,6 +30,8 @@ function getVerifier(env) {
       get: (key) => env.JWKS_CACHE.get(key),
       set: (key, value, ttl) => env.JWKS_CACHE.put(key, value, { expirationTtl: Math.max(60, ttl) }),
     },
+    // The KV namespace as it is: get(key) answers a promise of the value or null.
+    revocation: { store: env.REVOKED, cacheSeconds: 0 },
   });
   return verifier;
 }
@@ -107,7 +110,7 @@ test("Cloudflare Worker (JS) bundled by wrangler, run in workerd", { timeout: 12
     ],
     modulesRoot: dist,
     compatibilityDate: date,
-    kvNamespaces: ["JWKS_CACHE"],
+    kvNamespaces: ["JWKS_CACHE", "REVOKED"],
     bindings: { ISSUER, AUDIENCE },
     outboundService,
   };
@@ -174,4 +177,20 @@ test("Cloudflare Worker (JS) bundled by wrangler, run in workerd", { timeout: 12
     .digest("hex");
   const stored = await kv.get(`jwks:v2:${key}`);
   assert.ok(stored && JSON.parse(stored).jwks, "the JWKS cache state is stored in KV");
+
+  // Revocation from the KV namespace: an entry written as `tokengate revoke` writes it
+  // refuses the client's tokens, a repeated (kept) one included.
+  const { revocationKey, revocationValue } = await import("tokengate");
+  const machine = sign(keys.es, machineClaims(ISSUER, { iat: now() - 10 }));
+  r = await call("/builds", { token: machine });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  const revoked = await mf.getKVNamespace("REVOKED");
+  await revoked.put(revocationKey(ISSUER, "client", "ci-bot"), revocationValue(now()));
+  for (const p of ["/builds", "/builds", "/protected"]) {
+    r = await call(p, { token: machine });
+    assert.equal(r.status, 401, JSON.stringify(r.json));
+    assert.equal(r.json.error?.code ?? r.json.code, "token_revoked");
+  }
+  r = await call("/builds", { token: sign(keys.es, userClaims(ISSUER)) });
+  assert.equal(r.status, 200, "another client's token still passes");
 });

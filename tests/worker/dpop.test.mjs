@@ -164,7 +164,7 @@ describe("DPoP proofs (RFC 9449 §4.3)", async () => {
     "typ is not dpop+jwt": /typ is not dpop\+jwt/,
     "no typ": /no typ/,
     "alg none": /unsecured|signature part is empty/,
-    "alg HS256": /HS256 is not allowed/,
+    "alg HS256": /HS256 is not one of the allowed algorithms/,
     "a jwk with the private d": /private member "d"/,
     "no jwk": /no jwk/,
     "htm is another method": /htm/,

@@ -341,6 +341,54 @@ test("route policy: authorize with kinds and scopes", async () => {
   assert.equal((await authorize(page)).code, "client_not_allowed");
 });
 
+test("route policy: claim rules and delegation depth, rule by rule, verified or not", async () => {
+  const { page } = await open();
+  const lines = () => page.locator("#policy-check li").evaluateAll((els) => els.map((e) => [e.dataset.id, e.dataset.pass, e.innerText]));
+  await paste(page, sign(keys.ec, machineClaims({ org_id: "org_C", act: { sub: "gw-svc", client_id: "gateway", act: { sub: "frontend" } } })));
+  await fillVerify(page);
+  await page.fill("#p-claims", '{"org_id": {"any_of": ["org_A", "org_B"]}, "gty": {"equals": "client-credentials"}}');
+  let r = await authorize(page);
+  assert.equal(r.code, "claim_not_allowed");
+  assert.match(r.text, /HTTP 403/);
+  assert.match(r.text, /org_id/);
+  let l = await lines();
+  assert.deepEqual(l.map(([id, pass]) => [id, pass]), [
+    ["claim:gty", "true"], ["claim:org_id", "false"], ["delegation-depth", "null"], ["actor", "null"],
+  ]);
+  assert.match(l[1][2], /^FAIL org_id any of "org_A", "org_B" · token: "org_C"$/);
+  assert.match(l[2][2], /2 nested acts \(gw-svc <- frontend\)/);
+  await shot(page, "08b-policy-claims");
+  // Allowed organisation; the depth over its maximum.
+  await page.fill("#p-claims", '{"org_id": {"anyOf": ["org_C"]}}');
+  await page.fill("#p-max-depth", "1");
+  await page.fill("#p-actors", "gateway");
+  r = await authorize(page);
+  assert.equal(r.code, "delegation_too_deep");
+  l = await lines();
+  assert.deepEqual(l.map(([id, pass]) => [id, pass]), [["claim:org_id", "true"], ["delegation-depth", "false"], ["actor", "true"]]);
+  assert.match(l[1][2], /at most 1 · token: 2 nested acts/);
+  await page.fill("#p-max-depth", "2");
+  r = await authorize(page);
+  assert.equal(r.outcome, "ok", r.text);
+  await page.fill("#p-actors", "someone-else");
+  assert.equal((await authorize(page)).code, "actor_not_allowed");
+  assert.equal((await lines())[2][1], "false");
+  // Without a key set the policy check still shows (from the claims alone).
+  await fillVerify(page, { jwks: "" });
+  r = await authorize(page);
+  assert.equal(r.outcome, "input");
+  assert.equal((await lines()).length, 3);
+  // An invalid rule is named; no policy check is drawn.
+  await page.fill("#p-claims", '{"org_id": {"any_of": []}}');
+  await fillVerify(page);
+  r = await authorize(page);
+  assert.equal(r.outcome, "input");
+  assert.match(r.text, /claims\.org_id\.anyOf.*must not be an empty array/);
+  assert.equal((await lines()).length, 0);
+  await page.fill("#p-claims", "{nope");
+  assert.match((await authorize(page)).text, /Claim rules: not JSON/);
+});
+
 test("expired token: shown as expired, verify says token_expired", async () => {
   const { page } = await open();
   const t = now();

@@ -1,6 +1,7 @@
 //! The key provider's I/O in a JS host: the global `fetch` with an `AbortController`
-//! timeout, the optional user cache, the values of `secret` options and the DPoP
-//! replay store (`replayStore`, in memory by default).
+//! timeout, the optional user cache, the values of `secret` options, the DPoP
+//! replay store (`replayStore`, in memory by default) and the revocation store
+//! (`revocation.store`).
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -23,6 +24,7 @@ pub struct JsIo {
     secrets: Rc<HashMap<String, String>>,
     timeout_ms: u64,
     replay: ReplayStore,
+    revocation: Option<JsValue>,
 }
 
 impl JsIo {
@@ -40,8 +42,31 @@ impl JsIo {
             secrets: Rc::new(secrets),
             timeout_ms,
             replay,
+            revocation: None,
         }
     }
+
+    /// The same I/O reading revocation entries from `store` (the `revocation.store`
+    /// option, already checked to have `get(key)`).
+    pub fn with_revocation_store(mut self, store: JsValue) -> Self {
+        self.revocation = Some(store);
+        self
+    }
+}
+
+/// The `revocation.store` option: an object with `get(key)` (a Workers KV namespace,
+/// a Redis client wrapper, a `Map`), answering the entry's value (a string), or
+/// `null`/`undefined` when there is none, or a promise of it.
+pub fn revocation_store(v: &JsValue) -> Result<JsValue, &'static str> {
+    if v.is_undefined() || v.is_null() {
+        return Err("is required: an object with get(key) (e.g. a Workers KV namespace or a Map)");
+    }
+    if !v.is_object() || get_fn(v, "get").is_none() {
+        return Err(
+            "must be an object with a get(key) method (e.g. a Workers KV namespace or a Map)",
+        );
+    }
+    Ok(v.clone())
 }
 
 /// At most this many proof `jti` are remembered by the in-memory replay store; when
@@ -299,7 +324,49 @@ impl JsIo {
     }
 }
 
+impl JsIo {
+    /// `revocation.store.get(key)` for every key, concurrently: a string is the entry's
+    /// value, `null` or `undefined` no entry; a store that throws, rejects or answers
+    /// anything else is unavailable (the request is refused, never let through).
+    async fn revocation_js(
+        store: &JsValue,
+        keys: &[String],
+    ) -> Result<Vec<Option<String>>, String> {
+        let get = get_fn(store, "get").ok_or("revocation.store.get is not a function")?;
+        let pending = Array::new();
+        for key in keys {
+            let v = get
+                .call1(store, &JsValue::from_str(key))
+                .map_err(|e| format!("revocation.store.get: {}", js_message(&e)))?;
+            pending.push(&Promise::resolve(&v));
+        }
+        let all = JsFuture::from(Promise::all(&pending))
+            .await
+            .map_err(|e| format!("revocation.store.get: {}", js_message(&e)))?;
+        let all: Array = all.unchecked_into();
+        all.iter()
+            .map(|v| {
+                if v.is_undefined() || v.is_null() {
+                    Ok(None)
+                } else {
+                    v.as_string().map(Some).ok_or_else(|| {
+                        "revocation.store.get must answer a string, null or undefined".to_string()
+                    })
+                }
+            })
+            .collect()
+    }
+}
+
 impl KeyIo for JsIo {
+    /// Revocation entries through `revocation.store` (see `JsIo::revocation_js`).
+    async fn revocation_entries(&self, keys: &[String]) -> Result<Vec<Option<String>>, String> {
+        match &self.revocation {
+            Some(store) => Self::revocation_js(store, keys).await,
+            None => Err("no revocation store is configured".into()),
+        }
+    }
+
     /// The `jti` of a proof, through the `replayStore` (or the in-memory default): a
     /// store that throws, rejects or answers something else refuses the proof.
     async fn claim_proof(&self, proof: &ProofReplay, now: UnixSeconds) -> Result<bool, String> {

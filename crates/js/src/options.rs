@@ -24,7 +24,7 @@
 //! messages say (`must be a string, got a number`), so a bad option throws
 //! `tokengate: invalid option "issuers[1].jwksUri": ...`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -38,10 +38,11 @@ use tokengate::ConfigError;
 use tokengate::JwksCacheConfig;
 use tokengate::KeySet;
 use tokengate::{b64_decode, DEFAULT_MAX_TOKEN_BYTES};
+use tokengate::{ClaimRule, ClaimRules, Delegation, Requirement};
 use tokengate::{ClassifyConfig, ClassifyRule, Kind, ScopeSource};
 use tokengate::{Config, IssuerConfig};
-use tokengate::{Delegation, Requirement};
 use tokengate::{DpopConfig, DpopMode, ResourceMetadataConfig};
+use tokengate::{RevocationConfig, DEFAULT_REVOCATION_CACHE_SECONDS};
 
 // ---------------------------------------------------------------------------------
 // Errors.
@@ -278,6 +279,12 @@ leaf!(
 );
 
 leaf!(
+    /// Any JSON value (a claim rule's `equals`, an element of `anyOf` / `includes`).
+    Json(Value),
+    |v| Ok(v)
+);
+
+leaf!(
     /// A `delegation` requirement: `"required"` or `"forbidden"`.
     DelegationName(Delegation),
     |v| non_empty_string(&v).and_then(|s| {
@@ -314,6 +321,9 @@ pub trait Element {
     const EMPTY: &'static str = "must not be an empty array";
 }
 impl Element for Text {}
+impl Element for Json {
+    const ARRAY_OF: &'static str = "an array";
+}
 impl<T> Element for Name<T> {}
 impl<T> Element for Entry<T> {
     const ARRAY_OF: &'static str = "an array";
@@ -434,6 +444,50 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for EntryVisitor<T> {
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Entry<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(EntryVisitor(PhantomData))
+    }
+}
+
+/// A requirement's `claims`: an object of claim name (or JSON pointer) to its rule;
+/// errors inside name their path (`claims.org_id.anyOf`).
+#[derive(Debug, Clone, Default)]
+pub struct ClaimRulesOption(pub BTreeMap<String, ClaimRuleOptions>);
+
+impl Node for ClaimRulesOption {}
+
+struct ClaimRulesVisitor;
+
+impl ClaimRulesVisitor {
+    fn want(&self) -> String {
+        "an object of claim names to rules".into()
+    }
+}
+
+impl<'de> Visitor<'de> for ClaimRulesVisitor {
+    type Value = ClaimRulesOption;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(&self.want())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = BTreeMap::new();
+        while let Some(name) = map.next_key::<String>()? {
+            let Entry(rule) = map.next_value::<Entry<ClaimRuleOptions>>()?;
+            out.insert(name, rule);
+        }
+        Ok(ClaimRulesOption(out))
+    }
+
+    refuse!(bool);
+    refuse!(number);
+    refuse!(unit);
+    refuse!(str);
+    refuse!(seq);
+}
+
+impl<'de> Deserialize<'de> for ClaimRulesOption {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ClaimRulesVisitor)
     }
 }
 
@@ -697,6 +751,9 @@ schema! {
         replay_store: IgnoredAny => "",
         /// `resourceMetadata`: the RFC 9728 protected-resource metadata.
         resource_metadata: Entry<ResourceMetadataOptions>,
+        /// `revocation`: checking every token against a revocation store (the core's
+        /// `revocation` section, with the store read by the bindings).
+        revocation: Entry<RevocationOptions>,
     }
 }
 
@@ -711,6 +768,18 @@ schema! {
         public_base_url: Text,
         /// `algorithms`: the algorithms a proof may use.
         algorithms: List<Name<Alg>>,
+    }
+}
+
+schema! {
+    /// `RevocationOptions`: the core's `revocation` section, and the store entries are
+    /// read from.
+    pub struct RevocationOptions {
+        /// `store`: an object with `get(key)` (read by the bindings).
+        store: IgnoredAny => "",
+        /// `cacheSeconds`: how long an answer of the store is kept (default 10, at
+        /// most 300).
+        cache_seconds: Count,
     }
 }
 
@@ -795,6 +864,28 @@ schema! {
         /// `senderConstrained`: only sender-constrained tokens (DPoP-bound or
         /// certificate-bound, their binding proven).
         sender_constrained: Flag,
+        /// `claims`: rules on the token's claims (claim name or JSON pointer to
+        /// `{ equals, anyOf, includes, present }`); all must hold.
+        claims: ClaimRulesOption,
+        /// `actors`: the allowed current actors of a delegated token.
+        actors: List<Text, true>,
+        /// `maxDelegationDepth`: the most nested `act` objects a token may carry.
+        max_delegation_depth: Count,
+    }
+}
+
+schema! {
+    /// `ClaimRule`: one claim's rule in a requirement's `claims` (the core's
+    /// `ClaimRule`, its operators in camelCase).
+    pub struct ClaimRuleOptions {
+        /// `equals`: the claim equals this JSON value.
+        equals: Json,
+        /// `anyOf`: the claim (or an element of an array claim) equals one of these.
+        any_of: List<Json>,
+        /// `includes`: the claim is an array containing every one of these.
+        includes: List<Json>,
+        /// `present`: the claim is present (`true`) or absent (`false`).
+        present: Flag,
     }
 }
 
@@ -1094,6 +1185,13 @@ pub fn translate(opts: &Value) -> OptResult<Translated> {
     if let Some(Entry(m)) = common.resource_metadata {
         config.resource_metadata = Some(resource_metadata_config(m)?);
     }
+    if let Some(Entry(r)) = common.revocation {
+        config.revocation = Some(RevocationConfig {
+            cache_seconds: r
+                .cache_seconds
+                .map_or(DEFAULT_REVOCATION_CACHE_SECONDS, |c| c.0),
+        });
+    }
     config.validate().map_err(|e| config_error(&e, single))?;
     Ok(Translated {
         config,
@@ -1130,7 +1228,53 @@ pub fn requirement(req: &Value) -> OptResult<Requirement> {
         machines_bypass_scopes: r.machines_bypass_scopes.is_some_and(|f| f.0),
         delegation: r.delegation.map(|d| d.0),
         sender_constrained: r.sender_constrained.is_some_and(|f| f.0),
+        claims: claim_rules(r.claims)?,
+        actors: r.actors.map(|l| l.map(|t| t.0)),
+        max_delegation_depth: r
+            .max_delegation_depth
+            .map(|Count(n)| {
+                u32::try_from(n).map_err(|_| {
+                    OptionError::new("maxDelegationDepth", "is too large").requirement()
+                })
+            })
+            .transpose()?,
     })
+}
+
+/// The core's claim rules of a requirement's `claims`, checked with the messages of
+/// the JS names (`anyOf`).
+fn claim_rules(rules: Option<ClaimRulesOption>) -> OptResult<ClaimRules> {
+    let mut out = ClaimRules::new();
+    for (name, r) in rules.map(|r| r.0).unwrap_or_default() {
+        let at = format!("claims.{name}");
+        if r.equals.is_none() && r.any_of.is_none() && r.includes.is_none() && r.present.is_none() {
+            return Err(OptionError::new(
+                at,
+                "needs at least one of equals, anyOf, includes, present",
+            )
+            .requirement());
+        }
+        if r.present == Some(Flag(false))
+            && (r.equals.is_some() || r.any_of.is_some() || r.includes.is_some())
+        {
+            return Err(OptionError::new(
+                at,
+                "present: false cannot be combined with a rule on the claim's value (equals, anyOf, includes)",
+            )
+            .requirement());
+        }
+        let values = |l: Option<List<Json>>| l.map(|l| l.map(|j| j.0));
+        out.insert(
+            name,
+            ClaimRule {
+                equals: r.equals.map(|j| j.0),
+                any_of: values(r.any_of),
+                includes: values(r.includes),
+                present: r.present.map(|f| f.0),
+            },
+        );
+    }
+    Ok(out)
 }
 
 /// The option error of an invalid requirement found by the core's policy compiler,
@@ -1139,7 +1283,20 @@ pub fn requirement_error(e: &ConfigError) -> OptionError {
     let mut err = config_error(e, false);
     if let ConfigError::Invalid { field, .. } = e {
         if let Some(rest) = field.strip_prefix("routes[0].require.") {
-            err.option = js_path(&RequirementOptions::fields(), rest);
+            err.option = match rest.strip_prefix("claims.") {
+                // A claim's name is the caller's own; only an operator is renamed.
+                Some(claim) => format!(
+                    "claims.{}",
+                    claim
+                        .strip_suffix(".any_of")
+                        .map_or_else(|| claim.to_string(), |c| format!("{c}.anyOf"))
+                ),
+                None => js_path(&RequirementOptions::fields(), rest),
+            };
+            err.why = err
+                .why
+                .replace("any_of", "anyOf")
+                .replace("max_delegation_depth", "maxDelegationDepth");
         }
     }
     err.requirement()

@@ -14,6 +14,11 @@
 //! * [`algorithms_js`] (`algorithms`): the algorithms tokengate verifies ([`Alg::ALL`]),
 //!   which are symmetric, and which form the default allowlist ([`Alg::ASYMMETRIC`]).
 //!
+//! * [`policy_check_js`] (`policyCheck`): a requirement's claim rules and delegation
+//!   rules against a decoded token's claims, rule by rule ([`claim_rule_holds`], the
+//!   `act` chain as [`classify`] reads it), for the page's and `tokengate decode`'s
+//!   policy check.
+//!
 //! The wasm-bindgen functions only convert arguments; the answers are built by plain
 //! functions over JSON values, tested natively below.
 
@@ -25,6 +30,7 @@ use tokengate::Alg;
 use tokengate::UnixSeconds;
 use tokengate::{check_fetch_url, discovery_url, DEFAULT_LEEWAY, MAX_LEEWAY};
 use tokengate::{check_typ, time_state, TimeState};
+use tokengate::{claim_at, claim_rule_holds, classify, ClaimRule, ClassifyConfig, Requirement};
 use tokengate::{Claims, ErrorCode, TokenError};
 
 // ---------------------------------------------------------------------------------
@@ -110,6 +116,93 @@ fn algorithms_value() -> Value {
             })
             .collect(),
     )
+}
+
+/// A claim rule with the JS names of its operators (`anyOf`).
+fn rule_value(rule: &ClaimRule) -> Value {
+    let mut out = serde_json::Map::new();
+    if let Some(v) = &rule.equals {
+        out.insert("equals".into(), v.clone());
+    }
+    if let Some(v) = &rule.any_of {
+        out.insert("anyOf".into(), Value::Array(v.clone()));
+    }
+    if let Some(v) = &rule.includes {
+        out.insert("includes".into(), Value::Array(v.clone()));
+    }
+    if let Some(v) = rule.present {
+        out.insert("present".into(), Value::Bool(v));
+    }
+    Value::Object(out)
+}
+
+/// The policy check of a decoded token: `{ pass, claims: [{ name, rule, pass, present,
+/// value }], delegation: { depth, chain, actor, maxDepth, depthPass, actors, actorPass,
+/// error } }`. Each configured claim rule with whether the token's claim (named by
+/// name or JSON pointer; `value` is the token's own, `null` when absent) satisfies it;
+/// the token's delegation depth (nested `act` objects, as classification reads them:
+/// `error` when the `act` claim is invalid, which a verifier refuses) against
+/// `max_delegation_depth`, and its current actor (the outermost `act`'s `client_id`,
+/// else `sub`) against `actors`; `depthPass` / `actorPass` are `null` when the
+/// requirement has no such rule. `pass`: every configured rule holds.
+pub fn policy_check(req: &Requirement, claims: &Claims) -> Value {
+    let mut pass = true;
+    let rules: Vec<Value> = req
+        .claims
+        .iter()
+        .map(|(name, rule)| {
+            let value = claim_at(claims, name).filter(|v| !v.is_null());
+            let ok = claim_rule_holds(rule, value);
+            pass &= ok;
+            json!({
+                "name": name,
+                "rule": rule_value(rule),
+                "pass": ok,
+                "present": value.is_some(),
+                "value": value.cloned(),
+            })
+        })
+        .collect();
+    // The `act` chain as the classification of a token reads it (only `act` matters
+    // to it here; the other claims are not this check's).
+    let mut only_act = Claims::new();
+    only_act.insert("sub".into(), Value::String("-".into()));
+    only_act.insert("iss".into(), Value::String("-".into()));
+    if let Some(act) = claims.get("act") {
+        only_act.insert("act".into(), act.clone());
+    }
+    let (actor, error) = match classify(&only_act, &ClassifyConfig::default()) {
+        Ok(p) => (p.actor, None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    let depth = error
+        .is_none()
+        .then(|| actor.as_ref().map_or(0, |a| a.depth()));
+    let chain: Vec<&str> = actor.as_ref().map(|a| a.chain()).unwrap_or_default();
+    let depth_pass = req
+        .max_delegation_depth
+        .map(|max| depth.is_some_and(|d| d <= max as usize));
+    let actor_id = actor.as_ref().map(|a| a.id().to_string());
+    let actor_pass = req.actors.as_ref().map(|list| {
+        actor_id
+            .as_deref()
+            .is_some_and(|id| list.iter().any(|a| a == id))
+    });
+    pass &= depth_pass != Some(false) && actor_pass != Some(false);
+    json!({
+        "pass": pass,
+        "claims": rules,
+        "delegation": {
+            "depth": depth,
+            "chain": chain,
+            "actor": actor_id,
+            "maxDepth": req.max_delegation_depth,
+            "depthPass": depth_pass,
+            "actors": req.actors,
+            "actorPass": actor_pass,
+            "error": error,
+        },
+    })
 }
 
 // ---------------------------------------------------------------------------------
@@ -252,6 +345,42 @@ pub fn check_typ_js(typ: JsValue, required_typ: JsValue) -> Result<JsValue, JsVa
     Ok(to_js(&typ_rule(typ.as_ref(), &required)))
 }
 
+/// `policyCheck(requirement, claims)`: the claim rules and delegation rules of a
+/// requirement (as `authorize` takes it: `claims`, `actors`, `maxDelegationDepth`; its
+/// other members are checked but not reported) against a decoded token's claims, rule
+/// by rule (see [`policy_check`]). Throws the `TypeError` `authorize` rejects with for
+/// an invalid requirement, and one when `claims` is not an object.
+#[wasm_bindgen(js_name = policyCheck)]
+pub fn policy_check_js(requirement: JsValue, claims: JsValue) -> Result<JsValue, JsValue> {
+    let req = crate::options::from_js(&requirement, "requirement")
+        .and_then(|v| crate::options::requirement(&v))
+        .map_err(|mut e| {
+            e.what = "requirement";
+            e.to_js()
+        })?;
+    // The checks `authorize` makes of a requirement: the option schema's, then the
+    // core's policy compiler's (e.g. `actors` with `maxDelegationDepth: 0`).
+    let compiled = tokengate::PolicyConfig {
+        routes: vec![tokengate::RouteConfig {
+            path: "/*".into(),
+            methods: None,
+            public: false,
+            require: Some(req.clone()),
+            case_sensitive: false,
+            rate_limit: None,
+        }],
+        default: tokengate::DefaultRule::Deny,
+        wildcard_scopes: false,
+        realm: crate::DEFAULT_REALM.into(),
+    };
+    tokengate::Policy::new(&compiled).map_err(|e| crate::options::requirement_error(&e).to_js())?;
+    let claims = match json_arg(&claims, "policyCheck: the claims")? {
+        Some(Value::Object(m)) => m,
+        _ => return Err(type_error("policyCheck: the claims must be an object")),
+    };
+    Ok(to_js(&policy_check(&req, &claims)))
+}
+
 /// `idTokenHint(header, claims)`: whether a decoded token looks like an OpenID Connect
 /// ID token rather than an access token (`{ signals, message }`, as `decode()`'s
 /// `idToken`), or `null`; the lint of the page and `tokengate decode`. Throws a
@@ -372,6 +501,45 @@ mod tests {
         assert!(now_arg(None).is_err());
         assert!(now_arg(Some(f64::NAN)).is_err());
         assert!(now_arg(Some(1e300)).is_err());
+    }
+
+    #[test]
+    fn policy_check_reports_each_rule_and_the_delegation_depth() {
+        let req = crate::options::requirement(&json!({
+            "claims": {"org_id": {"anyOf": ["org_A"]}, "/org/tier": {"equals": 2}, "gone": {"present": false}},
+            "actors": ["gw"],
+            "maxDelegationDepth": 1
+        }))
+        .unwrap();
+        let c = claims(json!({"org_id": "org_B", "org": {"tier": 2.0},
+            "act": {"sub": "gw-svc", "client_id": "gw", "act": {"sub": "front"}}}));
+        let r = policy_check(&req, &c);
+        assert_eq!(r["pass"], false);
+        assert_eq!(
+            r["claims"],
+            json!([
+                {"name": "/org/tier", "rule": {"equals": 2}, "pass": true, "present": true, "value": 2.0},
+                {"name": "gone", "rule": {"present": false}, "pass": true, "present": false, "value": null},
+                {"name": "org_id", "rule": {"anyOf": ["org_A"]}, "pass": false, "present": true, "value": "org_B"},
+            ])
+        );
+        assert_eq!(
+            r["delegation"],
+            json!({"depth": 2, "chain": ["gw-svc", "front"], "actor": "gw", "maxDepth": 1,
+                "depthPass": false, "actors": ["gw"], "actorPass": true, "error": null})
+        );
+        let none = policy_check(&Requirement::default(), &claims(json!({})));
+        assert_eq!(none["pass"], true);
+        assert_eq!(none["delegation"]["depth"], 0);
+        assert_eq!(none["delegation"]["depthPass"], Value::Null);
+        let bad = policy_check(
+            &req,
+            &claims(json!({"org_id": "org_A", "org": {"tier": 2}, "act": "x"})),
+        );
+        assert_eq!(bad["pass"], false);
+        assert_eq!(bad["delegation"]["depth"], Value::Null);
+        assert_eq!(bad["delegation"]["actorPass"], false);
+        assert!(bad["delegation"]["error"].as_str().unwrap().contains("act"));
     }
 
     #[test]

@@ -66,6 +66,10 @@ impl<'a> Failure<'a> {
 pub struct ActorOut<'a> {
     /// The actor's `sub`.
     pub sub: &'a str,
+    /// The actor's `client_id`, when its `act` object has one (what a requirement's
+    /// `actors` matches, before `sub`).
+    #[serde(rename = "clientId", skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<&'a str>,
     /// The prior actor.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub act: Option<Box<ActorOut<'a>>>,
@@ -75,6 +79,7 @@ impl<'a> From<&'a Actor> for ActorOut<'a> {
     fn from(a: &'a Actor) -> Self {
         ActorOut {
             sub: &a.sub,
+            client_id: a.client_id.as_deref(),
             act: a.act.as_deref().map(|next| Box::new(next.into())),
         }
     }

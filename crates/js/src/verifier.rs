@@ -34,7 +34,7 @@ use tokengate::{Deny, ErrorCode, InternalError, RequestError, TokenError};
 use tokengate::{Policy, PolicyConfig, RouteConfig};
 use tokengate_webcrypto::{poll_handoff, Backend, HostPromise};
 
-use crate::io::{get_fn, JsIo, ReplayStore};
+use crate::io::{get_fn, revocation_store, JsIo, ReplayStore};
 use crate::options::{
     config_error, from_js, js_only, requirement, requirement_error, translate, OptionError,
     Translated,
@@ -177,6 +177,20 @@ pub fn create_verifier(options: JsValue) -> Result<Verifier, JsValue> {
     for key in js_only() {
         let _ = Reflect::delete_property(&data, &key.into());
     }
+    // `revocation.store` is an object of the caller's (a KV namespace, a Map): read
+    // here, the rest of the section is data.
+    let revocation = Reflect::get(&options, &"revocation".into()).unwrap_or(JsValue::UNDEFINED);
+    let revocation_store = if revocation.is_object() && !Array::is_array(&revocation) {
+        let store = Reflect::get(&revocation, &"store".into()).unwrap_or(JsValue::UNDEFINED);
+        let store = revocation_store(&store)
+            .map_err(|why| OptionError::new("revocation.store", why).to_js())?;
+        let section = Object::assign(&Object::new(), &Object::from(revocation));
+        let _ = Reflect::delete_property(&section, &"store".into());
+        let _ = Reflect::set(&data, &"revocation".into(), &section);
+        Some(store)
+    } else {
+        None
+    };
     let value = from_js(&data, "options").map_err(|e| e.to_js())?;
     let Translated {
         config,
@@ -204,7 +218,10 @@ pub fn create_verifier(options: JsValue) -> Result<Verifier, JsValue> {
         )
         .to_js());
     }
-    let io = JsIo::new(cache, secrets, config.jwks_cache.fetch_timeout_ms, replay);
+    let mut io = JsIo::new(cache, secrets, config.jwks_cache.fetch_timeout_ms, replay);
+    if let Some(store) = revocation_store {
+        io = io.with_revocation_store(store);
+    }
     // Successes are kept in `Memo` (with the JS wrapper's map by token string), not in
     // the pipeline's hashed token cache: one cache, and no token hashing.
     let memo_capacity = config.token_cache_size;
@@ -344,7 +361,11 @@ impl Inner {
             .map_err(|e| e.deny(self.auth.gate()))?;
         let route = policy.route("GET", "/");
         policy
-            .authorize(&route, &kept.verified.principal)
+            .authorize(
+                &route,
+                &kept.verified.principal,
+                &kept.verified.token.claims,
+            )
             .map_err(|e| self.auth.gate().deny_policy(&e))
     }
 
@@ -382,6 +403,13 @@ impl Inner {
                 me.auth.refresh(&me.io, issuer, now).await;
             });
         }
+        // Revocation (when configured) before anything is kept: a revoked token is
+        // never kept, and a kept one is checked again on every reuse
+        // ([`Verifier::revocation_kept`]).
+        self.auth
+            .check_revocation(&self.io, &v.kept, now)
+            .await
+            .map_err(|e| e.deny(self.auth.gate()))?;
         Ok(v.kept)
     }
 
@@ -405,6 +433,7 @@ impl Inner {
                 public: false,
                 require: Some(requirement),
                 case_sensitive: false,
+                rate_limit: None,
             }],
             default: policy.default_rule().clone(),
             wildcard_scopes: policy.wildcard_scopes(),
@@ -523,9 +552,47 @@ impl Verifier {
             return Ok(JsValue::NULL);
         };
         let route = policy.route("GET", "/");
-        Ok(match policy.authorize(&route, &kept.verified.principal) {
-            Ok(()) => JsValue::TRUE,
-            Err(e) => to_js(&Failure::new(&self.inner.auth.gate().deny_policy(&e))),
+        Ok(
+            match policy.authorize(
+                &route,
+                &kept.verified.principal,
+                &kept.verified.token.claims,
+            ) {
+                Ok(()) => JsValue::TRUE,
+                Err(e) => to_js(&Failure::new(&self.inner.auth.gate().deny_policy(&e))),
+            },
+        )
+    }
+
+    /// `checksRevocation()`: whether the verifier has a `revocation` store, so that
+    /// the wrapper asks [`Verifier::revocation_kept`] on every reuse of a kept result.
+    #[wasm_bindgen(js_name = checksRevocation)]
+    pub fn checks_revocation(&self) -> bool {
+        self.inner.auth.config().revocation.is_some()
+    }
+
+    /// `revocationKept(id)`: the revocation check of kept success `id` now (the core's
+    /// [`Authenticator::check_revocation`], its per-verifier cache then the store):
+    /// `true` when no entry revokes it, else the failure result (`token_revoked`, or
+    /// `revocation_unavailable` when the store throws or rejects); a promise of one of
+    /// these when the store is read; `null` when `id` is no longer kept. Throws when
+    /// `currentDate` misbehaves.
+    #[wasm_bindgen(js_name = revocationKept)]
+    pub fn revocation_kept(&self, id: u32) -> Result<JsValue, JsValue> {
+        let Some(kept) = self.inner.memo.borrow().entries.get(&id).cloned() else {
+            return Ok(JsValue::NULL);
+        };
+        let now = self.inner.now()?;
+        let inner = Rc::clone(&self.inner);
+        let fut = Box::pin(async move {
+            match inner.auth.check_revocation(&inner.io, &kept, now).await {
+                Ok(()) => JsValue::TRUE,
+                Err(e) => to_js(&Failure::new(&e.deny(inner.auth.gate()))),
+            }
+        });
+        Ok(match poll_once(fut) {
+            Ok(result) => result,
+            Err(fut) => future_to_promise(async move { Ok(fut.await) }).into(),
         })
     }
 
@@ -565,7 +632,8 @@ impl Verifier {
             }
             let verified = verified.verified;
             let route = policy.route("GET", "/");
-            let result = match policy.authorize(&route, &verified.principal) {
+            let result = match policy.authorize(&route, &verified.principal, &verified.token.claims)
+            {
                 Ok(()) => to_js(&Success::from(&verified)),
                 Err(e) => to_js(&Failure::new(&inner.auth.gate().deny_policy(&e))),
             };

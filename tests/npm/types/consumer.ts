@@ -188,3 +188,26 @@ void [doc, meta, dpopVerifier.resourceMetadataUrl() satisfies string | null, dpo
 void rules.protect(dpopVerifier, null, () => new Response("ok"), { clientCertificate: (request: Request) => request.headers.get("x-cert") });
 // @ts-expect-error: dpop is "allowed" or "required"
 void rules.createVerifier({ issuer: "https://i/", audience: "a", dpop: true });
+
+// Gateway policy: claim rules, delegation rules, revocation (issue 16).
+const revoked = new Map<string, string>();
+const gateway = rules.createVerifier({
+  issuer: "https://i/",
+  audience: "a",
+  revocation: { store: revoked, cacheSeconds: 10 },
+});
+void rules.createVerifier({ issuer: "https://i/", audience: "a", revocation: { store: { get: async (key: string) => (key ? null : "x") } } });
+void gateway.authorize("t", {
+  claims: { org_id: { anyOf: ["org_A", "org_B"] }, "/org/tier": { equals: 2 }, roles: { includes: ["b"], present: true } },
+  actors: "gateway",
+  maxDelegationDepth: 1,
+});
+const entryKey: string = rules.revocationKey("https://i/", "client", "app");
+const entryValue: string = rules.revocationValue(1700000000);
+void [entryKey, entryValue];
+// @ts-expect-error: the store is required
+void rules.createVerifier({ issuer: "https://i/", audience: "a", revocation: { cacheSeconds: 10 } });
+// @ts-expect-error: an entry names a jti, a client or a sub
+void rules.revocationKey("https://i/", "user", "u");
+// @ts-expect-error: anyOf is a list
+void gateway.authorize("t", { claims: { org_id: { anyOf: "org_A" } } });

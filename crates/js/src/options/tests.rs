@@ -461,6 +461,103 @@ fn requirements_map_onto_the_core() {
 }
 
 #[test]
+fn gateway_requirements_map_onto_the_core() {
+    let r = requirement(&json!({
+        "claims": {
+            "org_id": {"anyOf": ["org_A", "org_B"]},
+            "/org/tier": {"equals": {"n": 1}},
+            "roles": {"includes": ["builder"], "present": true},
+            "tenant": {"present": false}
+        },
+        "actors": "gateway",
+        "maxDelegationDepth": 2.9
+    }))
+    .unwrap();
+    assert_eq!(
+        r.claims["org_id"].any_of,
+        Some(vec![json!("org_A"), json!("org_B")])
+    );
+    assert_eq!(r.claims["/org/tier"].equals, Some(json!({"n": 1})));
+    assert_eq!(r.claims["roles"].includes, Some(vec![json!("builder")]));
+    assert_eq!(r.claims["roles"].present, Some(true));
+    assert_eq!(r.claims["tenant"].present, Some(false));
+    assert_eq!(r.actors, Some(vec!["gateway".to_string()]));
+    assert_eq!(r.max_delegation_depth, Some(2));
+    let e = |v: Value| requirement(&v).unwrap_err().message();
+    assert_eq!(
+        e(json!({"claims": {"org_id": {"any_of": ["a"]}}})),
+        "tokengate: invalid requirement \"claims.org_id.any_of\": is not a known option (did you mean \"anyOf\"?)"
+    );
+    assert!(e(json!({"claims": {"org_id": {}}}))
+        .contains("\"claims.org_id\": needs at least one of equals, anyOf, includes, present"));
+    assert!(e(json!({"claims": {"org_id": {"anyOf": []}}}))
+        .contains("\"claims.org_id.anyOf\": must not be an empty array"));
+    assert!(e(json!({"claims": {"org_id": {"anyOf": "a"}}}))
+        .contains("\"claims.org_id.anyOf\": must be an array, got a string"));
+    assert!(e(json!({"claims": {"org_id": "a"}})).contains("\"claims.org_id\": must be an object"));
+    assert!(e(json!({"claims": ["org_id"]})).contains("\"claims\": must be an object"));
+    assert!(e(json!({"claims": {"x": {"present": false, "equals": 1}}}))
+        .contains("\"claims.x\": present: false cannot be combined"));
+    assert!(e(json!({"claims": {"x": {"present": "yes"}}}))
+        .contains("\"claims.x.present\": must be a boolean"));
+    assert!(e(json!({"actors": []})).contains("\"actors\": must not be an empty array"));
+    assert!(e(json!({"maxDelegationDepth": -1})).contains("\"maxDelegationDepth\""));
+    assert!(e(json!({"maxDelegationDepth": 5e9})).contains("\"maxDelegationDepth\": is too large"));
+    // The core's own checks, with the JS names.
+    let policy_error = |v: Value| -> String {
+        let req = requirement(&v).unwrap();
+        let cfg = tokengate::PolicyConfig {
+            routes: vec![tokengate::RouteConfig {
+                path: "/*".into(),
+                methods: None,
+                public: false,
+                require: Some(req),
+                case_sensitive: false,
+                rate_limit: None,
+            }],
+            default: tokengate::DefaultRule::Deny,
+            wildcard_scopes: false,
+            realm: "r".into(),
+        };
+        requirement_error(&tokengate::Policy::new(&cfg).unwrap_err()).message()
+    };
+    assert_eq!(
+        policy_error(json!({"actors": ["a"], "maxDelegationDepth": 0})),
+        "tokengate: invalid requirement \"actors\": needs a delegated token, which delegation: forbidden or maxDelegationDepth: 0 refuses"
+    );
+    assert!(policy_error(json!({"claims": {"/a~2": {"present": true}}}))
+        .starts_with("tokengate: invalid requirement \"claims./a~2\": "));
+}
+
+#[test]
+fn revocation_maps_onto_the_core_config() {
+    let base = json!({"issuer": BASE, "audience": "a"});
+    assert_eq!(opts(base.clone()).unwrap().config.revocation, None);
+    let mut with = base.clone();
+    with["revocation"] = json!({});
+    assert_eq!(
+        opts(with.clone()).unwrap().config.revocation,
+        Some(tokengate::RevocationConfig::default())
+    );
+    with["revocation"] = json!({"cacheSeconds": 0, "store": {}});
+    assert_eq!(
+        opts(with.clone())
+            .unwrap()
+            .config
+            .revocation
+            .unwrap()
+            .cache_seconds,
+        0
+    );
+    with["revocation"] = json!({"cacheSeconds": 301});
+    assert!(err(with.clone()).contains("\"revocation.cacheSeconds\": must be at most 300"));
+    with["revocation"] = json!({"ttl": 1});
+    assert!(err(with.clone()).contains("\"revocation.ttl\": is not a known option"));
+    with["revocation"] = json!(true);
+    assert!(err(with).contains("\"revocation\": must be an object"));
+}
+
+#[test]
 fn decode_options_translate() {
     let (c, max) = decode_options(&json!({"classify": {"rolesClaim": "r"},
         "scopeClaims": ["scp"], "maxTokenBytes": 100}))
@@ -589,6 +686,14 @@ fn index_d_ts_declares_the_schema() {
         names::<DecodeOptions>()
     );
     assert_eq!(interface_keys(&dts, "DpopOptions"), names::<DpopOptions>());
+    assert_eq!(
+        interface_keys(&dts, "RevocationOptions"),
+        names::<RevocationOptions>()
+    );
+    assert_eq!(
+        interface_keys(&dts, "ClaimRule"),
+        names::<ClaimRuleOptions>()
+    );
     assert_eq!(
         interface_keys(&dts, "ResourceMetadataOptions"),
         names::<ResourceMetadataOptions>()
