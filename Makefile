@@ -35,7 +35,12 @@ DEV_PORT ?= 8787
 # Issue 15 (DPoP proofs, the DpopReplay Durable Object, RFC 9728 metadata) grew it to
 # 227,436 bytes (222.1 KiB) on 2026-12-03: the core's part 15,745 bytes, the Worker's
 # 7,409; issue 13's 200 KiB target is missed by that much until it is won back.
-WORKER_GZIP_BUDGET_KIB := 225
+# Issue 16 (claim rules and headers, revocation, rate limits, delegation rules) grew it
+# to 248,606 bytes (242.8 KiB) on 2026-12-03: about 17 KB of it the core (the revocation
+# path, claim rules, their config schema), about 4 KB the Worker; `twiggy top` shows no
+# single large item (the request handler's state machine is the largest, 55 KB raw).
+# Issue 13's 200 KiB target is now missed by 42.8 KiB.
+WORKER_GZIP_BUDGET_KIB := 250
 
 step = @printf '\n==> %s\n' "$(1)"
 

@@ -101,6 +101,11 @@ function encodeKvValue(v) {
  *   copy i is the worker `tokengate-<i+1>` (the first is `tokengate`), with the same
  *   vars, KV and outbound mock; with `dpopReplay`, every copy's DPOP_REPLAY is the
  *   first one's namespace (`scriptName`), as one deployment's isolates share it.
+ * @param {string[]} [opts.kvNamespaces] more KV bindings than KV_BINDINGS (e.g.
+ *   REVOKED, the revocation store), bound empty unless `kv` fills them.
+ * @param {Record<string, {simple: {limit: number, period?: 10|60}, namespace_id?: string}>} [opts.ratelimits]
+ *   Workers Rate Limiting bindings (Miniflare's local ones: windows aligned to the
+ *   wall clock); `namespace_id` defaults to a distinct one per binding.
  * @param {boolean} [opts.verbose] show Miniflare's own log lines, and print the
  *   Worker's console output (always collected in `logs`).
  */
@@ -108,7 +113,7 @@ export async function startWorker(opts = {}) {
   assertBuilt();
   const {
     vars = {}, kv = {}, outbound, services, serviceWorkers, verbose = false,
-    dpopReplay = false, isolates = 1,
+    dpopReplay = false, isolates = 1, kvNamespaces = [], ratelimits,
   } = opts;
 
   const outboundCalls = [];
@@ -144,7 +149,14 @@ export async function startWorker(opts = {}) {
     ],
     modulesRoot: BUILD_DIR,
     compatibilityDate: compatibilityDate(),
-    kvNamespaces: KV_BINDINGS,
+    kvNamespaces: [...new Set([...KV_BINDINGS, ...kvNamespaces])],
+    ...(ratelimits
+      ? {
+          ratelimits: Object.fromEntries(
+            Object.entries(ratelimits).map(([name, r], i) => [name, { namespace_id: String(1001 + i), ...r }]),
+          ),
+        }
+      : {}),
     bindings: { TOKENGATE_CONFIG: "{}", ...vars },
     outboundService,
     ...(services || serviceWorkers

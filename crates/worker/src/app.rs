@@ -2,7 +2,8 @@
 //! ([`Authenticator`]: rules, JWKS cache, verified-token cache), carry out the
 //! decision. The per-isolate state is [`state`](crate::state), the log line
 //! [`log`](crate::log); this module routes a request to the token exchange, the demo or
-//! the pipeline and forwards what is allowed.
+//! the pipeline and forwards what is allowed: counted against its route's rate limit
+//! first (a Workers Rate Limiting binding), with identity and claim headers.
 //!
 //! [`Authenticator`]: tokengate::Authenticator
 
@@ -14,15 +15,15 @@ use wasm_bindgen_futures::JsFuture;
 use worker::{Context, Env, Headers, Method, Response};
 
 use tokengate::headers;
-use tokengate::Principal;
 use tokengate::{ConfigError, Deny, ErrorCode, InternalError};
+use tokengate::{RouteMatch, Verified};
 
 use crate::demo;
 use crate::exchange;
 use crate::host;
 use crate::log::LogLine;
 use crate::settings::{LogLevel, ServerTiming};
-use crate::state::{load_app, now_ms, App, ORIGIN_BINDING};
+use crate::state::{load_app, now_ms, App, ClientInfo, ORIGIN_BINDING};
 
 /// The incoming request, read from the runtime once: URL, method and headers are each
 /// one call across the wasm boundary, and nothing else (`cf` above all) is touched.
@@ -346,11 +347,11 @@ async fn handle_inner(
         && inc.headers.has("access-control-request-method")?
     {
         log.decided("preflight");
-        return forward(app, env, inc, None, log, now_s).await;
+        return forward(app, env, inc, "", log).await;
     }
     if route.public && !route.rejected {
         log.decided("public");
-        return forward(app, env, inc, None, log, now_s).await;
+        return forward(app, env, inc, "", log).await;
     }
     let request = (inc.raw_method.as_str(), inc.url.as_str(), &inc.headers);
     match app
@@ -358,14 +359,92 @@ async fn handle_inner(
         .await
     {
         Ok(verified) => {
+            // The client registry's entry (its name for the identity headers, its
+            // rate-limit tier), read once for both.
+            let client = match &verified.principal.client_id {
+                Some(c) => app.client_info(env, c, now_s).await,
+                None => None,
+            };
+            if let Some(refused) =
+                check_rate_limit(app, env, &route, &verified, client.as_ref(), log).await
+            {
+                return Ok(Reply::Made(refused));
+            }
             log.decided("allow");
-            forward(app, env, inc, Some(&verified.principal), log, now_s).await
+            let name = client.as_ref().and_then(|c| c.name.as_deref());
+            let set = origin_headers(app, &verified, name);
+            forward(app, env, inc, &set, log).await
         }
         Err((deny, retry)) => {
             log.refused("deny", deny.code, deny.message.clone());
             Ok(Reply::Made(deny_response(&deny, retry)))
         }
     }
+}
+
+/// The route's rate limit for an allowed request (`gate.rate_limit`: the client's
+/// tier from its registry entry, else the route's binding), counted with the binding;
+/// the refusal to send instead of forwarding, if any.
+///
+/// Over the limit: 429 `rate_limited` with `Retry-After` the binding's declared
+/// period (the binding says only yes or no). A token without the key's claim is the
+/// core's 403 `claim_not_allowed`; a tier naming an undeclared binding its 500
+/// `config_invalid`. A binding that fails or does not answer within the fetch timeout
+/// fails closed: 503 `rate_limit_unavailable` (the log line says what failed); the
+/// request is never let through uncounted.
+async fn check_rate_limit(
+    app: &App,
+    env: &Env,
+    route: &RouteMatch<'_>,
+    verified: &Verified,
+    client: Option<&ClientInfo>,
+    log: &mut LogLine,
+) -> Option<Response> {
+    let tier = client.and_then(|c| c.rate_limit_binding.as_deref());
+    let limit = match app.gate().rate_limit(route, verified, tier) {
+        Ok(None) => return None,
+        Ok(Some(limit)) => limit,
+        Err(e) => {
+            let (deny, retry) = app.refusal(&e);
+            let decision = match e {
+                tokengate::AuthError::Config(_) => "config_error",
+                _ => "deny",
+            };
+            log.refused(decision, deny.code, deny.message.clone());
+            return Some(deny_response(&deny, retry));
+        }
+    };
+    match crate::io::rate_limit(env, &limit.binding, &limit.key, app.timeout_ms()).await {
+        Ok(true) => None,
+        Ok(false) => {
+            let deny = app.gate().deny_policy(&limit.exceeded());
+            log.refused("deny", deny.code, deny.message.clone());
+            Some(deny_response(&deny, Some(u64::from(limit.period))))
+        }
+        Err(why) => {
+            let deny = app.gate().deny_policy(&limit.unavailable(why));
+            log.refused("error", deny.code, deny.message.clone());
+            Some(deny_response(&deny, None))
+        }
+    }
+}
+
+/// The headers set for the origin of an allowed request, as `name\nvalue\n` pairs
+/// for [`host::forward_headers`]: the identity headers (with the client registry's
+/// `client_name`), then the claim headers of `edge.claim_headers` whose claim the
+/// token has ([`tokengate::claim_header_value`]; an absent claim sends none).
+fn origin_headers(app: &App, verified: &Verified, client_name: Option<&str>) -> String {
+    let mut set = String::new();
+    headers::for_each_identity_header(&verified.principal, client_name, |n, v| {
+        push_header(&mut set, n, v)
+    });
+    let claims = &verified.token.claims;
+    for (claim, header) in &app.settings.edge.claim_headers {
+        if let Some(v) = tokengate::claim_header_value(tokengate::claim_at(claims, claim)) {
+            push_header(&mut set, header, &v);
+        }
+    }
+    set
 }
 
 /// Appends `name\nvalue\n` for [`host::forward_headers`]; `value` is already encoded
@@ -379,28 +458,20 @@ fn push_header(out: &mut String, name: &str, value: &str) {
 }
 
 /// Forwards the request to the origin (service binding `ORIGIN`, the configured
-/// `origin`, or the demo echo), with identity headers when `principal` is given.
+/// `origin`, or the demo echo), with the headers `set` ([`origin_headers`]; empty on
+/// a public path).
 async fn forward(
     app: &App,
     env: &Env,
     inc: &Incoming,
-    principal: Option<&Principal>,
+    set: &str,
     log: &mut LogLine,
-    now_s: f64,
 ) -> worker::Result<Reply> {
     let settings = &app.settings;
-    // Identity headers as `name\nvalue\n` pairs, set in the same call that copies the
-    // inbound headers (without host, inbound identity headers and, when so configured,
-    // the Authorization header). Values are percent-encoded (`headers::encode_value`),
-    // never altered.
-    let mut set = String::new();
-    if let Some(p) = principal {
-        let name = match &p.client_id {
-            Some(c) => app.client_name(env, c, now_s).await,
-            None => None,
-        };
-        headers::for_each_identity_header(p, name.as_deref(), |n, v| push_header(&mut set, n, v));
-    }
+    // Identity and claim headers as `name\nvalue\n` pairs, set in the same call that
+    // copies the inbound headers (without host, inbound identity and claim headers and,
+    // when so configured, the Authorization header). Values are percent-encoded
+    // (`headers::encode_value`), never altered.
     let secret_header = settings.edge.origin_secret_header();
     // Inbound identity, origin-secret and method-override headers, in every spelling
     // an origin may fold together, are dropped on every path (`App::reserved_inbound`).
@@ -415,7 +486,7 @@ async fn forward(
                 &inc.headers,
                 drop_authorization,
                 reserved,
-                &set,
+                set,
                 secret_name,
                 secret,
             )?;
@@ -464,7 +535,7 @@ async fn forward(
         method,
         drop_authorization,
         reserved,
-        &set,
+        set,
         secret_name,
         secret,
     )?;

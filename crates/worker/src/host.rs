@@ -48,6 +48,11 @@ export function tgResumeAfter(p, w) {
 export function tgKvGet(ns, key) {
   return ns.get(key, "text");
 }
+// Several keys at once (revocation entries): one `get` each, together; an array of
+// text or null, rejected when any read fails.
+export function tgKvGetAll(ns, keys) {
+  return Promise.all(keys.map((k) => ns.get(k, "text")));
+}
 export function tgKvPut(ns, key, value, ttl) {
   return ns.put(key, value, ttl === undefined ? undefined : { expirationTtl: ttl });
 }
@@ -68,6 +73,14 @@ export function tgReplayClaim(ns, jkt, jti, exp) {
       if (r.status === 409) return false;
       throw new Error("the DpopReplay object answered " + r.status);
     });
+}
+// A Workers Rate Limiting binding: `limit({key})` resolves to `{success}`; anything but
+// a boolean `success` is a failure (the request is refused, never let through).
+export function tgRateLimit(binding, key) {
+  return binding.limit({ key }).then((r) => {
+    if (typeof r?.success !== "boolean") throw new Error("the rate limiter answered no success flag");
+    return r.success;
+  });
 }
 export function tgWithServerTiming(res, value) {
   const out = new Response(res.body, res);
@@ -128,6 +141,17 @@ extern "C" {
     /// `ns.get(key, "text")` of a KV namespace binding: a promise of the text or `null`.
     #[wasm_bindgen(js_name = tgKvGet, catch)]
     pub fn kv_get(ns: &JsValue, key: &str) -> Result<js_sys::Promise, JsValue>;
+
+    /// `ns.get(key, "text")` for each of `keys` (strings), together: a promise of the
+    /// array of texts or `null`s, in order, rejected when any read fails.
+    #[wasm_bindgen(js_name = tgKvGetAll, catch)]
+    pub fn kv_get_all(ns: &JsValue, keys: &js_sys::Array) -> Result<js_sys::Promise, JsValue>;
+
+    /// `binding.limit({key})` of a Workers Rate Limiting binding: a promise of its
+    /// `success` (`false`: over the limit), rejected when the call fails or answers
+    /// no boolean `success`.
+    #[wasm_bindgen(js_name = tgRateLimit, catch)]
+    pub fn rate_limit(binding: &JsValue, key: &str) -> Result<js_sys::Promise, JsValue>;
 
     /// `ns.put(key, value, {expirationTtl: ttl})` (no options without `ttl`).
     #[wasm_bindgen(js_name = tgKvPut, catch)]

@@ -1,6 +1,7 @@
 //! The Worker's I/O for the key provider: `fetch` with a timeout, Workers KV, timers,
-//! and the DPoP replay store (the [`DpopReplay`](crate::replay::DpopReplay) Durable
-//! Object).
+//! the DPoP replay store (the [`DpopReplay`](crate::replay::DpopReplay) Durable
+//! Object), the revocation store (KV [`REVOKED_KV`]) and the Workers Rate Limiting
+//! bindings ([`rate_limit`]), each call bounded by the fetch timeout.
 //!
 //! Everything here runs in the request that calls it: the key provider never hands a
 //! request another request's promise (see [`tokengate::keys`]), and waiters sleep on their
@@ -25,6 +26,8 @@ use tokengate::{HttpResponse, KeyIo, ProofReplay, UnixSeconds};
 pub const JWKS_KV: &str = "JWKS_CACHE";
 /// The Durable Object namespace binding of the DPoP replay store.
 pub const REPLAY_BINDING: &str = "DPOP_REPLAY";
+/// The KV binding holding revocation entries (`tokengate::revocation_key`).
+pub const REVOKED_KV: &str = "REVOKED";
 
 /// The replay store's namespace binding, if the Worker has it.
 fn replay_namespace(env: &Env) -> Option<JsValue> {
@@ -36,6 +39,39 @@ fn replay_namespace(env: &Env) -> Option<JsValue> {
 /// Whether the Worker has the [`REPLAY_BINDING`] Durable Object binding.
 pub fn replay_bound(env: &Env) -> bool {
     replay_namespace(env).is_some()
+}
+
+/// The Workers Rate Limiting binding `name`, if the Worker has one (an object with a
+/// `limit` method).
+pub fn rate_limiter(env: &Env, name: &str) -> Option<JsValue> {
+    let binding = js_sys::Reflect::get(env, &JsValue::from_str(name))
+        .ok()
+        .filter(JsValue::is_object)?;
+    js_sys::Reflect::get(&binding, &JsValue::from_str("limit"))
+        .ok()
+        .filter(JsValue::is_function)
+        .map(|_| binding)
+}
+
+/// Counts one request under `key` with the Rate Limiting binding `name`, within
+/// `timeout_ms`: `Ok(false)` when the key is over the binding's limit. A missing
+/// binding, a failed call or a timeout is an error (the caller refuses the request).
+pub async fn rate_limit(env: &Env, name: &str, key: &str, timeout_ms: u64) -> Result<bool, String> {
+    let binding = rate_limiter(env, name)
+        .ok_or_else(|| format!("the {name} Rate Limiting binding is missing"))?;
+    let pending = crate::host::rate_limit(&binding, key)
+        .map_err(|e| format!("the {name} rate limiter failed: {}", js_error(e)))?;
+    let timeout = pin!(Sleep::new(timeout_ms));
+    let work = pin!(JsFuture::from(pending));
+    match select(work, timeout).await {
+        Either::Left((Ok(ok), _)) => Ok(ok.as_bool() == Some(true)),
+        Either::Left((Err(e), _)) => {
+            Err(format!("the {name} rate limiter failed: {}", js_error(e)))
+        }
+        Either::Right(_) => Err(format!(
+            "the {name} rate limiter did not answer within {timeout_ms} ms"
+        )),
+    }
 }
 
 /// A Workers KV namespace, used through the binding's own `get` and `put`
@@ -56,6 +92,18 @@ impl Kv {
     pub async fn get(&self, key: &str) -> Option<String> {
         let pending = crate::host::kv_get(&self.0, key).ok()?;
         JsFuture::from(pending).await.ok()?.as_string()
+    }
+
+    /// The texts stored under `keys`, all read at once (one `get` each, together): `None`
+    /// where there is none, `Err` when any read fails.
+    pub async fn get_all(&self, keys: &[String]) -> Result<Vec<Option<String>>, String> {
+        let list: js_sys::Array = keys.iter().map(|k| JsValue::from_str(k)).collect();
+        let pending = crate::host::kv_get_all(&self.0, &list).map_err(js_error)?;
+        let values = JsFuture::from(pending).await.map_err(js_error)?;
+        Ok(js_sys::Array::from(&values)
+            .iter()
+            .map(|v| v.as_string())
+            .collect())
     }
 
     /// Stores `value` under `key`, expiring after `ttl_secs` when given (KV's minimum
@@ -175,6 +223,24 @@ impl KeyIo for EdgeIo {
             Either::Left((Err(e), _)) => Err(format!("the replay store failed: {}", js_error(e))),
             Either::Right(_) => Err(format!(
                 "the replay store did not answer within {} ms",
+                self.timeout_ms
+            )),
+        }
+    }
+
+    /// From the [`REVOKED_KV`] namespace, every key at once, within the fetch timeout:
+    /// a missing binding, a failed read or a timeout is an error (the request is refused
+    /// with `revocation_unavailable`, never let through unchecked).
+    async fn revocation_entries(&self, keys: &[String]) -> Result<Vec<Option<String>>, String> {
+        let kv = Kv::bound(&self.env, REVOKED_KV)
+            .ok_or_else(|| format!("the {REVOKED_KV} KV binding is missing"))?;
+        let timeout = pin!(Sleep::new(self.timeout_ms));
+        let work = pin!(kv.get_all(keys));
+        match select(work, timeout).await {
+            Either::Left((Ok(values), _)) => Ok(values),
+            Either::Left((Err(e), _)) => Err(format!("reading {REVOKED_KV} failed: {e}")),
+            Either::Right(_) => Err(format!(
+                "{REVOKED_KV} did not answer within {} ms",
                 self.timeout_ms
             )),
         }

@@ -5,7 +5,8 @@
 //! the configuration, [`settings`] the Worker's own configuration sections (`edge`,
 //! `origin`), [`log`] the request log line, [`exchange`] the token endpoint (with
 //! [`signing`], the edge's keys), [`io`] gives the key provider `fetch` and Workers KV
-//! and the pipeline the DPoP replay store, the Durable Object class of [`replay`],
+//! and the pipeline the DPoP replay store (the Durable Object class of [`replay`]), the
+//! revocation store and the Rate Limiting bindings,
 //! [`host`] holds the few JS helpers of the request path, and [`demo`] is the local demo
 //! issuer and echo origin (active only in the `demo` environment).
 //!

@@ -20,7 +20,7 @@ use tokengate::{Gate, Verified};
 use tokengate_webcrypto::Backend;
 
 use crate::demo::{self, Demo};
-use crate::io::{EdgeIo, Kv};
+use crate::io::{EdgeIo, Kv, REVOKED_KV};
 use crate::log::LogLine;
 use crate::settings::Settings;
 use crate::signing::SigningKeys;
@@ -34,10 +34,15 @@ const ORIGIN_SECRET: &str = "TOKENGATE_ORIGIN_SECRET";
 /// The service binding that, when present, receives allowed requests.
 pub const ORIGIN_BINDING: &str = "ORIGIN";
 
-/// What the registry knows about a client.
-#[derive(Clone, Debug, serde::Deserialize)]
-struct ClientInfo {
-    name: Option<String>,
+/// What the registry knows about a client: a KV value `{"name": ...,
+/// "rate_limit_binding": ...}` under its client id, both optional.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct ClientInfo {
+    /// Its display name (the `x-tokengate-client-name` header).
+    pub name: Option<String>,
+    /// Its rate-limit tier: the Rate Limiting binding (declared in `rate_limits`) that
+    /// counts its requests instead of the route's.
+    pub rate_limit_binding: Option<String>,
 }
 
 /// The per-isolate state built from the configuration.
@@ -54,9 +59,11 @@ pub struct App {
     pub origin_secret: Option<String>,
     /// Whether a service binding named `ORIGIN` exists.
     pub origin_service: bool,
-    /// The inbound headers never forwarded ([`tokengate::headers::is_reserved_inbound`]
-    /// with the configured origin-secret header) as the JS RegExp the forwarding helper
-    /// tests each name with ([`tokengate::headers::reserved_inbound_pattern`]).
+    /// The inbound headers never forwarded
+    /// ([`tokengate::headers::is_reserved_inbound_with`] with the configured
+    /// origin-secret header and the `edge.claim_headers` names) as the JS RegExp the
+    /// forwarding helper tests each name with
+    /// ([`tokengate::headers::reserved_inbound_pattern_with`]).
     pub reserved_inbound: js_sys::RegExp,
 }
 
@@ -177,6 +184,7 @@ pub async fn load_app(
             ));
         }
     }
+    check_gateway_bindings(env, &config)?;
     let app = Rc::new(App {
         auth: Authenticator::new(config)?,
         clients: RefCell::new(HashMap::new()),
@@ -185,13 +193,44 @@ pub async fn load_app(
         origin_secret: env.secret(ORIGIN_SECRET).ok().map(|s| s.to_string()),
         origin_service: env.service(ORIGIN_BINDING).is_ok(),
         reserved_inbound: js_sys::RegExp::new(
-            &tokengate::headers::reserved_inbound_pattern(settings.edge.origin_secret_header()),
+            &tokengate::headers::reserved_inbound_pattern_with(
+                settings.edge.origin_secret_header(),
+                &settings.edge.claim_header_names(),
+            ),
             "i",
         ),
         settings,
     });
     APP.with(|a| *a.borrow_mut() = Some(app.clone()));
     Ok(app)
+}
+
+/// The bindings the gateway rules need, checked once per isolate like the replay
+/// store's above: a `revocation` section without the [`REVOKED_KV`] namespace, or a
+/// `rate_limits` entry without its Rate Limiting binding, is refused here (500
+/// config_invalid, the field named in the log line) rather than found out request by
+/// request.
+fn check_gateway_bindings(env: &Env, config: &tokengate::Config) -> Result<(), ConfigError> {
+    if config.revocation.is_some() && Kv::bound(env, REVOKED_KV).is_none() {
+        return Err(ConfigError::invalid(
+            "revocation",
+            format!(
+                "is configured and the {REVOKED_KV} KV namespace binding is missing: \
+                 without it no token can be checked for revocation (declare it in \
+                 wrangler.toml's [[kv_namespaces]])"
+            ),
+        ));
+    }
+    for name in config.rate_limits.keys() {
+        if crate::io::rate_limiter(env, name).is_none() {
+            return Err(ConfigError::invalid(
+                format!("rate_limits.{name}"),
+                "names no Rate Limiting binding of the Worker (declare it in wrangler.toml's \
+                 [[ratelimits]], with the same period)",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The signature backend of the request path: WebCrypto (Rust as the fallback, which
@@ -286,7 +325,10 @@ impl App {
     }
 
     /// Verifies and classifies one token (the core's pipeline, keys through `fetch` and
-    /// KV); the error is the denial to send and an optional `Retry-After`.
+    /// KV) and checks it against the revocation store when the configuration has a
+    /// `revocation` section (as [`App::authenticate`] does through the core: a revoked
+    /// token must not be exchanged for a fresh one); the error is the denial to send and
+    /// an optional `Retry-After`.
     pub async fn verify_token(
         self: &Rc<Self>,
         env: &Env,
@@ -296,7 +338,14 @@ impl App {
         started: f64,
     ) -> Result<Verified, (Deny, Option<u64>)> {
         let (io, backend, now) = self.pipeline_parts(env, started);
-        let outcome = self.auth.verify(&io, &backend, token, now).await;
+        let outcome = match self.auth.verify(&io, &backend, token, now).await {
+            Ok(v) => self
+                .auth
+                .check_revocation(&io, &v.kept, now)
+                .await
+                .map(|()| v),
+            Err(e) => Err(e),
+        };
         self.finish(ctx, io, &backend, outcome, log)
     }
 
@@ -304,7 +353,7 @@ impl App {
         let io = EdgeIo {
             env: env.clone(),
             // The one fetch timeout (`edge.fetch_timeout_ms` is its alias).
-            timeout_ms: self.gate().config().jwks_cache.fetch_timeout_ms,
+            timeout_ms: self.timeout_ms(),
         };
         let backend = TimedWebCrypto {
             ms: Cell::new(None),
@@ -314,7 +363,7 @@ impl App {
 
     /// The denial for a pipeline error; a key-set failure carries `Retry-After` (the
     /// cooldown before keys are fetched again).
-    fn refusal(&self, e: &AuthError) -> (Deny, Option<u64>) {
+    pub fn refusal(&self, e: &AuthError) -> (Deny, Option<u64>) {
         let retry =
             matches!(e, AuthError::Keys(_)).then(|| self.gate().config().jwks_cache.cooldown);
         (e.deny(self.gate()), retry)
@@ -348,12 +397,12 @@ impl App {
         Ok(verified)
     }
 
-    /// The client registry's name for `client_id` (KV `CLIENTS`), kept in memory for
-    /// a while, found or not.
-    pub async fn client_name(&self, env: &Env, client_id: &str, now: f64) -> Option<String> {
+    /// What the client registry (KV `CLIENTS`) says about `client_id` (its name, its
+    /// rate-limit tier), kept in memory for a while, found or not.
+    pub async fn client_info(&self, env: &Env, client_id: &str, now: f64) -> Option<ClientInfo> {
         if let Some((info, until)) = self.clients.borrow().get(client_id) {
             if *until > now {
-                return info.as_ref().and_then(|i| i.name.clone());
+                return info.clone();
             }
         }
         let info = match Kv::bound(env, CLIENTS_KV) {
@@ -368,6 +417,11 @@ impl App {
             clients.clear();
         }
         clients.insert(client_id.to_string(), (info.clone(), now + CLIENT_TTL));
-        info.and_then(|i| i.name)
+        info
+    }
+
+    /// The fetch timeout, which bounds every call of the request path to a binding.
+    pub fn timeout_ms(&self) -> u64 {
+        self.gate().config().jwks_cache.fetch_timeout_ms
     }
 }
