@@ -262,6 +262,31 @@ function render(res, tgts) {
         }
       }
     }
+    const dp = res.edge.dpop;
+    if (dp) {
+      for (const id of ["bearer", "dpop"]) {
+        const r = dp[id];
+        rows.push([
+          "edge: DPoP vs bearer (100 tokens)",
+          id === "dpop" ? "DPoP, new proof per request" : "Bearer",
+          `${r.cpuUsPerRequest.toFixed(0)} us workerd CPU/request  ${r.rps.toFixed(0)} req/s  p50 ${fmtMs(r.latencyMs.p50)}  p99 ${fmtMs(r.latencyMs.p99)}`,
+          id === "dpop" ? `+${dp.dpopOverheadUs.toFixed(0)} us over bearer (proof check + Durable Object)` : "",
+          "",
+        ]);
+      }
+    }
+    const gw = res.edge.gateway;
+    if (gw) {
+      for (const v of gw.variants) {
+        rows.push([
+          "edge: gateway policy (100 tokens)",
+          v.label,
+          `${v.cpuUsPerRequest.toFixed(0)} us workerd CPU/request  ${v.rps.toFixed(0)} req/s  REVOKED KV reads/request ${v.revokedKvReadsPerRequest.toFixed(3)}`,
+          v.id === "base" ? "" : `${v.overUsPerRequest >= 0 ? "+" : ""}${v.overUsPerRequest.toFixed(0)} us over the baseline`,
+          "",
+        ]);
+      }
+    }
     const fr = res.edge.firstRequest;
     if (fr) {
       for (const r of fr.results) {

@@ -18,7 +18,7 @@
 #      its first request, its memory, and the npm package in workerd.
 #
 # Knobs (full mode): BENCH_NODE_COLD_N (2000), BENCH_NODE_WARM_N (10000),
-# BENCH_NODE_RUNS (5), BENCH_EDGE_PARTS (load,first,memory,npm),
+# BENCH_NODE_RUNS (5), BENCH_EDGE_PARTS (load,first,memory,npm,dpop,gateway),
 # BENCH_EDGE_SECONDS (5 per round), BENCH_EDGE_ROUNDS (3), BENCH_EDGE_WARMUP_SECONDS (3),
 # BENCH_EDGE_CONNECTIONS (16), BENCH_EDGE_FIRST_N (5), BENCH_EDGE_MEMORY_N (10000),
 # BENCH_EDGE_NPM_COLD_N (500), BENCH_EDGE_NPM_WARM_N (5000), BENCH_EDGE_NPM_ROUNDS (5),

@@ -59,6 +59,16 @@ export async function getJson(url) {
   return r.json();
 }
 
+/** The load settings of the parts that compare variants (dpop, gateway), from the env. */
+export function edgeKnobs(smoke) {
+  return {
+    duration: smoke ? 1 : Number(process.env.BENCH_EDGE_SECONDS ?? 5),
+    rounds: smoke ? 1 : Number(process.env.BENCH_EDGE_ROUNDS ?? 3),
+    warmup: smoke ? 1 : Number(process.env.BENCH_EDGE_WARMUP_SECONDS ?? 3),
+    connections: smoke ? 4 : Number(process.env.BENCH_EDGE_CONNECTIONS ?? 16),
+  };
+}
+
 /** Module list for Miniflare: the counting entry first, then the Worker's own modules. */
 export function entryModules(dir, innerName, extra) {
   const src = readFileSync(path.join(import.meta.dirname, "workers/counting-entry.mjs"), "utf8").replace(
@@ -122,8 +132,10 @@ export async function bundleWorker(root, src, outfile) {
  * { mf, url, pid }: the pid is that workerd's, whose CPU time and memory are what the
  * Worker costs (Miniflare's own small service Workers run in the same process).
  * `inspectorPort`: workerd then serves the V8 inspector there (inspector.mjs).
+ * `durableObjects`, `kvNamespaces` (besides JWKS_CACHE and CLIENTS) and `ratelimits`
+ * are Miniflare's options of those names.
  */
-export async function bootWorker({ name, dir, modules, bindings, compatDate, inspectorPort }) {
+export async function bootWorker({ name, dir, modules, bindings, compatDate, inspectorPort, durableObjects, kvNamespaces = [], ratelimits }) {
   const miniflare = await import("miniflare");
   const v4 = {
     name,
@@ -138,9 +150,11 @@ export async function bootWorker({ name, dir, modules, bindings, compatDate, ins
     modules,
     modulesRoot: dir,
     compatibilityDate: compatDate,
-    kvNamespaces: ["JWKS_CACHE", "CLIENTS"],
+    kvNamespaces: ["JWKS_CACHE", "CLIENTS", ...kvNamespaces],
     bindings,
   };
+  if (durableObjects) v4.durableObjects = durableObjects;
+  if (ratelimits) v4.ratelimits = ratelimits;
   // workerd's own inspector (see inspector.mjs); no Miniflare proxy in front of it.
   if (inspectorPort != null) v4.inspectorPort = inspectorPort;
   const opts = typeof miniflare.convertV4MiniflareOptions === "function" ? miniflare.convertV4MiniflareOptions(v4) : v4;

@@ -32,6 +32,10 @@
 //   first   first-request.mjs: boot to first answer of tokengate and jose+KV
 //   memory  memory.mjs: workerd RSS before and after 10,000 distinct tokens
 //   npm     npm-workerd.mjs: the npm package in a JS Worker vs jose, per verify
+//   dpop    dpop.mjs: a DPoP request (proof check, Durable Object replay claim) vs a
+//           bearer request, CPU per request
+//   gateway gateway.mjs: claim rules and headers, revocation (cached and not), a rate
+//           limit, each over the same Worker without them, CPU and KV reads per request
 
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -43,8 +47,10 @@ import { autocannonVersion, bootWorker, bundleWorker, compatibilityDate, entryMo
 import { firstRequestPart } from "./first-request.mjs";
 import { memoryPart } from "./memory.mjs";
 import { npmWorkerdPart } from "./npm-workerd.mjs";
+import { dpopPart } from "./dpop.mjs";
+import { gatewayPart } from "./gateway.mjs";
 
-export const EDGE_PARTS = ["load", "first", "memory", "npm"];
+export const EDGE_PARTS = ["load", "first", "memory", "npm", "dpop", "gateway"];
 
 function kvReads(stats) {
   let reads = 0;
@@ -133,6 +139,8 @@ export async function edgeSection({ smoke, root, workDir, buildDir, pkgDir }) {
         else if (part === "first") out.firstRequest = await firstRequestPart(shared);
         else if (part === "memory") out.memory = await memoryPart(shared);
         else if (part === "npm") out.npmWorkerd = await npmWorkerdPart(shared);
+        else if (part === "dpop") out.dpop = await dpopPart(shared);
+        else if (part === "gateway") out.gateway = await gatewayPart(shared);
       } catch (e) {
         out.failures.push(`${part}: ${e.message}`);
         out[part === "load" ? "loadError" : `${part}Error`] = e.stack || String(e);

@@ -10,7 +10,7 @@
 
 import inner from "__INNER__";
 
-const KV_BINDINGS = ["JWKS_CACHE", "CLIENTS"];
+const KV_BINDINGS = ["JWKS_CACHE", "CLIENTS", "REVOKED"];
 const stats = { requests: 0, kv: {} };
 
 function counting(name, ns) {
@@ -26,11 +26,32 @@ function counting(name, ns) {
 
 let lastEnv = null;
 let wrappedEnv = null;
+// BENCH_STUBS (a var, comma-separated binding names): in-memory stand-ins instead of
+// Miniflare's local implementations, whose own CPU (they run in the same workerd)
+// would otherwise be counted as the Worker's: a KV namespace with no keys, a Rate
+// Limiting binding that always says yes. What remains is the Worker's side of the call.
+const STUBS = {
+  kv: () => ({
+    get: async () => null,
+    getWithMetadata: async () => ({ value: null, metadata: null }),
+    put: async () => {},
+    list: async () => ({ keys: [], list_complete: true }),
+    delete: async () => {},
+  }),
+  ratelimit: () => ({ limit: async () => ({ success: true }) }),
+};
+
 function wrap(env) {
   if (env !== lastEnv) {
     const props = {};
+    const stubbed = new Set(String(env.BENCH_STUBS ?? "").split(",").filter(Boolean));
+    for (const name of stubbed) {
+      const stub = KV_BINDINGS.includes(name) ? STUBS.kv() : STUBS.ratelimit();
+      props[name] = { value: stub, enumerable: true };
+    }
     for (const name of KV_BINDINGS) {
-      if (env[name]) props[name] = { value: counting(name, env[name]), enumerable: true };
+      const ns = props[name]?.value ?? env[name];
+      if (ns) props[name] = { value: counting(name, ns), enumerable: true };
     }
     wrappedEnv = Object.create(env, props);
     lastEnv = env;
