@@ -408,7 +408,7 @@ pub fn classify(claims: &Claims, cfg: &ClassifyConfig) -> Result<Principal, Toke
     };
 
     let expires_at = claims.get("exp").and_then(number_to_i64);
-    let actor = parse_actor(claims.get("act"))?;
+    let actor = parse_act(claims.get("act"))?;
 
     Ok(Principal {
         kind,
@@ -549,8 +549,9 @@ fn number_to_i64(v: &Value) -> Option<i64> {
 }
 
 /// Parses an RFC 8693 `act` claim: absent or `null` is no actor; otherwise an object
-/// with a non-empty string `sub` and optionally a nested `act`.
-fn parse_actor(act: Option<&Value>) -> Result<Option<Actor>, TokenError> {
+/// with a non-empty string `sub`, optionally a `client_id` and a nested `act` (at
+/// most [`MAX_ACTOR_DEPTH`] deep). What [`classify`] reads as [`Principal::actor`].
+pub fn parse_act(act: Option<&Value>) -> Result<Option<Actor>, TokenError> {
     let mut subs: Vec<(String, Option<String>)> = Vec::new();
     let mut next = act;
     while let Some(v) = next {

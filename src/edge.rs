@@ -265,11 +265,7 @@ impl EdgeSettings {
         for (claim, header) in &self.claim_headers {
             let at = format!("edge.claim_headers.{claim}");
             crate::rules::validate_claim_name(claim, &at)?;
-            let is_token = !header.is_empty()
-                && header
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-            if !is_token {
+            if !crate::headers::is_token(header) {
                 return Err(ConfigError::invalid(
                     at,
                     format!("{header:?} is not a valid header name"),

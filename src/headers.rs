@@ -76,6 +76,13 @@ pub const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
 /// The query (and form) parameter those frameworks read as the method.
 pub const METHOD_PARAM: &str = "_method";
 
+/// Whether `s` is an RFC 9110 §5.6.2 token: the syntax of method and header names.
+pub(crate) fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
 /// A header name as an origin may read it: ASCII lowercase, with `_` read as `-`.
 pub fn normalize_name(name: &str) -> String {
     name.chars()

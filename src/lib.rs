@@ -98,12 +98,12 @@ pub use dpop::{
 
 // Classification and policy.
 pub use classify::{
-    classify, Actor, ClassifyConfig, ClassifyRule, DecidedBy, Kind, Principal, ScopeSource,
-    MAX_ACTOR_DEPTH,
+    classify, parse_act, Actor, ClassifyConfig, ClassifyRule, DecidedBy, Kind, Principal,
+    ScopeSource, MAX_ACTOR_DEPTH,
 };
 pub use policy::{
-    Also, DefaultRule, Delegation, Policy, PolicyConfig, PolicyError, Requirement, RouteConfig,
-    RouteMatch,
+    actor_allowed, delegation_depth_allowed, Also, DefaultRule, Delegation, Policy, PolicyConfig,
+    PolicyError, Requirement, RouteConfig, RouteMatch,
 };
 
 // Gateway rules: claim rules, claim headers, rate-limit keys, revocation.

@@ -217,6 +217,25 @@ pub struct PolicyConfig {
     pub realm: String,
 }
 
+impl PolicyConfig {
+    /// A policy with one rule, `requirement`, for every path and method (the other
+    /// fields their defaults): how the npm package's `authorize(token, requirement)`
+    /// and the decoder page's check compile a requirement.
+    pub fn for_requirement(requirement: Requirement) -> PolicyConfig {
+        PolicyConfig {
+            routes: vec![RouteConfig {
+                path: "/*".into(),
+                methods: None,
+                public: false,
+                require: Some(requirement),
+                case_sensitive: false,
+                rate_limit: None,
+            }],
+            ..PolicyConfig::default()
+        }
+    }
+}
+
 impl Default for PolicyConfig {
     fn default() -> Self {
         PolicyConfig {
@@ -542,13 +561,6 @@ fn request_path(path: &str) -> Option<RequestPath<'_>> {
     })
 }
 
-/// Whether `m` is an RFC 9110 method token.
-fn is_token(m: &str) -> bool {
-    !m.is_empty()
-        && m.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct CompiledRoute {
     config: RouteConfig,
@@ -621,7 +633,7 @@ impl Policy {
                 Some(list) => {
                     let mut out: Vec<String> = Vec::with_capacity(list.len());
                     for (j, m) in list.iter().enumerate() {
-                        if !is_token(m) {
+                        if !crate::headers::is_token(m) {
                             return Err(ConfigError::invalid(
                                 at(&format!("methods[{j}]")),
                                 format!("{m:?} is not a valid http method"),
@@ -852,14 +864,15 @@ impl Policy {
             _ => {}
         }
         if let Some(max) = req.max_delegation_depth {
-            let depth = p.actor.as_ref().map_or(0, Actor::depth);
-            if depth > max as usize {
+            if !delegation_depth_allowed(max, p.actor.as_ref()) {
                 return Err(PolicyError::DelegationTooDeep { max });
             }
         }
         if let Some(actors) = &req.actors {
-            let actor = p.actor.as_ref().ok_or(PolicyError::DelegationRequired)?;
-            if !actors.iter().any(|a| a == actor.id()) {
+            if p.actor.is_none() {
+                return Err(PolicyError::DelegationRequired);
+            }
+            if !actor_allowed(actors, p.actor.as_ref()) {
                 return Err(PolicyError::ActorNotAllowed);
             }
         }
@@ -890,6 +903,18 @@ impl Policy {
             .iter()
             .any(|g| g == required || (self.wildcard_scopes && wildcard_grants(g, required)))
     }
+}
+
+/// The `max_delegation_depth` rule: whether `actor`'s chain (none: depth 0) has at
+/// most `max` nested `act` objects.
+pub fn delegation_depth_allowed(max: u32, actor: Option<&Actor>) -> bool {
+    actor.map_or(0, Actor::depth) <= max as usize
+}
+
+/// The `actors` rule: whether the current actor ([`Actor::id`]: its `client_id`, else
+/// its `sub`) is one of `actors`; a token without `act` is not.
+pub fn actor_allowed(actors: &[String], actor: Option<&Actor>) -> bool {
+    actor.is_some_and(|a| actors.iter().any(|id| id == a.id()))
 }
 
 fn method_matches(methods: Option<&[String]>, method: &str) -> bool {

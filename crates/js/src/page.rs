@@ -16,7 +16,7 @@
 //!
 //! * [`policy_check_js`] (`policyCheck`): a requirement's claim rules and delegation
 //!   rules against a decoded token's claims, rule by rule ([`claim_rule_holds`], the
-//!   `act` chain as [`classify`] reads it), for the page's and `tokengate decode`'s
+//!   `act` chain as [`parse_act`] reads it), for the page's and `tokengate decode`'s
 //!   policy check.
 //!
 //! The wasm-bindgen functions only convert arguments; the answers are built by plain
@@ -28,9 +28,10 @@ use wasm_bindgen::prelude::*;
 use tokengate::jwks_uri_from_discovery;
 use tokengate::Alg;
 use tokengate::UnixSeconds;
+use tokengate::{actor_allowed, delegation_depth_allowed, parse_act};
 use tokengate::{check_fetch_url, discovery_url, DEFAULT_LEEWAY, MAX_LEEWAY};
 use tokengate::{check_typ, time_state, TimeState};
-use tokengate::{claim_at, claim_rule_holds, classify, ClaimRule, ClassifyConfig, Requirement};
+use tokengate::{claim_at, claim_rule_holds, ClaimRule, Requirement};
 use tokengate::{Claims, ErrorCode, TokenError};
 
 // ---------------------------------------------------------------------------------
@@ -163,16 +164,10 @@ pub fn policy_check(req: &Requirement, claims: &Claims) -> Value {
             })
         })
         .collect();
-    // The `act` chain as the classification of a token reads it (only `act` matters
-    // to it here; the other claims are not this check's).
-    let mut only_act = Claims::new();
-    only_act.insert("sub".into(), Value::String("-".into()));
-    only_act.insert("iss".into(), Value::String("-".into()));
-    if let Some(act) = claims.get("act") {
-        only_act.insert("act".into(), act.clone());
-    }
-    let (actor, error) = match classify(&only_act, &ClassifyConfig::default()) {
-        Ok(p) => (p.actor, None),
+    // The `act` chain as classification reads it, and the policy's own delegation
+    // rules on it.
+    let (actor, error) = match parse_act(claims.get("act")) {
+        Ok(actor) => (actor, None),
         Err(e) => (None, Some(e.to_string())),
     };
     let depth = error
@@ -181,13 +176,12 @@ pub fn policy_check(req: &Requirement, claims: &Claims) -> Value {
     let chain: Vec<&str> = actor.as_ref().map(|a| a.chain()).unwrap_or_default();
     let depth_pass = req
         .max_delegation_depth
-        .map(|max| depth.is_some_and(|d| d <= max as usize));
+        .map(|max| error.is_none() && delegation_depth_allowed(max, actor.as_ref()));
     let actor_id = actor.as_ref().map(|a| a.id().to_string());
-    let actor_pass = req.actors.as_ref().map(|list| {
-        actor_id
-            .as_deref()
-            .is_some_and(|id| list.iter().any(|a| a == id))
-    });
+    let actor_pass = req
+        .actors
+        .as_ref()
+        .map(|list| actor_allowed(list, actor.as_ref()));
     pass &= depth_pass != Some(false) && actor_pass != Some(false);
     json!({
         "pass": pass,
@@ -361,17 +355,8 @@ pub fn policy_check_js(requirement: JsValue, claims: JsValue) -> Result<JsValue,
     // The checks `authorize` makes of a requirement: the option schema's, then the
     // core's policy compiler's (e.g. `actors` with `maxDelegationDepth: 0`).
     let compiled = tokengate::PolicyConfig {
-        routes: vec![tokengate::RouteConfig {
-            path: "/*".into(),
-            methods: None,
-            public: false,
-            require: Some(req.clone()),
-            case_sensitive: false,
-            rate_limit: None,
-        }],
-        default: tokengate::DefaultRule::Deny,
-        wildcard_scopes: false,
         realm: crate::DEFAULT_REALM.into(),
+        ..tokengate::PolicyConfig::for_requirement(req.clone())
     };
     tokengate::Policy::new(&compiled).map_err(|e| crate::options::requirement_error(&e).to_js())?;
     let claims = match json_arg(&claims, "policyCheck: the claims")? {

@@ -31,7 +31,7 @@ use tokengate::UnixSeconds;
 use tokengate::{poll_once, Authenticator, Credentials, Kept, Scheme};
 use tokengate::{ClientCertificate, DpopRequest, KeyIo, Nonces, NONCE_SECRET};
 use tokengate::{Deny, ErrorCode, InternalError, RequestError, TokenError};
-use tokengate::{Policy, PolicyConfig, RouteConfig};
+use tokengate::{Policy, PolicyConfig};
 use tokengate_webcrypto::{poll_handoff, Backend, HostPromise};
 
 use crate::io::{get_fn, revocation_store, JsIo, ReplayStore};
@@ -427,17 +427,10 @@ impl Inner {
         }
         let policy = self.auth.gate().policy();
         let cfg = PolicyConfig {
-            routes: vec![RouteConfig {
-                path: "/*".into(),
-                methods: None,
-                public: false,
-                require: Some(requirement),
-                case_sensitive: false,
-                rate_limit: None,
-            }],
             default: policy.default_rule().clone(),
             wildcard_scopes: policy.wildcard_scopes(),
             realm: policy.realm().to_string(),
+            ..PolicyConfig::for_requirement(requirement)
         };
         let compiled = Policy::new(&cfg).map_err(|e| requirement_error(&e))?;
         let compiled = Rc::new(compiled);

@@ -506,19 +506,7 @@ fn gateway_requirements_map_onto_the_core() {
     // The core's own checks, with the JS names.
     let policy_error = |v: Value| -> String {
         let req = requirement(&v).unwrap();
-        let cfg = tokengate::PolicyConfig {
-            routes: vec![tokengate::RouteConfig {
-                path: "/*".into(),
-                methods: None,
-                public: false,
-                require: Some(req),
-                case_sensitive: false,
-                rate_limit: None,
-            }],
-            default: tokengate::DefaultRule::Deny,
-            wildcard_scopes: false,
-            realm: "r".into(),
-        };
+        let cfg = tokengate::PolicyConfig::for_requirement(req);
         requirement_error(&tokengate::Policy::new(&cfg).unwrap_err()).message()
     };
     assert_eq!(
